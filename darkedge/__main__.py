@@ -1,0 +1,3 @@
+from darkedge.cli import main
+
+main()
