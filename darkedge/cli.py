@@ -39,12 +39,419 @@ def data() -> None:
 
 # --- data commands (issue 2) ---
 
+# data synth: the built-in dark-action data set
+
+
+@data.command("synth")
+@click.option("--out", default="data/synth", show_default=True, type=click.Path(path_type=str))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--clips-per-class", default=36, show_default=True, type=click.IntRange(min=1))
+@click.option("--frames", default=40, show_default=True, type=click.IntRange(min=1), help="Frames per clip.")
+@click.option("--size", default="160x120", show_default=True, help="Frame size WIDTHxHEIGHT.")
+@click.option("--fps", default=15.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--scenes", default=24, show_default=True, type=click.IntRange(min=2), help="Rooms in all.")
+@click.option(
+    "--test-scenes", default=7, show_default=True, type=click.IntRange(min=1), help="Rooms for test."
+)
+@click.option(
+    "--darkness",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="0 bright, 1 ARID-like, 2 darker.",
+)
+@click.option("--bright", is_flag=True, help="Also write each clip before darkening under OUT/bright/.")
+@click.option(
+    "--force", is_flag=True, help="Write into a non-synth, non-empty folder (replaces clips/, bright/)."
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+def data_synth(out: str, size: str, force: bool, workers: int, **options) -> None:
+    """Generate the built-in synthetic dark-action data set (ARID layout and lists)."""
+    from darkedge.data.synth import SynthConfig, parse_size, read_stats, synthesize
+
+    width, height = parse_size(size)
+    path = synthesize(SynthConfig(width=width, height=height, **options), out, force=force, workers=workers)
+    stats = read_stats(path)
+    clips = stats["clips"]
+    click.echo(
+        f"wrote {clips['train'] + clips['test']} clips ({clips['train']} train, {clips['test']} test, "
+        f"test scenes {stats['test_scenes']}) to {path} in {stats['seconds']:.1f} s; "
+        f"raw mean {stats['raw_mean']}, std {stats['raw_std']}"
+    )
+
+
+# data check: decode every clip, report counts, bad clips and brightness
+
+
+@data.command("check")
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
+@click.option("--fold", type=click.IntRange(min=1), default=1, show_default=True, help="ARID split number.")
+@click.option(
+    "--frames",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Report clips shorter than this.",
+)
+def data_check(path: str, split: str, fold: int, frames: int) -> None:
+    """Decode every clip of a data set (folder or list file); exit non-zero if any clip is unreadable."""
+    from darkedge.data.check import check_dataset, format_report
+
+    report = check_dataset(path, split=split, fold=fold, min_frames=frames)
+    click.echo(format_report(report))
+    if not report.ok:
+        raise click.ClickException(
+            f"{path}: {len(report.unreadable)} of {report.num_clips} clips are unreadable"
+        )
+
+
 # --- enhance commands (issue 3) ---
+
+
+@main.group(cls=_Group)
+def enhance() -> None:
+    """Train and apply low-light enhancers (Zero-DCE, Zero-DCE++, gamma correction)."""
+
+
+@enhance.command("train")
+@click.option(
+    "--data", "data_path", default="data/synth", show_default=True, help="Data-set folder or list file."
+)
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="train", show_default=True)
+@click.option(
+    "--model", type=click.Choice(["zero_dce", "zero_dce_pp"]), default="zero_dce", show_default=True
+)
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option(
+    "--out", default="enhancer.pt", show_default=True, help="Checkpoint; history goes to OUT without .pt/."
+)
+def enhance_train(data_path: str, split: str, model: str, steps: int, out: str) -> None:
+    """Train an enhancer on a data set's own dark frames (zero-reference, no labels)."""
+    from pathlib import Path
+
+    from darkedge.data.lists import open_dataset
+    from darkedge.enhance import EnhancerConfig
+    from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
+
+    cfg = EnhancerTrainConfig(enhancer=EnhancerConfig(name=model), steps=steps)
+    m = train_enhancer(open_dataset(data_path, split), cfg, Path(out))
+    click.echo(
+        f"{out}: loss {m['loss_first']:.4f} -> {m['loss_last']:.4f}, mean brightness "
+        f"{m['brightness_raw']:.3f} -> {m['brightness_enhanced']:.3f} ({m['frames']} frames, "
+        f"{m['clips_skipped']} clips skipped, {m['seconds']:.0f} s)"
+    )
+
+
+@enhance.command("apply")
+@click.argument("source")
+@click.option(
+    "--enhancer",
+    "enhancer_path",
+    default=None,
+    help="Enhancer checkpoint or public Zero-DCE(++) .pth [default: runs/latest/enhancer.pt].",
+)
+@click.option("--gamma", type=float, default=None, help="Use gamma correction instead (DarkLight: 1.8).")
+@click.option("--out", default=None, help="Output file [default: SOURCE_enhanced.<ext> beside SOURCE].")
+@click.option("--side-by-side", is_flag=True, help="Write raw | enhanced next to each other.")
+def enhance_apply(
+    source: str, enhancer_path: str | None, gamma: float | None, out: str | None, side_by_side: bool
+) -> None:
+    """Enhance a video, a frame folder or an image and write the result."""
+    from darkedge.enhance.apply import choose_enhancer, enhance_file
+
+    written = enhance_file(source, choose_enhancer(enhancer_path, gamma), out, side_by_side)
+    click.echo(f"wrote {written}")
+
 
 # --- train command (issue 3) ---
 
+
+@main.command("train")
+@click.option(
+    "--data", default=None, help="Data set folder or list file (default: the built-in set, data/synth)."
+)
+@click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
+@click.option("--out", default="runs", show_default=True, help="Where new run directories go.")
+@click.option("--seed", type=int, default=None, help="Seed of the run (default 0).")
+@click.option("--stage", default=None, help="Run one stage: enhancer, teacher, student, raw or two_stream.")
+@click.option("--run", "run_dir", default=None, help="An existing run directory to work in.")
+@click.option(
+    "--resume", is_flag=True, help="Continue the run (default OUT/latest) from its last epoch checkpoint."
+)
+@click.option(
+    "--epochs", type=int, default=None, help="Epochs of every classifier stage (overrides the preset)."
+)
+@click.option(
+    "--calib",
+    "calib_dir",
+    default="calibration",
+    show_default=True,
+    help="After a full run, fill this folder with calibration clips from the run's data if it has none.",
+)
+def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir) -> None:
+    """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
+    from darkedge.quant.calib import fill_if_empty
+    from darkedge.train.pipeline import train
+    from darkedge.train.run import open_run
+
+    path, table = train(
+        out=out, preset=preset, data=data, seed=seed, epochs=epochs, stage=stage, run=run_dir, resume=resume
+    )
+    if table is None:
+        return
+    click.echo(table)
+    click.echo(f"run: {path}")
+    if stage is None and calib_dir:
+        built = fill_if_empty(calib_dir, open_run(path).config.data)
+        if built:
+            click.echo(
+                f"calibration: {built['chosen']} clips in {calib_dir} (for `darkedge quantize --calib {calib_dir}`)"
+            )
+
+
 # --- calib / quantize / export commands (issue 4) ---
+
+
+@main.group(cls=_Group)
+def calib() -> None:
+    """Calibration sets for INT8 quantization."""
+
+
+@calib.command("build")
+@click.option(
+    "--data", default=None, help="Data set folder or list file [default: the run's data, else data/synth]."
+)
+@click.option(
+    "--run", "run_dir", default="runs/latest", show_default=True, help="Run whose data is the default."
+)
+@click.option(
+    "--out", default="calibration", show_default=True, help="Folder the chosen clips are copied into."
+)
+@click.option("--clips", "num_clips", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def calib_build(data, run_dir, out, num_clips, seed) -> None:
+    """Pick clips stratified over classes and brightness from the training split; copy them with a list."""
+    from darkedge.quant.calib import build_calibration_set, default_calibration_data
+
+    summary = build_calibration_set(data or default_calibration_data(run_dir), out, num_clips, seed)
+    click.echo(
+        f"{out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
+        f"brightness terciles split at {summary['brightness_tercile_edges']}; "
+        f"{summary['unreadable_skipped']} unreadable skipped)"
+    )
+
+
+@main.command("quantize")
+@click.option("--calib", "calib_path", default="calibration", show_default=True, help="Calibration clips.")
+@click.option("--run", "run_dir", default="runs/latest", show_default=True)
+@click.option(
+    "--calib-clips", type=click.IntRange(min=1), default=64, show_default=True, help="At most this many."
+)
+@click.option("--epochs", type=click.IntRange(min=0), default=2, show_default=True, help="QAT epochs.")
+@click.option("--max-steps", type=click.IntRange(min=0), default=0, help="Stop QAT after this many steps.")
+@click.option("--lr", type=float, default=1e-5, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--student-kl", type=float, default=0.0, show_default=True, help="Weight of KL to the FP32 student."
+)
+@click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
+@click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")
+@click.option("--no-export", is_flag=True, help="Skip the Q/DQ ONNX and OpenVINO INT8 exports.")
+def quantize_command(
+    calib_path,
+    run_dir,
+    calib_clips,
+    epochs,
+    max_steps,
+    lr,
+    batch_size,
+    student_kl,
+    no_labels,
+    no_smooth_quant,
+    no_export,
+) -> None:
+    """PTQ from calibration clips, then QAT with distillation from the teacher; INT8 student, report, exports."""
+    from darkedge.quant import QatConfig, quantize_run
+
+    cfg = QatConfig(
+        calib_clips=calib_clips,
+        smooth_quant=not no_smooth_quant,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        lr=lr,
+        gamma=student_kl,
+        use_labels=not no_labels,
+    )
+    report, table = quantize_run(run_dir, calib_path, cfg, export=not no_export)
+    if table is not None:
+        click.echo(table)
+        click.echo(f"report: {run_dir}/quant/report.json")
+
+
+@main.command("export")
+@click.option("--run", "run_dir", default="runs/latest", show_default=True)
+@click.option(
+    "--model",
+    type=click.Choice(["student", "teacher", "raw", "two_stream", "student_int8"]),
+    default="student",
+)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "openvino", "tensorrt"]), default=None)
+@click.option(
+    "--precision", type=click.Choice(["fp32", "fp16", "int8"]), default=None, help="[default: fp32]"
+)
+@click.option(
+    "--check", is_flag=True, help="Compare every exported model with PyTorch in each runtime present."
+)
+@click.option(
+    "--clips", "num_clips", type=click.IntRange(min=1), default=4, show_default=True, help="For --check."
+)
+@click.option(
+    "--torch-tensorrt",
+    is_flag=True,
+    help="With --format tensorrt: compile with torch-tensorrt (desktop GPUs).",
+)
+def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tensorrt) -> None:
+    """Export a run's model to ONNX, OpenVINO IR or a TensorRT engine (RUN/export/, listed in manifest.json)."""
+    from darkedge.export import check_exports, export_model, format_check
+    from darkedge.train.run import open_run
+
+    run = open_run(run_dir)
+    if fmt is None and not check:
+        raise click.UsageError("give --format onnx|openvino|tensorrt, or --check")
+    if fmt is not None:
+        click.echo(f"wrote {export_model(run, model, fmt, precision, torch_tensorrt)}")
+    if check:
+        click.echo(format_check(*check_exports(run, num_clips)))
+
 
 # --- bench command (issue 5) ---
 
+
+@main.command()
+@click.option("--run", "run_path", type=click.Path(), default="runs/latest", show_default=True)
+@click.option(
+    "--compare",
+    type=click.Choice(["two-stream", "enhance-then-classify", "all"]),
+    default="all",
+    show_default=True,
+    help="Which baseline designs to measure beside the INT8 and FP32 student.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["openvino", "onnxruntime", "torch", "tensorrt"]),
+    default="openvino",
+    show_default=True,
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Inference threads [default: every usable core].",
+)
+@click.option(
+    "--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Batch size for throughput."
+)
+@click.option(
+    "--runs", type=click.IntRange(min=5), default=100, show_default=True, help="Minimum timed runs per model."
+)
+@click.option(
+    "--min-time",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="Minimum seconds timed per model.",
+)
+@click.option(
+    "--list", "labelled_list", type=click.Path(), default=None, help="Labelled list or data set for top-1."
+)
+@click.option(
+    "--max-clips", type=click.IntRange(min=1), default=None, help="Score at most this many clips of --list."
+)
+@click.option(
+    "--e2e",
+    is_flag=True,
+    help="Also time decode, preprocess, enhance and inference on the run's test videos.",
+)
+def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e) -> None:
+    """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
+    from pathlib import Path
+
+    from darkedge.bench.compare import BenchOptions, run_bench
+    from darkedge.bench.report import table_text, write_reports
+    from darkedge.bench.timing import TimingProtocol
+
+    options = BenchOptions(
+        run=Path(run_path),
+        compare=compare,
+        backend=backend,
+        threads=threads,
+        batch=batch,
+        protocol=TimingProtocol(min_runs=runs, min_time_s=min_time, warmup_s=min(1.0, min_time)),
+        labelled_list=Path(labelled_list) if labelled_list else None,
+        max_eval_clips=max_clips,
+        e2e=e2e,
+    )
+    report = run_bench(options)
+    click.echo(table_text(report))
+    for path in write_reports(report, Path(report["run"]) / "bench"):
+        click.echo(f"wrote {path}")
+
+
 # --- infer command (issue 6) ---
+
+
+@main.command()
+@click.argument("source")
+@click.option(
+    "--model", "model", required=True, help="A checkpoint (.pt) or an export (.onnx, .xml, .engine)."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnxruntime", "openvino", "tensorrt"]),
+    default=None,
+    help="Runtime (default: from the model file's extension).",
+)
+@click.option("--threads", type=int, default=None, help="Inference threads.")
+@click.option("--frames", type=int, default=None, help="Window length T (must match a static model).")
+@click.option("--size", type=int, default=None, help="Frame crop size (must match a static model).")
+@click.option(
+    "--stride", type=int, default=None, help="Frames between window starts (default: half the window)."
+)
+@click.option(
+    "--frame-step",
+    type=int,
+    default=None,
+    help="Frames between a window's frames (default: the run's stride, else 1).",
+)
+@click.option(
+    "--smooth", type=int, default=4, show_default=True, help="Average the softmax over the last K windows."
+)
+@click.option(
+    "--threshold", type=float, default=0.0, show_default=True, help="Emit events at this smoothed score."
+)
+@click.option("--events", default=None, help="Append JSON-lines events to this file (default: stdout).")
+@click.option("--annotate", default=None, help="Write an annotated video here (.mp4, .avi, ...).")
+@click.option("--max-windows", type=int, default=None, help="Stop after N windows.")
+@click.option(
+    "--buffer", type=int, default=8, show_default=True, help="Frames a live source queues before dropping."
+)
+@click.option(
+    "--reconnect",
+    default="0.5,8",
+    show_default=True,
+    help="Stream reconnect back-off: first,maximum delay in seconds.",
+)
+def infer(source: str, reconnect: str, **options) -> None:
+    """Recognise actions in SOURCE: a video file, a folder of videos, an RTSP/HTTP(S) URL or a camera index."""
+    from darkedge.infer.run import InferConfig, run_infer
+
+    try:
+        initial, maximum = (float(x) for x in reconnect.split(","))
+    except ValueError:
+        raise DarkedgeError(f"--reconnect {reconnect}: expected two numbers, e.g. 0.5,8") from None
+    summary = run_infer(
+        InferConfig(source=source, reconnect_initial=initial, reconnect_max=maximum, **options)
+    )
+    click.echo(summary.format(), err=True)

@@ -1,0 +1,232 @@
+"""`darkedge bench`: the INT8 student against the FP32 student and the designs it replaces, on one backend.
+
+Every model runs on the same backend, input shape and thread count, each in its own process (measure.py);
+parameters and multiply-accumulates come from the PyTorch checkpoints, which share the exports' architecture.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from darkedge.bench.machine import machine_info
+from darkedge.bench.measure import (
+    MeasureJob,
+    cpu_threads_default,
+    in_subprocess,
+    measure,
+    measure_interleaved,
+)
+from darkedge.bench.timing import TimingProtocol
+from darkedge.errors import DarkedgeError
+from darkedge.runtime.predictor import require
+
+SCHEMA_VERSION = 1
+DESIGNS = {
+    "student": "student (one network, raw frames)",
+    "teacher": "enhance-then-classify",
+    "two_stream": "two-stream",
+}
+BASELINES = {
+    "two-stream": ("two_stream",),
+    "enhance-then-classify": ("teacher",),
+    "all": ("two_stream", "teacher"),
+}
+EXTENSIONS = {"openvino": ".xml", "onnxruntime": ".onnx", "tensorrt": ".engine"}
+
+
+@dataclass
+class BenchOptions:
+    """What `darkedge bench` compares and how it measures."""
+
+    run: Path = Path("runs/latest")
+    compare: str = "all"
+    backend: str = "openvino"
+    threads: int | None = None  # None: every core this process may use
+    batch: int = 4
+    protocol: TimingProtocol = field(default_factory=TimingProtocol)
+    labelled_list: Path | None = None
+    max_eval_clips: int | None = None
+    e2e: bool = False
+
+
+@dataclass
+class Candidate:
+    """One model file to measure, and the checkpoint its architecture comes from."""
+
+    model: str
+    precision: str
+    path: Path
+    checkpoint: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}_{self.precision}"
+
+
+def _export(run, model: str, precision: str, backend: str) -> Path:
+    """Export a model the run lacks for this backend with `darkedge export`'s function (listed in the manifest)."""
+    from darkedge.export.exporter import export_model
+
+    fmt = "onnx" if backend == "onnxruntime" else backend
+    return export_model(run, "student_int8" if precision == "int8" else model, fmt, precision)
+
+
+def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[str]]:
+    """The model files to compare, exporting missing FP32 files; notes say what was skipped or made."""
+    if options.compare not in BASELINES:
+        raise DarkedgeError(f"--compare {options.compare}: choose from {', '.join(BASELINES)}")
+    require(options.backend, f"--backend {options.backend}")
+    notes: list[str] = []
+    candidates: list[Candidate] = []
+    for model in ("student", *BASELINES[options.compare]):
+        checkpoint = run.checkpoint(model)
+        for precision in ("int8", "fp32"):
+            name = f"{model}_{precision}"
+            path = run.path / "export" / f"{name}{EXTENSIONS.get(options.backend, '.pt')}"
+            if precision == "int8" and model != "student" and not path.is_file():
+                notes.append(
+                    f"{name}: no INT8 export in {path.parent} (only the student is quantized), not measured"
+                )
+                continue
+            if options.backend == "torch":
+                if precision == "fp32":
+                    candidates.append(Candidate(model, precision, checkpoint, checkpoint))
+                else:
+                    notes.append(
+                        f"{name}: eager torch only fake-quantizes; INT8 speed needs openvino, onnxruntime or tensorrt"
+                    )
+                continue
+            if path.is_file():
+                candidates.append(Candidate(model, precision, path, checkpoint))
+                continue
+            if precision == "int8" and not (run.path / "student_int8.pt").is_file():
+                raise DarkedgeError(
+                    f"{path}: no INT8 student; make it with `darkedge quantize --calib calibration/ --run {run.path}`"
+                )
+            path = _export(run, model, precision, options.backend)
+            notes.append(f"{name}: exported by the benchmark with `darkedge export` ({path.name})")
+            candidates.append(Candidate(model, precision, path, checkpoint))
+    return candidates, notes
+
+
+def static_costs(checkpoint: Path) -> dict[str, Any]:
+    """Parameters and multiply-accumulates per clip of a checkpoint's model, at its own input shape."""
+    from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
+
+    model, ckpt = load_model(checkpoint)
+    shape = (1, *model_input_shape(ckpt))
+    return {
+        "parameters": count_parameters(model),
+        "macs_per_clip": count_macs(model, shape),
+        "input_shape": list(shape),
+    }
+
+
+def size_on_disk(path: Path) -> int:
+    """Bytes of a model file, with the weights file an OpenVINO .xml refers to."""
+    size = path.stat().st_size
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        size += path.with_suffix(".bin").stat().st_size
+    return size
+
+
+def recorded_top1(checkpoint: Path) -> float | None:
+    """The test top-1 (percent) that training or `darkedge quantize` stored in a checkpoint, if any."""
+    from darkedge.checkpoint import load_checkpoint
+
+    if not checkpoint.is_file():
+        return None
+    metrics = load_checkpoint(checkpoint).get("metrics") or {}
+    return metrics.get("top1", (metrics.get("test") or {}).get("top1"))
+
+
+def _accuracy(run, candidate: Candidate, measured: dict[str, Any]) -> dict[str, Any] | None:
+    """Top-1 (percent) on the labelled list when one was given, else what training or quantization recorded."""
+    if "accuracy" in measured:
+        return dict(measured["accuracy"], source="labelled list")
+    checkpoint = run.path / "student_int8.pt" if candidate.precision == "int8" else candidate.checkpoint
+    top1 = recorded_top1(checkpoint)
+    return None if top1 is None else {"top1": top1, "source": f"{checkpoint.name} (recorded test top-1)"}
+
+
+def add_ratios(models: list[dict[str, Any]]) -> None:
+    """Each model's speed-up at p50 against every FP32 baseline that was measured (baseline p50 / model p50)."""
+    baselines = {
+        m["name"]: m["latency"]["p50_ms"] for m in models if m["name"] in ("two_stream_fp32", "teacher_fp32")
+    }
+    for m in models:
+        m["speedup"] = {name: p50 / m["latency"]["p50_ms"] for name, p50 in baselines.items()}
+        m["p50_fraction"] = {name: m["latency"]["p50_ms"] / p50 for name, p50 in baselines.items()}
+
+
+def run_bench(options: BenchOptions) -> dict[str, Any]:
+    """Measure every model of the comparison; returns the report (written by report.write_reports)."""
+    from darkedge.train.run import open_run
+
+    run = open_run(options.run)
+    threads = options.threads or cpu_threads_default()
+    candidates, notes = find_candidates(run, options)
+    costs = {c.checkpoint: static_costs(c.checkpoint) for c in candidates}
+    models = []
+    for candidate in tqdm(candidates, desc="bench", unit="model"):
+        job = MeasureJob(
+            path=candidate.path,
+            backend=options.backend,
+            threads=threads,
+            batch=options.batch,
+            protocol=options.protocol,
+            labelled_list=options.labelled_list,
+            clip_settings={"stride": run.config.stride, "resize": run.config.resize},
+            max_eval_clips=options.max_eval_clips,
+        )
+        measured = in_subprocess(measure, job)
+        cost = costs[candidate.checkpoint]
+        models.append(
+            {
+                "name": candidate.name,
+                "model": candidate.model,
+                "design": DESIGNS[candidate.model],
+                "precision": candidate.precision,
+                "file": str(candidate.path),
+                "size_mb": size_on_disk(candidate.path) / 2**20,
+                "parameters": cost["parameters"],
+                "macs_per_clip": cost["macs_per_clip"],
+                "input_shape": measured["input_shape"],
+                "load_s": measured["load_s"],
+                "latency": measured["latency"],
+                "throughput": measured["throughput"],
+                "memory": measured["memory"],
+                "accuracy": _accuracy(run, candidate, measured),
+            }
+        )
+    # Latency for the table: all models side by side, timed call by call in turn, so the ratios between them
+    # hold even when the machine's load drifts; each model's own-process figures stay under "latency_alone".
+    side_by_side = in_subprocess(
+        measure_interleaved, {c.name: c.path for c in candidates}, options.backend, threads, options.protocol
+    )
+    for m in models:
+        m["latency_alone"], m["latency"] = m["latency"], side_by_side[m["name"]]
+    add_ratios(models)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "run": str(run.path),
+        "compare": options.compare,
+        "backend": options.backend,
+        "threads": threads,
+        "batch": options.batch,
+        "protocol": asdict(options.protocol),
+        "machine": machine_info(),
+        "models": models,
+        "notes": notes,
+    }
+    if options.e2e:
+        from darkedge.bench.e2e import run_e2e
+
+        report["e2e"] = run_e2e(run, candidates, options, threads)
+    return report

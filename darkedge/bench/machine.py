@@ -1,0 +1,72 @@
+"""What a benchmark ran on: CPU model, cores, the instruction sets that decide INT8 speed, library versions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+# CPU flags that decide how fast FP32, bf16 and INT8 kernels can be (VNNI and AMX do INT8 dot products).
+RELEVANT_FLAGS = (
+    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8",
+    "amx_bf16", "asimd", "asimddp", "sve",
+)  # fmt: skip
+LIBRARIES = (
+    "darkedge",
+    "torch",
+    "numpy",
+    "openvino",
+    "onnxruntime",
+    "nncf",
+    "onnx",
+    "tensorrt",
+    "opencv-python-headless",
+)
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields from /proc/cpuinfo (empty off Linux)."""
+    fields: dict[str, str] = {}
+    path = Path("/proc/cpuinfo")
+    if not path.is_file():
+        return fields
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def machine_info() -> dict[str, Any]:
+    """A plain dict describing this machine and the libraries a benchmark used."""
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        import psutil
+
+        physical_cores = psutil.cpu_count(logical=False)
+        memory_gb = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        physical_cores, memory_gb = None, None
+    return {
+        "cpu": info.get("model name") or platform.processor() or platform.machine(),
+        "architecture": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": physical_cores,
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": memory_gb,
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "cpu_flags": [f for f in RELEVANT_FLAGS if f in flags],
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "libraries": versions,
+    }

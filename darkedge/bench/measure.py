@@ -1,0 +1,163 @@
+"""Measure one model in a fresh process: load it, time it, read its memory high-water mark, score it.
+
+A process per model is the honest way to report peak memory of native runtimes (their allocations are
+invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
+
+T = TypeVar("T")
+
+
+@dataclass
+class MeasureJob:
+    """What to measure: a model file on a backend with some threads, and how."""
+
+    path: Path
+    backend: str
+    threads: int | None
+    batch: int = 4
+    protocol: TimingProtocol = field(default_factory=TimingProtocol)
+    labelled_list: Path | None = None
+    clip_settings: dict[str, Any] = field(default_factory=dict)  # ClipDataset stride / resize (the run's)
+    max_eval_clips: int | None = None
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_rss_mb() -> float:
+    """This process's resident-set high-water mark: VmHWM, which exec resets (ru_maxrss keeps the parent's)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:
+    """A reproducible random batch in [0, 1] of the model's shape (latency does not depend on values)."""
+    full = (batch, *shape[1:])
+    if any(d is None for d in full):
+        raise ValueError(f"cannot time a model with dynamic clip dimensions {shape}")
+    return np.random.default_rng(0).random(full, dtype=np.float32)
+
+
+def top1(
+    predictor, labelled_list: Path, clip_settings: dict[str, Any], max_clips: int | None
+) -> dict[str, Any]:
+    """Top-1 of `predictor` on a labelled list, clip by clip, centre clip and crop (unreadable clips skipped)."""
+    from darkedge.data.dataset import ClipDataset
+    from darkedge.data.lists import open_dataset
+
+    index = open_dataset(labelled_list, split="all")
+    _, _, frames, size, _ = predictor.input_shape
+    settings = {"resize": round(size * 8 / 7), **clip_settings}
+    dataset = ClipDataset(index, frames, crop=size, skip_unreadable=True, **settings)
+    count = len(dataset) if max_clips is None else min(max_clips, len(dataset))
+    correct = skipped = 0
+    for i in range(count):
+        item = dataset[i]
+        if item is None:
+            skipped += 1
+            continue
+        clip, label = item
+        logits = predictor.predict(clip.numpy()[None])
+        correct += int(np.argmax(logits[0]) == label)
+    scored = count - skipped
+    return {"top1": 100.0 * correct / scored if scored else None, "clips": scored, "skipped": skipped}
+
+
+def measure(job: MeasureJob) -> dict[str, Any]:
+    """Run in the child process: every figure for one model, as plain data."""
+    from darkedge.runtime import load_predictor
+
+    rss_before = _rss_mb()
+    t0 = time.perf_counter()
+    predictor = load_predictor(job.path, job.backend, job.threads)
+    load_s = time.perf_counter() - t0
+    rss_loaded = _rss_mb()
+    shape = predictor.input_shape
+    batch = shape[0] or 1  # a static export is timed at the batch it was exported with
+    clip = _clip(shape, batch)
+    latency = time_calls(lambda: predictor.predict(clip), job.protocol)
+    result: dict[str, Any] = {
+        "input_shape": [batch, *shape[1:]],
+        "load_s": load_s,
+        "latency": latency.to_dict(),
+        "class_names": predictor.class_names,
+    }
+    result["throughput"] = _throughput(job, predictor, latency)
+    peak = _peak_rss_mb()  # before scoring, which imports the data pipeline (and torch) into this process
+    result["memory"] = {
+        "rss_before_load_mb": rss_before,
+        "rss_after_load_mb": rss_loaded,
+        "peak_rss_mb": peak,
+        "model_peak_mb": peak - rss_before,
+    }
+    if job.labelled_list is not None:
+        result["accuracy"] = top1(predictor, job.labelled_list, job.clip_settings, job.max_eval_clips)
+    return result
+
+
+def _throughput(job: MeasureJob, predictor, latency: LatencyStats) -> dict[str, Any]:
+    """Clips per second at `job.batch`; a static export gives the rate at the batch it was exported with."""
+    static_batch = predictor.input_shape[0]
+    if static_batch is not None:
+        note = {} if static_batch == job.batch else {"note": f"static batch-{static_batch} export"}
+        return {"batch": static_batch, "clips_per_s": static_batch * 1000 / latency.p50_ms, **note}
+    clips = _clip(predictor.input_shape, job.batch)
+    short = TimingProtocol(
+        warmup_runs=2, warmup_s=0.5, min_runs=10, min_time_s=2.0, max_time_s=30.0, tolerance=0.05
+    )
+    stats = time_calls(lambda: predictor.predict(clips), short)
+    return {
+        "batch": job.batch,
+        "clips_per_s": job.batch / (stats.p50_ms / 1000),
+        "p50_ms_per_batch": stats.p50_ms,
+    }
+
+
+def measure_interleaved(
+    paths: dict[str, Path], backend: str, threads: int | None, protocol: TimingProtocol
+) -> dict[str, dict[str, Any]]:
+    """Run in a child process: batch-1 latency of several models loaded side by side, timed call by call in turn."""
+    from darkedge.bench.timing import time_interleaved
+    from darkedge.runtime import load_predictor
+
+    calls = {}
+    for name, path in paths.items():
+        predictor = load_predictor(path, backend, threads)
+        clip = _clip(predictor.input_shape, predictor.input_shape[0] or 1)
+        calls[name] = lambda predictor=predictor, clip=clip: predictor.predict(clip)
+    return {name: stats.to_dict() for name, stats in time_interleaved(calls, protocol).items()}
+
+
+def in_subprocess(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a fresh spawned process, so its memory high-water mark and threads are its own."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def cpu_threads_default() -> int:
+    """The number of cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,72 @@
+"""Random-weight models at a training preset's architecture and input shape, exported for latency benchmarks.
+
+Latency does not depend on the weights, so the benchmark scripts can measure the designs before (or without)
+a trained run: the checkpoints, FP32 IRs and a PTQ INT8 student IR land in `out` like a run's export/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from darkedge.checkpoint import save_checkpoint
+from darkedge.enhance import EnhancerConfig
+from darkedge.models import ClassifierConfig, build_model
+
+KINDS = {"student": "classifier", "teacher": "teacher", "two_stream": "two_stream"}
+
+
+def preset_configs(preset: str, num_frames: int | None = None) -> dict[str, dict]:
+    """Model configs of the student, teacher and two-stream at `preset`'s encoder, frames and crop."""
+    from darkedge.train.config import make_config
+
+    cfg = make_config(preset)
+    classifier = asdict(
+        ClassifierConfig(
+            encoder=cfg.encoder,
+            head=cfg.head,
+            num_classes=11,
+            num_frames=num_frames or cfg.num_frames,
+            img_size=cfg.crop,
+        )
+    )
+    both = {"enhancer": asdict(EnhancerConfig(name=cfg.enhancer)), "classifier": classifier}
+    return {"student": classifier, "teacher": both, "two_stream": both}
+
+
+def make_preset_models(
+    preset: str,
+    out: Path,
+    num_frames: int | None = None,
+    batch: int = 1,
+    int8_models: tuple[str, ...] = ("student",),
+    calibration_clips: int = 4,
+) -> dict[str, tuple[Path, Path]]:
+    """{name: (model file, checkpoint)} for <model>_fp32 and <model>_int8 (for `int8_models`) OpenVINO IRs.
+
+    INT8 is NNCF post-training quantization on random clips (the same graph QAT produces; only the ranges differ).
+    """
+    from darkedge.export.openvino import export_openvino
+    from darkedge.models import model_input_shape
+    from darkedge.quant.ptq import quantize_ptq
+
+    out.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for name, config in preset_configs(preset, num_frames).items():
+        torch.manual_seed(0)
+        model = build_model(KINDS[name], config, load_pretrained=False).eval()
+        checkpoint = save_checkpoint(
+            out / f"{name}.pt", kind=KINDS[name], config=config, state_dict=model.state_dict()
+        )
+        shape = (batch, *model_input_shape(config))
+        made[f"{name}_fp32"] = (export_openvino(model, shape, out / f"{name}_fp32.xml", "fp32"), checkpoint)
+        if name in int8_models:
+            clips = [torch.rand(1, *shape[1:]) * 0.3 for _ in range(calibration_clips)]  # dark-ish frames
+            quantized = quantize_ptq(model, clips)
+            made[f"{name}_int8"] = (
+                export_openvino(quantized, shape, out / f"{name}_int8.xml", "int8"),
+                checkpoint,
+            )
+    return made

@@ -1,0 +1,1 @@
+"""Dark-video data: decoding (video), list formats (lists), sampling, transforms, the torch Dataset, checks."""

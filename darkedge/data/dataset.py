@@ -1,0 +1,111 @@
+"""ClipDataset: a DataIndex as a torch Dataset of (clip, label), deterministic per (seed, epoch, index)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from darkedge.data.lists import DataIndex
+from darkedge.data.sampling import sample_indices
+from darkedge.data.transforms import to_tensor, transform_clip
+from darkedge.data.video import VideoError, count_frames, read_frames
+
+log = logging.getLogger(__name__)
+
+
+class ClipDataset(Dataset):
+    """Clips of `num_frames` frames every `stride` frames, resized and cropped to float32 (3, T, crop, crop).
+
+    With num_clips * num_crops > 1 (multi-view evaluation) a clip is (V, 3, T, crop, crop), V views ordered clip
+    by clip. With skip_unreadable, an unreadable clip logs its path and reason once and comes back as None
+    (see collate_clips) instead of raising VideoError.
+    """
+
+    def __init__(
+        self,
+        index: DataIndex,
+        num_frames: int,
+        stride: int = 1,
+        train: bool = False,
+        resize: int = 128,
+        crop: int = 112,
+        num_clips: int = 1,
+        num_crops: int = 1,
+        skip_unreadable: bool = False,
+        seed: int = 0,
+    ):
+        if train and (num_clips > 1 or num_crops > 1):
+            raise ValueError("multi-clip / multi-crop views are for evaluation only")
+        self.index = index
+        self.num_frames = num_frames
+        self.stride = stride
+        self.train = train
+        self.resize = resize
+        self.crop = crop
+        self.num_clips = num_clips
+        self.num_crops = num_crops
+        self.skip_unreadable = skip_unreadable
+        self.seed = seed
+        self.epoch = 0
+        self._frame_counts: dict[int, int] = {}
+        self._reported: set[int] = set()
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.index.class_names
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops and offsets of training clips; call before each epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.index.samples)
+
+    def _count(self, i: int) -> int:
+        if i not in self._frame_counts:
+            sample = self.index.samples[i]
+            self._frame_counts[i] = sample.num_frames or count_frames(sample.path)
+        return self._frame_counts[i]
+
+    def load(self, i: int) -> torch.Tensor:
+        """Clip i as a tensor; raises VideoError when it cannot be read."""
+        rng = np.random.default_rng([self.seed, self.epoch, i]) if self.train else None
+        indices = sample_indices(
+            self._count(i), self.num_frames, self.stride, self.train, self.num_clips, rng
+        )
+        frames = read_frames(self.index.samples[i].path, indices.ravel())
+        frames = frames.reshape(*indices.shape, *frames.shape[1:])
+        views = [
+            to_tensor(view)
+            for clip in frames
+            for view in transform_clip(clip, self.train, self.resize, self.crop, self.num_crops, rng)
+        ]
+        return views[0] if len(views) == 1 else torch.stack(views)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int] | None:
+        label = self.index.samples[i].label
+        if not self.skip_unreadable:
+            return self.load(i), label
+        try:
+            return self.load(i), label
+        except VideoError as error:
+            if i not in self._reported:
+                self._reported.add(i)
+                log.warning("skipping unreadable clip %s: %s", self.index.samples[i].path, error)
+            return None
+
+
+def collate_clips(
+    batch: list[tuple[torch.Tensor, int] | None],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:
+    """Stack the readable clips of a batch: (clips, labels, number skipped); (None, None, n) if none is left."""
+    kept = [item for item in batch if item is not None]
+    skipped = len(batch) - len(kept)
+    if not kept:
+        return None, None, skipped
+    clips = torch.stack([clip for clip, _ in kept])
+    labels = torch.tensor([label for _, label in kept], dtype=torch.long)
+    return clips, labels, skipped

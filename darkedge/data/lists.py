@@ -1,0 +1,285 @@
+"""Data-set lists: find a split's list files, detect their format from the content, resolve the videos.
+
+Formats (one per list file, taken from its first line, every later line must match it):
+  arid_v1     `idx<TAB>label<TAB>Class/Class_scene_clip.avi`, class names in mapping_table.txt
+  arid_csv    ARID 1.1 CSV, header `VideoID,Video,ClassID`, rows `0,Wave/Wave_10_1.mp4,10`
+  frame_list  `Class/clip n_frames label` (LateTemporalModeling / DarkLight style)
+  dark48      `class/video.mp4 label`, class names in classInd.txt
+  folders     no list: a folder per class, with train/ and test/ subfolders honoured if present
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from darkedge.data.video import VIDEO_EXTENSIONS, is_frame_folder, is_video
+from darkedge.errors import DarkedgeError
+
+SPLITS = ("train", "test", "all")
+CLASS_TABLES = ("mapping_table.txt", "classInd.txt")
+VIDEO_DIRS = ("", "clips", "clips_v1.5", "videos")
+SPLIT_WORDS = {"train": ("train",), "test": ("test", "val")}
+CSV_HEADER = "videoid,video,classid"
+MAX_MISSING_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One clip: its video file or frame folder, its label, and its frame count when the list gives it."""
+
+    path: Path
+    label: int
+    num_frames: int | None = None
+
+
+@dataclass
+class DataIndex:
+    """The clips of one split, the class names their labels index, the data-set root and the list format."""
+
+    samples: list[Sample]
+    class_names: list[str]
+    root: Path
+    fmt: str
+
+
+# A parsed list line: (relative video path, label, frame count or None).
+Entry = tuple[str, int, int | None]
+
+
+def _is_int(text: str) -> bool:
+    return re.fullmatch(r"-?\d+", text) is not None
+
+
+def _parse_arid_v1(line: str) -> Entry | None:
+    parts = line.split(maxsplit=2)
+    if len(parts) == 3 and parts[0].isdigit() and _is_int(parts[1]) and not _is_int(parts[2]):
+        return parts[2], int(parts[1]), None
+    return None
+
+
+def _parse_frame_list(line: str) -> Entry | None:
+    parts = line.rsplit(maxsplit=2)
+    if len(parts) == 3 and parts[1].isdigit() and _is_int(parts[2]) and not _is_int(parts[0]):
+        return parts[0], int(parts[2]), int(parts[1])
+    return None
+
+
+def _parse_dark48(line: str) -> Entry | None:
+    parts = line.rsplit(maxsplit=1)
+    if len(parts) == 2 and _is_int(parts[1]) and not _is_int(parts[0]):
+        return parts[0], int(parts[1]), None
+    return None
+
+
+def _parse_csv(line: str) -> Entry | None:
+    parts = [part.strip() for part in line.split(",")]
+    if len(parts) == 3 and parts[0].isdigit() and parts[1] and _is_int(parts[2]):
+        return parts[1], int(parts[2]), None
+    return None
+
+
+# Tried in this order on a list's first line: frame_list before dark48, whose parser would swallow it.
+PARSERS: dict[str, tuple[Callable[[str], Entry | None], str]] = {
+    "arid_v1": (_parse_arid_v1, "`idx<TAB>label<TAB>path` (ARID v1.0)"),
+    "frame_list": (_parse_frame_list, "`path n_frames label` (frame list)"),
+    "dark48": (_parse_dark48, "`path label` (Dark-48)"),
+    "arid_csv": (_parse_csv, "`VideoID,Video,ClassID` (ARID 1.1 CSV)"),
+}
+
+
+def _read_lines(file: Path) -> list[tuple[int, str]]:
+    """Non-empty, non-comment lines with their 1-based line numbers."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DarkedgeError(f"{file}: not a text file (binary content)") from None
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    return [(n, line) for n, line in lines if line and not line.startswith("#")]
+
+
+def parse_list(file: Path) -> tuple[str, list[tuple[int, Entry]]]:
+    """Detect a list file's format from its first line and parse every line; errors name file and line."""
+    lines = _read_lines(file)
+    if not lines:
+        raise DarkedgeError(f"{file}: empty list")
+    if lines[0][1].replace(" ", "").lower() == CSV_HEADER:
+        fmt, lines = "arid_csv", lines[1:]
+        if not lines:
+            raise DarkedgeError(f"{file}: empty list (only the CSV header)")
+    else:
+        first_no, first = lines[0]
+        fmt = next((name for name, (parse, _) in PARSERS.items() if parse(first) is not None), None)
+        if fmt is None:
+            known = "; ".join(desc for _, desc in PARSERS.values())
+            raise DarkedgeError(f"{file}:{first_no}: {first!r} parses as no known list format ({known})")
+    parse, description = PARSERS[fmt]
+    entries = []
+    for number, line in lines:
+        entry = parse(line)
+        if entry is None:
+            raise DarkedgeError(f"{file}:{number}: {line!r} does not match the list's format {description}")
+        entries.append((number, entry))
+    return fmt, entries
+
+
+def read_class_table(file: Path) -> list[str]:
+    """Class names from `idx<TAB>name` lines (mapping_table.txt, classInd.txt); indices must be 0..n-1."""
+    table: dict[int, str] = {}
+    for number, line in _read_lines(file):
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DarkedgeError(f"{file}:{number}: {line!r} is not `index<TAB>class name`")
+        table[int(parts[0])] = parts[1].strip()
+    if not table:
+        raise DarkedgeError(f"{file}: empty class table")
+    if sorted(table) != list(range(len(table))):
+        raise DarkedgeError(f"{file}: class indices must run 0..{len(table) - 1}, got {sorted(table)[:5]}...")
+    return [table[i] for i in range(len(table))]
+
+
+def _class_names_from_paths(entries: list[Entry]) -> list[str]:
+    """Without a class table: each label is named after the first folder of its videos' paths."""
+    names: dict[int, str] = {}
+    for rel, label, _ in entries:
+        parts = Path(rel).parts
+        if label >= 0 and len(parts) > 1:
+            names.setdefault(label, parts[0])
+    count = max((label for _, label, _ in entries), default=-1) + 1
+    return [names.get(i, f"class_{i}") for i in range(count)]
+
+
+def _resolve(base: Path, rel: str) -> Path | None:
+    """The video or frame folder `rel` under `base`, trying video extensions when `rel` has none."""
+    path = base / rel
+    if path.exists():
+        return path
+    if not path.suffix:
+        for ext in VIDEO_EXTENSIONS:
+            candidate = path.with_name(path.name + ext)
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _video_base(list_file: Path, entries: list[Entry]) -> Path:
+    """The folder the list's paths are relative to: the list's own folder or its clips/ (or similar) folder."""
+    bases = [list_file.parent / d for d in VIDEO_DIRS if (list_file.parent / d).is_dir()]
+    probe = entries[:20]
+    return max(bases, key=lambda base: sum(_resolve(base, rel) is not None for rel, _, _ in probe))
+
+
+def _find_class_table(folder: Path) -> Path | None:
+    return next((folder / name for name in CLASS_TABLES if (folder / name).is_file()), None)
+
+
+def _samples_from_lists(list_files: list[Path]) -> tuple[list[Sample], list[str], str]:
+    """Parse list files (all one format), check labels against the class table and that every video exists."""
+    parsed = [(file, *parse_list(file)) for file in list_files]
+    formats = sorted({fmt for _, fmt, _ in parsed})
+    if len(formats) > 1:
+        raise DarkedgeError(f"{list_files[0].parent}: lists of different formats: {', '.join(formats)}")
+    table_file = _find_class_table(list_files[0].parent)
+    all_entries = [entry for _, _, entries in parsed for _, entry in entries]
+    class_names = read_class_table(table_file) if table_file else _class_names_from_paths(all_entries)
+    table_name = table_file.name if table_file else "the list's folders"
+    samples = []
+    for file, _, entries in parsed:
+        missing = []
+        base = _video_base(file, [entry for _, entry in entries])
+        for number, (rel, label, num_frames) in entries:
+            if not 0 <= label < len(class_names):
+                raise DarkedgeError(
+                    f"{file}:{number}: label {label} is outside the class table "
+                    f"({len(class_names)} classes in {table_name})"
+                )
+            path = _resolve(base, rel)
+            if path is None:
+                missing.append(f"{rel} (line {number})")
+            else:
+                samples.append(Sample(path, label, num_frames))
+        if missing:
+            shown = ", ".join(missing[:MAX_MISSING_SHOWN])
+            raise DarkedgeError(
+                f"{file}: {len(missing)} of {len(entries)} listed videos are missing under {base}: {shown}"
+            )
+    return samples, class_names, formats[0]
+
+
+def _names_fold(name: str, fold: int) -> bool:
+    """Whether a list's file name is for `fold`: `split{fold}` in ARID names, else the number on its own."""
+    if re.search(r"split\d", name, re.IGNORECASE):
+        return re.search(rf"split{fold}(?!\d)", name, re.IGNORECASE) is not None
+    return re.search(rf"(?<!\d){fold}(?!\d)", name) is not None
+
+
+def _find_split_lists(root: Path, split: str, fold: int) -> list[Path] | None:
+    """The list files of `split` in a data-set folder, or None when the folder has no list files at all."""
+    candidates = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_file() and p.suffix.lower() in (".txt", ".csv") and p.name not in CLASS_TABLES
+        if not p.name.lower().startswith("readme")
+    )
+    if not candidates:
+        return None
+    splits = ("train", "test") if split == "all" else (split,)
+    found = []
+    for name in splits:
+        matches = [p for p in candidates if any(word in p.name.lower() for word in SPLIT_WORDS[name])]
+        if len(matches) > 1 or any(re.search(r"split\d", p.name, re.IGNORECASE) for p in matches):
+            matches = [p for p in matches if _names_fold(p.name, fold)]
+        if len(matches) != 1:
+            found_names = ", ".join(p.name for p in candidates)
+            problem = "no" if not matches else "more than one"
+            raise DarkedgeError(f"{root}: {problem} {name} list for fold {fold} among {found_names}")
+        found.append(matches[0])
+    return found
+
+
+def _samples_from_folders(root: Path, split: str) -> tuple[list[Sample], list[str]]:
+    """A folder per class (videos or frame folders inside), under train/ and test/ when those exist."""
+    split_dirs = [root / name for name in ("train", "test") if (root / name).is_dir()]
+    if not split_dirs:
+        selected = split_dirs = [root]
+    elif split == "all":
+        selected = split_dirs
+    else:
+        selected = [root / split]
+        if not selected[0].is_dir():
+            raise DarkedgeError(f"{root}: no {split}/ folder beside {split_dirs[0].name}/")
+    class_names = sorted({d.name for folder in split_dirs for d in folder.iterdir() if d.is_dir()})
+    samples = [
+        Sample(clip, label)
+        for folder in selected
+        for label, name in enumerate(class_names)
+        if (folder / name).is_dir()
+        for clip in sorted((folder / name).iterdir())
+        if (clip.is_file() and is_video(clip)) or is_frame_folder(clip)
+    ]
+    if not samples:
+        where = ", ".join(str(folder) for folder in selected)
+        raise DarkedgeError(f"{where}: no videos found (expected list files or a folder of videos per class)")
+    return samples, class_names
+
+
+def open_dataset(path: str | Path, split: str = "train", fold: int = 1) -> DataIndex:
+    """The clips of `split` ("train", "test" or "all") of a data-set folder, or of one list file."""
+    path = Path(path)
+    if split not in SPLITS:
+        raise DarkedgeError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if not path.exists():
+        raise DarkedgeError(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            raise DarkedgeError(f"{path}: a video, not a list file or data-set folder")
+        samples, class_names, fmt = _samples_from_lists([path])
+        return DataIndex(samples, class_names, path.parent, fmt)
+    list_files = _find_split_lists(path, split, fold)
+    if list_files is None:
+        samples, class_names = _samples_from_folders(path, split)
+        return DataIndex(samples, class_names, path, "folders")
+    samples, class_names, fmt = _samples_from_lists(list_files)
+    return DataIndex(samples, class_names, path, fmt)

@@ -1,0 +1,111 @@
+"""The action classifier: normalise, encode (ViT per frame or R(2+1)D per clip), temporal head, linear layer.
+
+Input is a clip (B, 3, T, H, W) in [0, 1] RGB, as decoded; the ImageNet mean/std normalisation a pretrained
+encoder expects happens inside, so an exported graph takes frames as they are. Output is logits (B, classes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from darkedge.errors import DarkedgeError
+from darkedge.models.heads import HEADS, BertHead, MeanHead
+from darkedge.models.r2plus1d import R2PLUS1D_SIZES, R2Plus1D
+from darkedge.models.vit import VIT_SIZES, VisionTransformer
+
+ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES)
+
+
+@dataclass
+class ClassifierConfig:
+    """Everything needed to rebuild a classifier; saved as plain data in every checkpoint.
+
+    `head_heads` None takes the encoder's head count; `pretrained` is a local encoder weight file (timm-style ViT
+    or torchvision / IG65M R(2+1)D), read once when the model is first built.
+    """
+
+    encoder: str = "vit_tiny"
+    head: str = "bert"
+    num_classes: int = 11
+    num_frames: int = 8
+    img_size: int = 112
+    head_depth: int = 1
+    head_heads: int | None = None
+    dropout: float = 0.2
+    pretrained: str | None = None
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+
+    def __post_init__(self):
+        if self.encoder not in ENCODERS:
+            raise DarkedgeError(
+                f"classifier config: unknown encoder '{self.encoder}' (choose from {', '.join(ENCODERS)})"
+            )
+        if self.head not in HEADS:
+            raise DarkedgeError(
+                f"classifier config: unknown head '{self.head}' (choose from {', '.join(HEADS)})"
+            )
+        if self.num_classes < 1 or self.num_frames < 1 or self.img_size < 1:
+            raise DarkedgeError("classifier config: num_classes, num_frames and img_size must be positive")
+
+    @classmethod
+    def from_dict(cls, config: dict) -> ClassifierConfig:
+        """Rebuild from the plain dict a checkpoint holds; unknown fields are an error."""
+        if not isinstance(config, dict):
+            raise DarkedgeError(
+                f"classifier config: expected a mapping of fields, got {type(config).__name__}"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise DarkedgeError(f"classifier config: unknown fields {', '.join(unknown)}")
+        return cls(**config)
+
+
+def build_encoder(name: str, img_size: int) -> VisionTransformer | R2Plus1D:
+    """A frame or clip encoder by name; both map (B, 3, T, H, W) to tokens (B, n, dim)."""
+    if name in VIT_SIZES:
+        return VisionTransformer(dataclasses.replace(VIT_SIZES[name], img_size=img_size))
+    return R2Plus1D(R2PLUS1D_SIZES[name])
+
+
+class ClipFeatures(nn.Module):
+    """Normalisation + encoder + temporal head: clip in [0, 1] -> one feature vector (B, dim)."""
+
+    def __init__(self, cfg: ClassifierConfig):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1, 1), persistent=False)
+        self.encoder = build_encoder(cfg.encoder, cfg.img_size)
+        self.dim = self.encoder.dim
+        if cfg.head == "bert":
+            heads = cfg.head_heads or self.encoder.num_heads
+            tokens = self.encoder.num_tokens(cfg.num_frames)
+            self.head = BertHead(self.dim, tokens, cfg.head_depth, heads)
+        else:
+            self.head = MeanHead()
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder((clip - self.mean) / self.std))
+
+
+class VideoClassifier(nn.Module):
+    """Clip (B, 3, T, H, W) in [0, 1] -> logits (B, num_classes)."""
+
+    def __init__(self, cfg: ClassifierConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = ClipFeatures(cfg)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.fc = nn.Linear(self.backbone.dim, cfg.num_classes)
+
+    def features(self, clip: torch.Tensor) -> torch.Tensor:
+        """The head's feature vector (B, dim), for fusion and feature distillation."""
+        return self.backbone(clip)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.features(clip)))

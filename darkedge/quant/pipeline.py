@@ -1,0 +1,175 @@
+"""`darkedge quantize`: PTQ from the calibration clips, quantization-aware distillation, save, report, export.
+
+Under torchrun, rank 0 quantizes and saves the PTQ checkpoint; every rank then loads that same checkpoint (the
+same quantizer placement and ranges), trains its DDP copy, and rank 0 writes the results.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from darkedge.data.dataset import ClipDataset
+from darkedge.errors import DarkedgeError
+from darkedge.fileio import write_json
+from darkedge.quant.calib import calibration_batches, open_calibration
+from darkedge.quant.int8_checkpoint import INT8_NAME, load_int8_model, save_int8_checkpoint, state_dict_bytes
+from darkedge.quant.ptq import quantize_ptq
+from darkedge.quant.qat import QatConfig, finetune_quantized
+from darkedge.quant.report import float_summary, format_report
+from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
+from darkedge.train.evaluate import describe_protocol
+from darkedge.train.run import Run, open_run
+
+MB = 1024 * 1024
+
+
+def _on_rank0(d: Dist, work) -> Any:
+    """Run `work()` on rank 0 and share its result; a DarkedgeError there is raised on every rank, not a hang."""
+    result: dict[str, Any] = {}
+    if d.is_main:
+        try:
+            result = {"value": work()}
+        except DarkedgeError as error:
+            result = {"error": str(error)}
+    result = broadcast(d, result)
+    if "error" in result:
+        raise DarkedgeError(result["error"])
+    return result["value"]
+
+
+def _calibrate(
+    run: Run, calib: Path, cfg: QatConfig, student, student_ckpt, ptq_path: Path
+) -> dict[str, Any]:
+    """PTQ from the calibration clips, saved to `ptq_path`; returns what was used."""
+    tc = run.config
+    index = open_calibration(calib, run.class_names)
+    batches, skipped = calibration_batches(
+        index, tc.num_frames, tc.stride, tc.resize, tc.crop, cfg.calib_clips
+    )
+    if skipped:
+        print(f"calibration: skipped {skipped} clip(s) that could not be decoded", file=sys.stderr)
+    ptq = quantize_ptq(student, batches, cfg.smooth_quant)
+    save_int8_checkpoint(ptq_path, ptq, student_ckpt["config"], run.class_names)
+    return {"path": str(calib), "clips_used": len(batches), "clips_skipped": skipped}
+
+
+def _qat_dataset(run: Run, calib: Path) -> tuple[ClipDataset, bool, str]:
+    """The run's labelled training split, or (when its data is gone) the calibration clips with teacher targets only."""
+    try:
+        return run.dataset("train", train=True), True, f"training split of {run.config.data}"
+    except DarkedgeError as error:
+        print(
+            f"quantize: {error}; distilling on the calibration clips, teacher targets only", file=sys.stderr
+        )
+    tc = run.config
+    index = open_calibration(calib, run.class_names)
+    dataset = ClipDataset(
+        index,
+        tc.num_frames,
+        tc.stride,
+        train=True,
+        resize=tc.resize,
+        crop=tc.crop,
+        skip_unreadable=True,
+        seed=tc.seed,
+    )
+    return dataset, False, f"calibration clips in {calib} (unlabelled)"
+
+
+def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> tuple[dict[str, Any], int]:
+    """Top-1 / top-5 of each model on the run's test split (None when the test data is not available)."""
+    from darkedge.train.evaluate import evaluate
+
+    try:
+        test_set = run.dataset("test")
+    except DarkedgeError as error:
+        print(f"quantize: no test split to report accuracy on ({error})", file=sys.stderr)
+        return {name: None for name in models}, 0
+    results = {}
+    for name, model in models.items():
+        metrics = evaluate(model, test_set, run.class_names, run.protocol(), batch_size=cfg.batch_size, d=d)
+        results[name] = {"top1": metrics["top1"], "top5": metrics["top5"], "n_skipped": metrics["n_skipped"]}
+    return results, len(test_set)
+
+
+def _export_int8(run: Run) -> dict[str, str]:
+    """Q/DQ ONNX and OpenVINO INT8 IR of the new INT8 student, plus a TensorRT engine where TensorRT is installed."""
+    import importlib.util
+
+    from darkedge.export.exporter import export_model
+
+    files = {fmt: str(export_model(run, INT8_NAME, fmt)) for fmt in ("onnx", "openvino")}
+    if importlib.util.find_spec("tensorrt") is not None:
+        files["tensorrt"] = str(export_model(run, INT8_NAME, "tensorrt"))
+    return files
+
+
+def _ir_size_mb(xml: Path) -> float:
+    """Size of an OpenVINO IR (.xml + .bin): the deployed INT8 model."""
+    return (xml.stat().st_size + xml.with_suffix(".bin").stat().st_size) / MB
+
+
+def quantize_run(
+    run_path: str | os.PathLike, calib: str | os.PathLike, cfg: QatConfig, export: bool = True
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The whole `darkedge quantize`; returns (report, table) on rank 0 and (None, None) on other ranks."""
+    from darkedge.models import load_model
+
+    d = init_distributed()
+    try:
+        run = open_run(run_path)
+        calib = Path(calib)
+        student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
+        student, student_ckpt = load_model(student_path, kind="classifier")
+        teacher, _ = load_model(teacher_path, kind=("teacher", "dtcm"))
+        ptq_path = run.path / "quant" / f"{INT8_NAME}_ptq.pt"
+        calibration = _on_rank0(d, lambda: _calibrate(run, calib, cfg, student, student_ckpt, ptq_path))
+        ptq_model, _ = load_int8_model(ptq_path, student_ckpt["config"])  # the same quantizers on every rank
+        qat_model, _ = load_int8_model(ptq_path, student_ckpt["config"])
+        dataset, labelled, source = _qat_dataset(run, calib)
+        student_fp32 = student if cfg.gamma > 0 else None
+        training = finetune_quantized(qat_model, teacher, student_fp32, dataset, labelled, cfg, d)
+        accuracy, test_clips = _evaluate_all(
+            run, {"student_fp32": student, "ptq_int8": ptq_model, "qat_kd_int8": qat_model}, cfg, d
+        )
+        if not d.is_main:
+            barrier(d)
+            return None, None
+        int8_path = save_int8_checkpoint(
+            run.path / f"{INT8_NAME}.pt",
+            qat_model,
+            student_ckpt["config"],
+            run.class_names,
+            metrics={"test": accuracy["qat_kd_int8"]},
+        )
+        exports = _export_int8(run) if export else {}
+        int8_mb = _ir_size_mb(Path(exports["openvino"])) if "openvino" in exports else None
+        report = {
+            "student": str(student_path),
+            "teacher": str(teacher_path),
+            "int8_checkpoint": str(int8_path),
+            "settings": asdict(cfg),
+            "calibration": calibration,
+            "qat": dict(training, data=source, labelled=labelled and cfg.use_labels),
+            "protocol": describe_protocol(run.protocol()),
+            "test_clips": test_clips,
+            "models": {
+                "student_fp32": {
+                    "accuracy": accuracy["student_fp32"],
+                    "size_mb": state_dict_bytes(student.state_dict()) / MB,
+                },
+                "ptq_int8": {"accuracy": accuracy["ptq_int8"], "size_mb": int8_mb},
+                "qat_kd_int8": {"accuracy": accuracy["qat_kd_int8"], "size_mb": int8_mb},
+            },
+            "exports": exports,
+            "float_point": float_summary(Path(exports["onnx"])) if "onnx" in exports else None,
+        }
+        write_json(run.path / "quant" / "report.json", report)
+        barrier(d)
+        return report, format_report(report)
+    finally:
+        shutdown_distributed(d)

@@ -1,0 +1,38 @@
+"""Post-training quantization with NNCF: the INT8 starting point that quantization-aware distillation refines.
+
+PERFORMANCE makes activations symmetric (zero-point 0), which TensorRT requires; TRANSFORMER keeps
+LayerNorm, Softmax and GELU in floating point. SmoothQuant can be switched off: it crashes on some
+shared-weight models (nncf issue 4172).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+
+def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant: bool = True) -> nn.Module:
+    """A fake-quantized copy of `model`, ranges from every clip batch (B, 3, T, H, W) given; no labels needed."""
+    import nncf
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        AdvancedSmoothQuantParameters,
+    )
+
+    advanced = None
+    if not smooth_quant:
+        advanced = AdvancedQuantizationParameters(
+            smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
+        )
+    batches = list(batches)
+    return nncf.quantize(
+        copy.deepcopy(model).eval().cpu(),
+        nncf.Dataset(batches),
+        model_type=nncf.ModelType.TRANSFORMER,
+        preset=nncf.QuantizationPreset.PERFORMANCE,
+        subset_size=len(batches),
+        advanced_parameters=advanced,
+    ).eval()

@@ -1,0 +1,65 @@
+"""One predictor interface over PyTorch, ONNX Runtime, OpenVINO and TensorRT.
+
+predictor = load_predictor("runs/latest/export/student_int8.xml", threads=2)
+logits = predictor.predict(clips)  # float32 (B, 3, T, H, W) in [0, 1] -> (B, C)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from darkedge.errors import DarkedgeError
+from darkedge.runtime.predictor import Predictor
+
+# The backend each file extension implies when none is named.
+BACKEND_BY_SUFFIX = {".pt": "torch", ".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt"}
+BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
+
+
+def backend_for(path: str | os.PathLike) -> str:
+    """The backend a model file's extension implies."""
+    path = Path(path)
+    try:
+        return BACKEND_BY_SUFFIX[path.suffix]
+    except KeyError:
+        known = ", ".join(BACKEND_BY_SUFFIX)
+        raise DarkedgeError(
+            f"{path}: unknown model format '{path.suffix}' (expected one of {known})"
+        ) from None
+
+
+def load_predictor(
+    path: str | os.PathLike, backend: str | None = None, threads: int | None = None, batch: int | None = None
+) -> Predictor:
+    """A predictor for the model at `path`; `backend` defaults to the one its extension implies.
+
+    `batch` (OpenVINO only) reshapes a static IR to that batch size, for throughput measurements.
+    """
+    path = Path(path)
+    backend = backend or backend_for(path)
+    if backend not in BACKENDS:
+        raise DarkedgeError(f"{path}: unknown backend '{backend}' (expected one of {', '.join(BACKENDS)})")
+    if not path.is_file():
+        raise DarkedgeError(f"{path}: no such model file")
+    expected = next(s for s, b in BACKEND_BY_SUFFIX.items() if b == backend)
+    if path.suffix != expected:
+        raise DarkedgeError(f"{path}: backend '{backend}' loads {expected} files, not '{path.suffix}'")
+    if backend == "torch":
+        from darkedge.runtime.torch_predictor import TorchPredictor
+
+        return TorchPredictor(path, threads)
+    if backend == "onnxruntime":
+        from darkedge.runtime.onnxruntime_predictor import OnnxRuntimePredictor
+
+        return OnnxRuntimePredictor(path, threads)
+    if backend == "openvino":
+        from darkedge.runtime.openvino_predictor import OpenVinoPredictor
+
+        return OpenVinoPredictor(path, threads, batch)
+    from darkedge.runtime.tensorrt_predictor import TensorRtPredictor
+
+    return TensorRtPredictor(path, threads)
+
+
+__all__ = ["BACKENDS", "Predictor", "backend_for", "load_predictor"]

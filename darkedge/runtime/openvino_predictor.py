@@ -1,0 +1,46 @@
+"""OpenVINO predictor (.xml IR on the CPU plugin, latency hint, a fixed number of inference threads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from darkedge.errors import DarkedgeError
+from darkedge.runtime.predictor import Predictor, manifest_entry, require, static_dims
+
+
+class OpenVinoPredictor(Predictor):
+    """Compiles the IR once; `batch` reshapes a static batch-1 IR to another batch size before compiling."""
+
+    backend = "openvino"
+
+    def __init__(self, path: Path, threads: int | None = None, batch: int | None = None):
+        ov = require("openvino", path)
+        core = ov.Core()
+        try:
+            model = core.read_model(str(path))
+        except Exception as e:  # a broken IR raises RuntimeError with a multi-line message
+            raise DarkedgeError(f"{path}: OpenVINO cannot read it ({str(e).splitlines()[0][:160]})") from None
+        if batch is not None:
+            shape = model.input(0).get_partial_shape()
+            shape[0] = batch
+            try:
+                model.reshape({model.input(0): shape})
+            except RuntimeError:
+                raise DarkedgeError(
+                    f"{path}: the IR fixes its batch size inside the graph and cannot be reshaped to batch {batch}"
+                ) from None
+        # f32: on CPUs with bf16 units the plugin would otherwise run an FP32 IR in bf16, silently.
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(model, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        dims = [d.get_length() if d.is_static else None for d in model.input(0).get_partial_shape()]
+        entry = manifest_entry(path)
+        super().__init__(path, static_dims(dims), entry.get("class_names"), threads)
+
+    def _run(self, clips: np.ndarray) -> np.ndarray:
+        self.request.infer({0: clips}, share_inputs=True)
+        return self.request.get_output_tensor(0).data.copy()

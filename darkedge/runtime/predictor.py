@@ -1,0 +1,97 @@
+"""The predictor interface every backend implements: logits for a batch of clips, whatever runs them.
+
+A clip batch is float32 (B, 3, T, H, W) in [0, 1]; an exported model's shape is static, so every call is
+checked against it first and a mismatch is a one-line error rather than a runtime's stack trace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from darkedge.errors import DarkedgeError
+
+# Which pip package provides each backend's Python module.
+PACKAGES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt"}
+
+
+def require(backend: str, what: object) -> ModuleType:
+    """Import the module a backend needs, or fail with one line naming `what` needs it and the package to install."""
+    try:
+        return importlib.import_module(backend)
+    except ImportError:
+        raise DarkedgeError(
+            f"{what}: backend '{backend}' is not installed (pip install {PACKAGES[backend]})"
+        ) from None
+
+
+def manifest_entry(path: Path) -> dict[str, Any]:
+    """The entry for `path` in the `manifest.json` beside it (written by `darkedge export`), or {}."""
+    manifest = path.parent / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    entries = data.get("files", data.get("models", data)) if isinstance(data, dict) else data
+    if isinstance(entries, dict):
+        entry = entries.get(path.name)
+        return entry if isinstance(entry, dict) else {}
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and any(
+            Path(str(entry.get(key, ""))).name == path.name for key in ("file", "path", "name")
+        ):
+            return entry
+    return {}
+
+
+class Predictor:
+    """Runs one model on clip batches; subclasses set the fields below and implement `_run`."""
+
+    backend: str = ""
+
+    def __init__(
+        self,
+        path: Path,
+        input_shape: tuple[int | None, ...],
+        class_names: list[str] | None,
+        threads: int | None,
+    ):
+        self.path = path
+        self.input_shape = tuple(input_shape)
+        self.class_names = list(class_names) if class_names else None
+        self.threads = threads
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        """Logits (B, C) for clips float32 (B, 3, T, H, W) in [0, 1]."""
+        clips = np.ascontiguousarray(clips, dtype=np.float32)
+        self.check_shape(clips.shape)
+        return self._run(clips)
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """One-line error when `shape` is not one the model takes (None in input_shape: any size)."""
+        fits = len(shape) == len(self.input_shape) and all(
+            want is None or want == got for want, got in zip(self.input_shape, shape, strict=True)
+        )
+        if not fits:
+            wanted = "(" + ", ".join("?" if d is None else str(d) for d in self.input_shape) + ")"
+            raise DarkedgeError(
+                f"{self.path}: the model takes input {wanted} (B, 3, T, H, W), got {tuple(shape)}"
+            )
+
+    def _run(self, clips: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path}, input_shape={self.input_shape}, threads={self.threads})"
+
+
+def static_dims(dims: list[Any]) -> tuple[int | None, ...]:
+    """A runtime's reported shape with every dynamic dimension (a name, -1, 0 or None) as None."""
+    return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)

@@ -1,0 +1,119 @@
+"""Every training hyper-parameter in one dataclass, and the presets `darkedge train --preset` picks from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from darkedge.errors import DarkedgeError
+
+
+@dataclass
+class TrainConfig:
+    """One run: data, clip sampling, optimisation, distillation, architectures. Saved as the run's config.json."""
+
+    preset: str = "small"
+    data: str = "data/synth"  # a data-set folder or list file; the built-in set is generated here if absent
+    fold: int = 1  # which official split (ARID has 3)
+    seed: int = 0
+    # clips: T frames at a stride, resized then cropped to a square
+    num_frames: int = 8
+    stride: int = 4  # 8 frames x 4 cover 32 of the built-in clips' 40 frames
+    resize: int = 40
+    crop: int = 32
+    eval_clips: int = 1  # evaluation protocol: clips x crops per video, logits averaged
+    eval_crops: int = 1
+    # optimisation, the same budget for every classifier stage
+    epochs: int = 6
+    batch_size: int = 16
+    accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    grad_clip: float = 1.0
+    amp: bool = True  # bf16 autocast, CUDA only
+    eval_every: int = 0  # also evaluate every N epochs (0: after the last epoch only)
+    # distillation: alpha * CE + beta * tau^2 * KL
+    alpha: float = 1.0
+    beta: float = 1.0
+    tau: float = 1.0
+    # classifier (the teacher's Tc, the student, the raw baseline, each two-stream stream)
+    encoder: str = "vit_micro"
+    head: str = "bert"
+    head_depth: int = 1
+    dropout: float = 0.1
+    pretrained: str | None = None  # a local encoder weight file (timm-style ViT, IG65M R(2+1)D)
+    # enhancer (Zero-DCE, trained zero-reference on the training clips' own frames)
+    # Zero-DCE++ computing its curves at half resolution costs a tenth of Zero-DCE on a CPU; paper: zero_dce
+    enhancer: str = "zero_dce_pp"
+    enhancer_scale: float = 2.0  # Zero-DCE++'s downscaling factor
+    enhancer_steps: int = 40
+    enhancer_batch_size: int = 8
+    enhancer_crop: int = 32  # random square crops of the training clips' frames
+    enhancer_clips: int = 32  # training clips the frames come from
+    enhancer_frames: int = 4  # frames taken from each of those clips
+    enhancer_lr: float = 1e-3  # the Zero-DCE paper's 1e-4 needs ~10x the steps (paper preset)
+    workers: int = 0
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "small": TrainConfig(),
+    "paper": TrainConfig(
+        preset="paper",
+        num_frames=64,
+        stride=1,
+        resize=128,
+        crop=112,
+        epochs=30,
+        batch_size=2,
+        lr=1e-4,
+        weight_decay=0.05,
+        warmup_epochs=1.0,
+        encoder="vit_small",
+        head="bert",
+        dropout=0.2,
+        enhancer="zero_dce",
+        enhancer_scale=1.0,
+        enhancer_steps=2000,
+        enhancer_crop=112,
+        enhancer_clips=256,
+        enhancer_lr=1e-4,
+        workers=4,
+    ),
+    "test": TrainConfig(
+        preset="test",
+        num_frames=4,
+        stride=2,
+        resize=40,
+        crop=32,
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        warmup_epochs=0.0,
+        encoder="vit_nano",
+        enhancer_steps=3,
+        enhancer_batch_size=2,
+        enhancer_crop=32,
+        enhancer_clips=4,
+        enhancer_frames=2,
+    ),
+}
+
+
+def make_config(preset: str = "small", **overrides: Any) -> TrainConfig:
+    """The preset's config with `overrides` (None values ignored); one-line error for an unknown preset."""
+    if preset not in PRESETS:
+        raise DarkedgeError(f"--preset {preset}: no such preset (choose from {', '.join(PRESETS)})")
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise DarkedgeError(f"train config: unknown setting(s) {', '.join(sorted(unknown))}")
+    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def config_from_dict(d: dict[str, Any], source: str) -> TrainConfig:
+    """Rebuild a TrainConfig from its saved JSON; one-line error naming `source` when it does not fit."""
+    known = {f.name for f in fields(TrainConfig)}
+    if not isinstance(d, dict) or set(d) - known:
+        raise DarkedgeError(f"{source}: not a darkedge train config")
+    return TrainConfig(**d)

@@ -1,0 +1,27 @@
+"""The dual-light distillation loss: cross-entropy to the labels plus KL to the teacher's softened output."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    tau: float = 1.0,
+) -> torch.Tensor:
+    """alpha * CE(y, S) + beta * tau^2 * KL(softmax(T/tau) || softmax(S/tau)), KL averaged over the batch.
+
+    The teacher is detached; with `labels` None only the KL term is used (unlabelled clips).
+    """
+    teacher_log_p = F.log_softmax(teacher_logits.detach().float() / tau, dim=1)
+    student_log_p = F.log_softmax(student_logits.float() / tau, dim=1)
+    kl = F.kl_div(student_log_p, teacher_log_p, reduction="batchmean", log_target=True)
+    loss = beta * tau**2 * kl
+    if labels is not None:
+        loss = loss + alpha * F.cross_entropy(student_logits.float(), labels)
+    return loss

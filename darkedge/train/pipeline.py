@@ -1,0 +1,266 @@
+"""`darkedge train`: enhancer -> teacher -> student (+ the raw and two-stream baselines) into one run directory.
+
+Every classifier stage gets the same budget (epochs, batch, schedule, data order); the table in metrics.json /
+table.md compares them in the shape of the paper's Table 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from darkedge.errors import DarkedgeError
+from darkedge.fileio import write_json, write_text
+from darkedge.train.config import TrainConfig, make_config
+from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
+from darkedge.train.loop import fit
+from darkedge.train.run import (
+    STAGES,
+    Run,
+    check_classes,
+    new_run_dir,
+    open_run,
+    save_run_config,
+)
+from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table
+
+BUILTIN_DATA = "data/synth"
+
+
+def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
+    """The plain classifier config every classifier stage of the run shares."""
+    from darkedge.models import ClassifierConfig
+
+    return asdict(
+        ClassifierConfig(
+            encoder=cfg.encoder,
+            head=cfg.head,
+            num_classes=num_classes,
+            num_frames=cfg.num_frames,
+            img_size=cfg.crop,
+            head_depth=cfg.head_depth,
+            dropout=cfg.dropout,
+            pretrained=cfg.pretrained,
+        )
+    )
+
+
+def _prepare_data(cfg: TrainConfig, d: Dist) -> list[str]:
+    """Generate the built-in data set when it is the one asked for and is absent; return its class names."""
+    from darkedge.data.lists import open_dataset
+
+    if cfg.data == BUILTIN_DATA and not Path(cfg.data).exists():
+        if d.is_main:
+            from darkedge.data.synth import SynthConfig, synthesize
+
+            print(f"generating the built-in data set at {cfg.data}", file=sys.stderr)
+            synthesize(SynthConfig(), Path(cfg.data))
+        barrier(d)
+    return open_dataset(cfg.data, split="train", fold=cfg.fold).class_names
+
+
+def _open_or_create(
+    *,
+    out: Path,
+    run: Path | None,
+    resume: bool,
+    preset: str | None,
+    data: str | None,
+    seed: int | None,
+    epochs: int | None,
+    d: Dist,
+) -> Run:
+    """A new run directory from the preset, or the existing one named by `run` (or out/latest with --resume)."""
+    if run is None and not resume:
+        cfg = make_config(preset or "small", data=data, seed=seed, epochs=epochs)
+        class_names = _prepare_data(cfg, d)
+        cfg = replace(cfg, data=str(Path(cfg.data).resolve()))
+        path = None
+        if d.is_main:
+            path = new_run_dir(out)
+            save_run_config(path, cfg, class_names)
+        return Run(Path(broadcast(d, str(path))), cfg, class_names)
+
+    existing = open_run(run if run is not None else out / "latest")
+    for flag, value in (("--preset", preset), ("--seed", seed)):
+        if value is not None:
+            raise DarkedgeError(
+                f"{flag}: {existing.path} keeps the settings it was made with; start a new run instead"
+            )
+    cfg = existing.config
+    if data is not None or epochs is not None:
+        cfg = replace(cfg, data=str(Path(data).resolve()) if data else cfg.data, epochs=epochs or cfg.epochs)
+        found = _prepare_data(cfg, d)
+        check_classes(found, existing.class_names, data or cfg.data, existing.path)
+        if d.is_main:
+            save_run_config(existing.path, cfg, existing.class_names)
+    return Run(existing.path, cfg, existing.class_names)
+
+
+def _enhancer_state(run: Run) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The trained enhancer's config and weights, checked (a darkedge enhancer checkpoint whose weights fit)."""
+    from darkedge.checkpoint import load_checkpoint
+    from darkedge.enhance import load_enhancer
+
+    path = run.checkpoint("enhancer")
+    config = load_checkpoint(path, kind="enhancer")["config"]
+    return config, load_enhancer(path).state_dict()
+
+
+def _with_enhancer(kind: str, run: Run) -> tuple[nn.Module, dict[str, Any]]:
+    """A teacher or two-stream model holding the run's trained (frozen) enhancer, and its plain config."""
+    from darkedge.models import build_model
+
+    enhancer_config, enhancer_weights = _enhancer_state(run)
+    config = {"enhancer": enhancer_config, "classifier": classifier_config(run.config, len(run.class_names))}
+    model = build_model(kind, config)
+    model.enhancer.load_state_dict(enhancer_weights)
+    return model, config
+
+
+def _load_teacher(run: Run) -> nn.Module:
+    """The run's trained teacher, checked: a darkedge teacher checkpoint over the run's classes."""
+    from darkedge.models import load_model
+
+    path = run.checkpoint("teacher")
+    teacher, ckpt = load_model(path, kind="teacher")
+    check_classes(ckpt["class_names"], run.class_names, path, run.path)
+    return teacher
+
+
+def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
+    """Zero-reference training of the enhancer on the training clips' frames (rank 0; the others wait)."""
+    from darkedge.data.lists import open_dataset
+    from darkedge.enhance import EnhancerConfig
+    from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
+
+    cfg = run.config
+    metrics: dict[str, Any] = {}
+    if d.is_main:
+        enhancer_cfg = EnhancerTrainConfig(
+            enhancer=EnhancerConfig(name=cfg.enhancer, scale_factor=cfg.enhancer_scale),
+            steps=cfg.enhancer_steps,
+            batch_size=cfg.enhancer_batch_size,
+            crop=cfg.enhancer_crop,
+            max_clips=cfg.enhancer_clips,
+            frames_per_clip=cfg.enhancer_frames,
+            lr=cfg.enhancer_lr,
+            seed=cfg.seed,
+        )
+        index = open_dataset(cfg.data, split="train", fold=cfg.fold)
+        metrics = train_enhancer(index, enhancer_cfg, run.path / "enhancer.pt")
+    barrier(d)
+    return broadcast(d, metrics)
+
+
+def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[str, Any]:
+    """Train one of teacher / student / raw / two_stream with the run's budget; returns its metrics."""
+    from darkedge.models import build_model, count_macs, count_parameters
+
+    cfg = run.config
+    torch.manual_seed(cfg.seed)  # every stage's classifier starts from the same initial weights
+    teacher = None
+    if stage in ("teacher", "two_stream"):
+        model, config = _with_enhancer(stage, run)
+    else:
+        config = classifier_config(cfg, len(run.class_names))
+        if stage == "student":
+            teacher = _load_teacher(run)
+        model = build_model("classifier", config)
+    metrics = fit(
+        model,
+        stage=stage,
+        kind="classifier" if stage in ("student", "raw") else stage,
+        model_config=config,
+        train_set=run.dataset("train", train=True),
+        eval_set=run.dataset("test"),
+        class_names=run.class_names,
+        protocol=run.protocol(),
+        cfg=cfg,
+        run_dir=run.path,
+        teacher=teacher,
+        resume=resume,
+        d=d,
+    )
+    metrics.pop("history")
+    model.cpu()
+    metrics["macs"] = count_macs(model, (1, 3, cfg.num_frames, cfg.crop, cfg.crop))
+    metrics["params"] = count_parameters(model)
+    enhancer = _enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
+    metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
+    return metrics
+
+
+def _record(run: Run, stage: str, stage_metrics: dict[str, Any]) -> dict[str, Any]:
+    """Merge one stage's metrics into RUN/metrics.json and rewrite RUN/table.md; returns all metrics."""
+    path = run.path / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics.update({"data": run.config.data, "seed": run.config.seed, stage: stage_metrics})
+    write_json(path, metrics)
+    write_text(run.path / "table.md", results_table(metrics))
+    return metrics
+
+
+def _stage_done(run: Run, stage: str) -> bool:
+    """A stage is finished when its checkpoint exists and no resume checkpoint is left beside it."""
+    return (run.path / f"{stage}.pt").is_file() and not (run.path / stage / "resume.pt").is_file()
+
+
+def train(
+    *,
+    out: str | Path = "runs",
+    preset: str | None = None,
+    data: str | None = None,
+    seed: int | None = None,
+    epochs: int | None = None,
+    stage: str | None = None,
+    run: str | Path | None = None,
+    resume: bool = False,
+) -> tuple[Path, str | None]:
+    """Run the pipeline (or one `stage`) into a new run directory or an existing one; returns (run dir, table).
+
+    The table is None on ranks other than 0 under torchrun. With `resume`, finished stages are skipped and an
+    interrupted one continues from its last epoch checkpoint.
+    """
+    if stage is not None and stage not in STAGES:
+        raise DarkedgeError(f"--stage {stage}: no such stage (choose from {', '.join(STAGES)})")
+    if preset is not None:
+        make_config(preset)  # an unknown preset is refused before anything is written
+    d = init_distributed()
+    try:
+        the_run = _open_or_create(
+            out=Path(out),
+            run=Path(run) if run else None,
+            resume=resume,
+            preset=preset,
+            data=data,
+            seed=seed,
+            epochs=epochs,
+            d=d,
+        )
+        if d.is_main:
+            print(f"run directory: {the_run.path}", file=sys.stderr)
+        metrics: dict[str, Any] = {}
+        for name in [stage] if stage else STAGES:
+            if resume and _stage_done(the_run, name):
+                continue
+            if name == "enhancer":
+                stage_metrics = train_enhancer_stage(the_run, d)
+            else:
+                stage_metrics = train_classifier_stage(the_run, name, resume, d)
+            if d.is_main:
+                metrics = _record(the_run, name, stage_metrics)
+        barrier(d)
+        if not d.is_main:
+            return the_run.path, None
+        path = the_run.path / "metrics.json"
+        metrics = json.loads(path.read_text()) if path.is_file() else metrics
+        return the_run.path, results_table(metrics)
+    finally:
+        shutdown_distributed(d)

@@ -1,0 +1,135 @@
+"""Run directories: runs/<YYYYmmdd-HHMMSS>/ with config, class names, checkpoints and metrics; runs/latest links
+to the newest. Later commands open a run by its path and find everything they need in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from darkedge import __version__
+from darkedge.errors import DarkedgeError
+from darkedge.fileio import write_json
+from darkedge.train.config import TrainConfig, config_from_dict
+
+DEFAULT_RUN = Path("runs/latest")
+STAGES = ("enhancer", "teacher", "student", "raw", "two_stream")
+
+
+class Run:
+    """An existing run directory: its config, its class names and the paths of its checkpoints."""
+
+    def __init__(self, path: Path, config: TrainConfig, class_names: list[str]):
+        self.path = path
+        self.config = config
+        self.class_names = class_names
+
+    def checkpoint(self, name: str) -> Path:
+        """RUN/<name>.pt; a one-line error naming the command that makes it when it is missing."""
+        path = self.path / (name if name.endswith(".pt") else f"{name}.pt")
+        if not path.is_file():
+            stage = path.stem
+            make = (
+                f"darkedge train --stage {stage} --run {self.path}" if stage in STAGES else "darkedge train"
+            )
+            raise DarkedgeError(f"{path}: no such checkpoint; make it with `{make}`")
+        return path
+
+    def dataset(self, split: str, train: bool = False, **overrides: Any):
+        """A ClipDataset over the run's data (or `data=` another set with the same classes), sampled as in training.
+
+        Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset.
+        """
+        from darkedge.data.dataset import ClipDataset
+        from darkedge.data.lists import open_dataset
+
+        data = overrides.pop("data", None) or self.config.data
+        index = open_dataset(data, split=split, fold=self.config.fold)
+        check_classes(index.class_names, self.class_names, data, self.path)
+        cfg = self.config
+        settings: dict[str, Any] = dict(
+            num_frames=cfg.num_frames,
+            stride=cfg.stride,
+            train=train,
+            resize=cfg.resize,
+            crop=cfg.crop,
+            skip_unreadable=True,
+            seed=cfg.seed,
+        )
+        if not train:
+            settings.update(num_clips=cfg.eval_clips, num_crops=cfg.eval_crops)
+        settings.update(overrides)
+        return ClipDataset(index, **settings)
+
+    def protocol(self) -> dict[str, Any]:
+        """The evaluation protocol every accuracy of this run is measured with."""
+        cfg = self.config
+        return {
+            "clips": cfg.eval_clips,
+            "crops": cfg.eval_crops,
+            "frames": cfg.num_frames,
+            "stride": cfg.stride,
+            "size": cfg.crop,
+        }
+
+
+def check_classes(found: list[str], expected: list[str], data: Any, run_path: Path) -> None:
+    """One-line error when a data set's classes are not the run's."""
+    if list(found) != list(expected):
+        raise DarkedgeError(
+            f"{data}: its {len(found)} classes ({', '.join(found[:4])}...) differ from run {run_path}'s "
+            f"{len(expected)} ({', '.join(expected[:4])}...)"
+        )
+
+
+def open_run(path: str | os.PathLike = DEFAULT_RUN) -> Run:
+    """Open an existing run directory (runs/latest by default); one-line error when it is not one."""
+    path = Path(path)
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise DarkedgeError(
+            f"{path}: not a darkedge run directory (no config.json); make one with `darkedge train`"
+        )
+    try:
+        saved = json.loads(config_path.read_text())
+        config = config_from_dict(saved["train"], str(config_path))
+        class_names = [str(c) for c in saved["class_names"]]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise DarkedgeError(f"{config_path}: not a darkedge run config") from None
+    return Run(path, config, class_names)
+
+
+def save_run_config(path: Path, config: TrainConfig, class_names: list[str]) -> None:
+    """Write RUN/config.json: the train config, the class names and the darkedge version."""
+    write_json(
+        path / "config.json",
+        {"train": asdict(config), "class_names": class_names, "darkedge_version": __version__},
+    )
+
+
+def new_run_dir(out: Path) -> Path:
+    """Create out/<YYYYmmdd-HHMMSS> (a suffix when that second is taken) and point out/latest at it atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = out / stamp, 1
+    while True:
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            path = out / f"{stamp}-{n}"
+    link_latest(path)
+    return path
+
+
+def link_latest(path: Path) -> None:
+    """Point <parent>/latest at `path` (relative link), replacing the old link in one rename."""
+    tmp = path.parent / f".latest.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(path.name)
+    os.replace(tmp, path.parent / "latest")

@@ -1,0 +1,294 @@
+"""darkedge bench: the timing protocol on a fake clock, the reports, and the command on a tiny run it makes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from darkedge.bench.e2e import time_pipeline
+from darkedge.bench.report import markdown, table_text, write_reports
+from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls, time_interleaved
+from darkedge.checkpoint import save_checkpoint
+from darkedge.cli import main
+from darkedge.enhance import EnhancerConfig
+from darkedge.models import ClassifierConfig, build_model
+from darkedge.train.config import make_config
+from darkedge.train.run import save_run_config
+
+CLASSES = ["Drink", "Jump", "Pick"]
+
+
+class FakeClock:
+    """A clock that only moves when the stub function 'runs': each call takes the next scripted duration."""
+
+    def __init__(self, durations):
+        self.now = 0.0
+        self.durations = iter(durations)
+        self.calls = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def work(self) -> None:
+        self.calls += 1
+        self.now += next(self.durations)
+
+
+def test_percentiles_of_known_durations():
+    stats = LatencyStats.from_seconds([i / 1000 for i in range(1, 101)])  # 1..100 ms
+    assert stats.runs == 100
+    assert stats.p50_ms == pytest.approx(50.5)
+    assert stats.p90_ms == pytest.approx(90.1)
+    assert stats.p99_ms == pytest.approx(99.01)
+    assert (stats.min_ms, stats.max_ms, stats.mean_ms) == pytest.approx((1, 100, 50.5))
+
+
+def test_warmup_is_excluded_and_runs_stop_when_settled():
+    warmup = [5.0, 5.0, 5.0]  # slow first calls, e.g. kernel selection
+    timed = [0.010 + 0.001 * (i % 10) for i in range(1000)]  # 10..19 ms, repeating: settles quickly
+    clock = FakeClock(warmup + timed)
+    protocol = TimingProtocol(warmup_runs=3, warmup_s=1.0, min_runs=20, min_time_s=0.1, tolerance=0.02)
+    stats = time_calls(clock.work, protocol, clock=clock)
+    assert stats.max_ms < 20  # no warm-up call was counted
+    assert stats.runs >= 20 and stats.runs * 0.0145 >= 0.1  # minimum count and minimum time both held
+    assert stats.runs < 1000  # stopped once the median settled
+    expected = np.asarray(timed[: stats.runs]) * 1000
+    assert stats.p50_ms == pytest.approx(np.percentile(expected, 50))
+    assert stats.p99_ms == pytest.approx(np.percentile(expected, 99))
+    assert clock.calls == 3 + stats.runs
+
+
+def test_warmup_lasts_its_minimum_time_and_timing_its_maximum():
+    clock = FakeClock([0.3] * 4 + [1.0] * 100)
+    protocol = TimingProtocol(warmup_runs=1, warmup_s=1.0, min_runs=1000, min_time_s=0.0, max_time_s=5.0)
+    stats = time_calls(clock.work, protocol, clock=clock)
+    assert clock.calls - stats.runs == 4  # 0.3 s calls until 1 s of warm-up had passed
+    assert stats.runs == 5  # max_time_s ends a run that never reaches min_runs
+
+
+def test_interleaved_timing_alternates_and_keeps_each_model_apart():
+    clock = FakeClock([])
+    order = []
+
+    def call(name, seconds):
+        def fn():
+            order.append(name)
+            clock.now += seconds
+
+        return fn
+
+    protocol = TimingProtocol(warmup_runs=2, warmup_s=0.0, min_runs=10, min_time_s=0.0, tolerance=0.01)
+    stats = time_interleaved(
+        {"fast": call("fast", 0.002), "slow": call("slow", 0.008)}, protocol, clock=clock
+    )
+    assert order[:4] == ["fast", "fast", "slow", "slow"]  # warm-up, model by model
+    assert order[4:10] == ["fast", "slow"] * 3  # then one call of each in turn
+    assert stats["fast"].runs == stats["slow"].runs >= 10
+    assert stats["fast"].p50_ms == pytest.approx(2.0) and stats["slow"].p99_ms == pytest.approx(8.0)
+
+
+def _report(accuracies):
+    models = []
+    for (name, model, precision), top1 in zip(
+        [
+            ("student_int8", "student", "int8"),
+            ("student_fp32", "student", "fp32"),
+            ("two_stream_fp32", "two_stream", "fp32"),
+        ],
+        accuracies,
+        strict=True,
+    ):
+        p50 = {"student_int8": 5.0, "student_fp32": 10.0, "two_stream_fp32": 40.0}[name]
+        models.append(
+            {
+                "name": name,
+                "model": model,
+                "design": model,
+                "precision": precision,
+                "size_mb": 1.0,
+                "parameters": 1000,
+                "macs_per_clip": 10**9,
+                "input_shape": [1, 3, 8, 64, 64],
+                "latency": {"p50_ms": p50, "p90_ms": p50, "p99_ms": p50},
+                "throughput": {"batch": 4, "clips_per_s": 1000 / p50},
+                "memory": {"peak_rss_mb": 100.0},
+                "accuracy": None if top1 is None else {"top1": top1},
+                "speedup": {"two_stream_fp32": 40.0 / p50},
+            }
+        )
+    machine = {"cpu": "cpu", "logical_cores": 2, "cpu_flags": ["avx2"], "libraries": {"openvino": "x"}}
+    return {
+        "run": "r",
+        "compare": "two-stream",
+        "backend": "openvino",
+        "threads": 2,
+        "batch": 4,
+        "machine": machine,
+        "models": models,
+        "notes": ["n"],
+    }
+
+
+@pytest.mark.parametrize("accuracies", [(60.0, 61.0, 62.0), (None, 61.0, None), (None, None, None)])
+def test_reports_and_plot_are_written(tmp_path, accuracies):
+    report = _report(accuracies)
+    paths = write_reports(report, tmp_path / "bench")
+    assert [p.name for p in paths] == ["bench.json", "bench.md", "bench.png"]
+    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[2].stat().st_size > 5000
+    assert json.loads(paths[0].read_text())["models"][0]["name"] == "student_int8"
+    text = table_text(report)
+    assert "x vs two_stream_fp32" in text and "8.00" in text  # 40 ms / 5 ms
+    assert "| student_int8 |" in markdown(report)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A run directory with test-preset vit_nano checkpoints and a real NNCF INT8 student IR, plus dark videos."""
+    from darkedge.data.writer import write_video
+    from darkedge.export.openvino import export_openvino
+    from darkedge.quant.ptq import quantize_ptq
+
+    root = tmp_path_factory.mktemp("bench")
+    run = root / "run"
+    cfg = make_config("test")
+    save_run_config(run, cfg, CLASSES) if run.mkdir() is None else None
+    classifier = asdict(
+        ClassifierConfig(
+            encoder="vit_nano", num_classes=len(CLASSES), num_frames=cfg.num_frames, img_size=cfg.crop
+        )
+    )
+    both = {"enhancer": asdict(EnhancerConfig()), "classifier": classifier}
+    torch.manual_seed(0)
+    models = {}
+    for name, kind, config in [
+        ("student", "classifier", classifier),
+        ("teacher", "teacher", both),
+        ("two_stream", "two_stream", both),
+    ]:
+        models[name] = build_model(kind, config).eval()
+        save_checkpoint(
+            run / f"{name}.pt",
+            kind=kind,
+            config=config,
+            state_dict=models[name].state_dict(),
+            class_names=CLASSES,
+            metrics={"top1": 40.0},
+        )
+    save_checkpoint(
+        run / "enhancer.pt",
+        kind="enhancer",
+        config=both["enhancer"],
+        state_dict=models["teacher"].enhancer.state_dict(),
+    )
+    shape = (1, 3, cfg.num_frames, cfg.crop, cfg.crop)
+    quantized = quantize_ptq(models["student"], [torch.rand(shape) for _ in range(2)])
+    export_openvino(quantized, shape, run / "export" / "student_int8.xml", "int8")
+    videos = root / "videos"
+    rng = np.random.default_rng(0)
+    for c in CLASSES:
+        frames = (rng.random((12, 48, 64, 3)) * 40).astype(np.uint8)  # dark noise
+        write_video(videos / c / f"{c}_1_1.avi", frames, fps=10)
+    return run, videos
+
+
+def test_bench_command_on_a_tiny_run(tiny_run):
+    run, videos = tiny_run
+    args = [
+        "bench",
+        "--run",
+        str(run),
+        "--compare",
+        "enhance-then-classify",
+        "--threads",
+        "1",
+        "--runs",
+        "5",
+        "--min-time",
+        "0",
+    ]
+    result = CliRunner().invoke(main, [*args, "--batch", "2", "--list", str(videos)])
+    assert result.exit_code == 0, result.output
+    assert "student_int8" in result.output and "x vs teacher_fp32" in result.output
+    report = json.loads((run / "bench" / "bench.json").read_text())
+    assert report["schema_version"] == 1
+    assert {"cpu", "logical_cores", "cpu_flags", "libraries"} <= set(report["machine"])
+    assert "openvino" in report["machine"]["libraries"]
+    names = [m["name"] for m in report["models"]]
+    assert names == ["student_int8", "student_fp32", "teacher_fp32"]
+    for m in report["models"]:
+        assert (
+            m["latency_alone"]["runs"] >= 5
+        )  # in its own process; "latency" is side by side with the others
+        assert m["latency"]["runs"] == report["models"][0]["latency"]["runs"]
+        assert (
+            m["latency"]["runs"] >= 5
+            and 0 < m["latency"]["p50_ms"] <= m["latency"]["p90_ms"] <= m["latency"]["p99_ms"]
+        )
+        assert m["parameters"] > 0 and m["macs_per_clip"] > 0 and m["size_mb"] > 0
+        assert (
+            m["memory"]["peak_rss_mb"]
+            >= m["memory"]["rss_after_load_mb"]
+            > m["memory"]["rss_before_load_mb"]
+            > 0
+        )
+        assert m["accuracy"]["source"] == "labelled list" and m["accuracy"]["clips"] == len(CLASSES)
+        assert m["input_shape"] == [1, 3, 4, 32, 32]
+    teacher = report["models"][2]
+    assert teacher["speedup"]["teacher_fp32"] == pytest.approx(1.0)
+    assert teacher["macs_per_clip"] > report["models"][1]["macs_per_clip"]  # Zero-DCE on every frame
+    assert (run / "bench" / "bench.png").is_file() and (run / "bench" / "bench.md").is_file()
+    assert (run / "export" / "teacher_fp32.xml").is_file()  # exported on demand with darkedge export
+
+
+def test_end_to_end_stages_on_real_videos(tiny_run):
+    run, videos = tiny_run
+    clips = sorted(videos.glob("*/*.avi"))
+    settings = {"stride": 2, "resize": 40}
+    teacher = time_pipeline(run / "teacher.pt", "torch", 1, run / "enhancer.pt", clips, settings)
+    assert set(teacher) == {"decode", "preprocess", "enhance", "inference", "total"}
+    assert all(ms > 0 for ms in teacher.values())
+    assert teacher["total"] == pytest.approx(teacher["decode"] + teacher["preprocess"] + teacher["inference"])
+    student = time_pipeline(
+        run / "export" / "student_int8.xml", "openvino", 1, None, [*clips, videos / "bad.avi"], settings
+    )
+    assert set(student) == {
+        "decode",
+        "preprocess",
+        "inference",
+        "total",
+    }  # no enhancer; the missing file skipped
+
+
+def test_run_without_int8_student_names_the_command(tiny_run, tmp_path):
+    run, _ = tiny_run
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "student.pt", "two_stream.pt"):
+        shutil.copy(run / name, bare / name)
+    result = CliRunner().invoke(main, ["bench", "--run", str(bare), "--compare", "two-stream"])
+    assert result.exit_code == 1
+    assert "darkedge quantize --calib calibration/" in result.output and "student_int8" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_backend_not_installed_names_the_package(tiny_run, monkeypatch):
+    run, _ = tiny_run
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    result = CliRunner().invoke(main, ["bench", "--run", str(run), "--backend", "onnxruntime"])
+    assert result.exit_code == 1
+    assert (
+        result.output.strip()
+        == "Error: --backend onnxruntime: backend 'onnxruntime' is not installed (pip install onnxruntime)"
+    )
+
+
+def test_not_a_run(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "--run", str(tmp_path)])
+    assert result.exit_code == 1 and "not a darkedge run directory" in result.output

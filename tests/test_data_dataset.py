@@ -1,0 +1,108 @@
+"""ClipDataset on real videos: shapes, multi-view evaluation, seeded training views, DataLoader workers, and
+skipping unreadable clips."""
+
+import logging
+
+import pytest
+import torch
+from helpers_video import write_frame_folder, write_textured_video
+from torch.utils.data import DataLoader
+
+from darkedge.data.dataset import ClipDataset, collate_clips
+from darkedge.data.lists import open_dataset
+from darkedge.data.video import VideoError
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A folder per class with three textured clips each, one shorter than T."""
+    for label, name in enumerate(("sit", "stand")):
+        for clip, frames in enumerate((24, 12, 30)):
+            write_textured_video(
+                tmp_path / name / f"{name}_{clip}.avi", num_frames=frames, seed=label * 10 + clip
+            )
+    return tmp_path
+
+
+def test_evaluation_clip(root):
+    dataset = ClipDataset(open_dataset(root), num_frames=16, stride=1, resize=32, crop=28)
+    assert len(dataset) == 6 and dataset.class_names == ["sit", "stand"]
+    clip, label = dataset[4]
+    assert clip.shape == (3, 16, 28, 28) and clip.dtype == torch.float32 and label == 1
+    assert float(clip.min()) >= 0.0 and float(clip.max()) <= 1.0 and float(clip.std()) > 0.01
+    torch.testing.assert_close(dataset[4][0], clip)  # evaluation is deterministic
+
+
+def test_multi_clip_multi_crop_views(root):
+    dataset = ClipDataset(
+        open_dataset(root), num_frames=8, stride=2, resize=32, crop=28, num_clips=2, num_crops=3
+    )
+    clip, _ = dataset[1]  # 12 frames: shorter than the 15 frames a clip spans, so both views wrap around
+    assert clip.shape == (6, 3, 8, 28, 28)
+    assert not torch.equal(clip[0], clip[3])  # the two clips start at different frames
+
+
+def test_training_views_depend_on_seed_epoch_and_index(root):
+    index = open_dataset(root)
+    dataset = ClipDataset(index, num_frames=4, stride=2, train=True, resize=32, crop=16, seed=1)
+    first = dataset[0][0]
+    torch.testing.assert_close(dataset[0][0], first)
+    torch.testing.assert_close(ClipDataset(index, 4, 2, train=True, resize=32, crop=16, seed=1)[0][0], first)
+    dataset.set_epoch(1)
+    assert not torch.equal(dataset[0][0], first)
+    other_seed = ClipDataset(index, 4, 2, train=True, resize=32, crop=16, seed=2)
+    assert not torch.equal(other_seed[0][0], first)
+
+
+def test_dataloader_with_two_workers_matches_one_process(root):
+    dataset = ClipDataset(open_dataset(root), num_frames=16, train=True, resize=32, crop=28, seed=3)
+    dataset.set_epoch(2)
+    loader = DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_clips)
+    batches = list(loader)
+    clips = torch.cat([clips for clips, _, _ in batches])
+    labels = torch.cat([labels for _, labels, _ in batches])
+    assert clips.shape == (6, 3, 16, 28, 28) and labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert sum(skipped for _, _, skipped in batches) == 0
+    torch.testing.assert_close(clips, torch.stack([dataset[i][0] for i in range(6)]))
+
+
+def test_frame_list_frame_counts_are_used(tmp_path):
+    write_frame_folder(tmp_path / "Drink" / "a", num_frames=5)
+    (tmp_path / "list.txt").write_text("Drink/a 5 0\n")
+    clip, label = ClipDataset(open_dataset(tmp_path / "list.txt"), num_frames=8, resize=24, crop=16)[0]
+    assert clip.shape == (3, 8, 16, 16) and label == 0
+
+
+def add_unreadable_clip(root):
+    (root / "sit" / "sit_9.avi").write_text("not a video")  # sorts last in class 0: sample 3
+
+
+def test_unreadable_clip_raises_without_skip(root):
+    add_unreadable_clip(root)
+    dataset = ClipDataset(open_dataset(root), num_frames=4, resize=32, crop=28)
+    with pytest.raises(VideoError, match="sit_9.avi: cannot be opened as a video"):
+        dataset[3]
+
+
+def test_skip_unreadable_logs_once_and_returns_none(root, caplog):
+    add_unreadable_clip(root)
+    dataset = ClipDataset(open_dataset(root), num_frames=4, resize=32, crop=28, skip_unreadable=True)
+    with caplog.at_level(logging.WARNING, logger="darkedge.data.dataset"):
+        assert dataset[3] is None and dataset[3] is None
+    assert len(caplog.records) == 1
+    assert "sit_9.avi" in caplog.text and "cannot be opened as a video" in caplog.text
+
+
+def test_skip_unreadable_through_workers(root):
+    add_unreadable_clip(root)
+    dataset = ClipDataset(
+        open_dataset(root), num_frames=4, train=True, resize=32, crop=28, skip_unreadable=True
+    )
+    loader = DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_clips)
+    batches = list(loader)
+    assert sum(len(labels) for _, labels, _ in batches) == 6
+    assert sum(skipped for _, _, skipped in batches) == 1
+
+
+def test_collate_all_skipped():
+    assert collate_clips([None, None]) == (None, None, 2)

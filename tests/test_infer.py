@@ -1,0 +1,232 @@
+"""`darkedge infer` on real video files, a folder with a corrupt file, and bad input; the window and smoothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from darkedge.checkpoint import save_checkpoint
+from darkedge.cli import main
+from darkedge.infer.run import InferConfig, run_infer
+from darkedge.infer.smoothing import Smoother, softmax
+from darkedge.infer.sources import Frame
+from darkedge.infer.window import SlidingWindow
+from darkedge.models import ClassifierConfig, build_model
+
+CLASSES = ["Drink", "Jump", "Walk"]
+FRAMES, SIZE, FPS = 4, 32, 10.0
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """A tiny classifier (T=4, 32x32, 3 classes) as a darkedge checkpoint and as a static ONNX graph."""
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    config = asdict(ClassifierConfig(encoder="vit_nano", num_classes=3, num_frames=FRAMES, img_size=SIZE))
+    model = build_model("classifier", config).eval()
+    checkpoint = save_checkpoint(
+        folder / "tiny.pt",
+        kind="classifier",
+        config=config,
+        state_dict=model.state_dict(),
+        class_names=CLASSES,
+    )
+    onnx_path = folder / "tiny.onnx"
+    torch.onnx.export(
+        model,
+        torch.rand(1, 3, FRAMES, SIZE, SIZE),
+        onnx_path,
+        dynamo=False,
+        opset_version=17,
+        input_names=["clip"],
+    )
+    return {"torch": checkpoint, "onnxruntime": onnx_path}
+
+
+def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48) -> Path:
+    """A real MJPEG .avi whose frames change from one to the next (noise over a moving gradient)."""
+    rng = np.random.default_rng(len(path.name) + num_frames)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
+    assert writer.isOpened()
+    ramp = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
+    for i in range(num_frames):
+        frame = np.clip(np.roll(ramp, 5 * i, axis=1) + rng.normal(0, 20, (height, width, 3)), 0, 255)
+        writer.write(frame.astype(np.uint8))
+    writer.release()
+    return path
+
+
+def read_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def expected_windows(num_frames: int, stride: int) -> int:
+    return (num_frames - FRAMES) // stride + 1
+
+
+def test_file_events_are_json_lines_with_windows_and_times(tmp_path, models):
+    video = write_video(tmp_path / "clip.avi", 20)
+    events = tmp_path / "events.jsonl"
+    cfg = InferConfig(
+        str(video), str(models["onnxruntime"]), threads=1, stride=2, smooth=1, events=str(events)
+    )
+    summary = run_infer(cfg)
+    lines = read_events(events)
+    assert summary.windows == summary.events == len(lines) == expected_windows(20, 2)
+    for i, event in enumerate(lines):
+        assert set(event) == {"source", "time", "window", "frames", "action", "score", "latency_ms"}
+        assert event["window"] == i
+        assert event["frames"] == [2 * i, 2 * i + FRAMES - 1]
+        assert event["time"] == pytest.approx((2 * i + FRAMES - 1) / FPS, abs=1e-3)
+        assert event["action"].startswith("class_")  # a bare ONNX file carries no class names
+        assert 1 / 3 <= event["score"] <= 1
+    assert set(summary.latency_percentiles()) == {"p50", "p90", "p99"}
+    run_infer(cfg)  # events are a stream: a second run appends
+    assert len(read_events(events)) == 2 * len(lines)
+
+
+def test_torch_and_onnxruntime_agree(tmp_path, models):
+    video = write_video(tmp_path / "clip.avi", 16)
+    results = {}
+    for backend, model in models.items():
+        events = tmp_path / f"{backend}.jsonl"
+        run_infer(InferConfig(str(video), str(model), threads=1, stride=3, smooth=2, events=str(events)))
+        results[backend] = read_events(events)
+    torch_events, onnx_events = results["torch"], results["onnxruntime"]
+    assert [e["frames"] for e in torch_events] == [e["frames"] for e in onnx_events]
+    assert [e["action"] for e in torch_events] == [CLASSES[int(e["action"][6:])] for e in onnx_events]
+    assert [e["score"] for e in torch_events] == pytest.approx([e["score"] for e in onnx_events], abs=1e-3)
+
+
+def test_folder_skips_and_names_a_corrupt_file(tmp_path, models):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_video(folder / "a.avi", 10)
+    write_video(folder / "c.avi", 12)
+    (folder / "b.avi").write_bytes(b"RIFF\x00\x00\x00\x00AVI garbage, not a video" * 20)
+    (folder / "notes.txt").write_text("not a video either")
+    result = CliRunner().invoke(
+        main, ["infer", str(folder), "--model", str(models["torch"]), "--threads", "1", "--stride", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(e["source"]).name for e in events].count("a.avi") == expected_windows(10, 2)
+    assert [Path(e["source"]).name for e in events].count("c.avi") == expected_windows(12, 2)
+    assert {e["action"] for e in events} <= set(CLASSES)
+    assert f"skipped 1 unreadable file(s): {folder / 'b.avi'}" in result.stderr
+    assert "3 source(s)" in result.stderr
+
+
+def test_annotated_video_has_every_frame(tmp_path, models):
+    video = write_video(tmp_path / "clip.avi", 14)
+    out = tmp_path / "out" / "annotated.avi"
+    cfg = InferConfig(
+        str(video), str(models["onnxruntime"]), threads=1, annotate=str(out), events=str(tmp_path / "e")
+    )
+    run_infer(cfg)
+    capture = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == 14 and frames[0].shape == (48, 64, 3)
+    assert [p.name for p in out.parent.iterdir()] == ["annotated.avi"]  # no partial file left behind
+    # The label is drawn in green once the first window has run (frame index FRAMES - 1 on).
+    green = [(f[:, :, 1].astype(int) - f[:, :, 2]).max() for f in frames]
+    assert max(green[FRAMES:]) > 150 and max(green[: FRAMES - 1]) < max(green[FRAMES:])
+
+
+def test_max_windows_and_threshold(tmp_path, models):
+    video = write_video(tmp_path / "clip.avi", 30)
+    events = tmp_path / "events.jsonl"
+    summary = run_infer(
+        InferConfig(
+            str(video), str(models["onnxruntime"]), threads=1, stride=1, max_windows=5, events=str(events)
+        )
+    )
+    assert summary.windows == 5 and len(read_events(events)) == 5
+    summary = run_infer(
+        InferConfig(str(video), str(models["onnxruntime"]), threads=1, threshold=1.01, events=str(events))
+    )
+    assert summary.windows > 0 and summary.events == 0 and len(read_events(events)) == 5
+
+
+@pytest.mark.parametrize(
+    ("source", "extra", "message"),
+    [
+        ("missing.avi", [], "missing.avi: no such file or folder"),
+        ("ftp://example.com/cam", [], "ftp://example.com/cam: unsupported URL scheme 'ftp'"),
+        ("57", [], "camera 57: no such device"),
+        ("VIDEO", ["--frames", "8"], "the model takes windows of 4 frames, --frames 8 given"),
+        ("VIDEO", ["--size", "64"], "the model takes 32x32 frames, --size 64 given"),
+        ("VIDEO", ["--reconnect", "fast"], "--reconnect fast: expected two numbers"),
+        ("VIDEO", ["--reconnect", "4,1"], "--reconnect 4,1: need 0 < first <= maximum"),
+        ("VIDEO", ["--stride", "0"], "--stride 0: must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_line_error(tmp_path, models, source, extra, message):
+    if source == "VIDEO":
+        source = str(write_video(tmp_path / "clip.avi", 8))
+    result = CliRunner().invoke(main, ["infer", source, "--model", str(models["onnxruntime"]), *extra])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_single_corrupt_file_is_an_error_not_a_skip(tmp_path, models):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 300)
+    result = CliRunner().invoke(main, ["infer", str(bad), "--model", str(models["onnxruntime"])])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {bad}: cannot open video (corrupt or unsupported format)"
+
+
+def frame(index: int, after_gap: bool = False) -> Frame:
+    return Frame(np.full((40, 60, 3), index, np.uint8), index, index / FPS, after_gap)
+
+
+def test_sliding_window_span_stride_and_gap():
+    window = SlidingWindow(num_frames=3, size=16, stride=2, frame_step=2)  # spans 5 frames
+    ready = [(i, window.push(frame(i))) for i in range(10)]
+    runs = [(i, w) for i, w in ready if w is not None]
+    assert [i for i, _ in runs] == [4, 6, 8]
+    clip = runs[0][1].clip
+    assert clip.shape == (1, 3, 3, 16, 16) and clip.dtype == np.float32
+    assert clip[0, 0, :, 0, 0] * 255 == pytest.approx([0, 2, 4])  # frames 0, 2, 4 of the span
+    assert (runs[0][1].first.index, runs[0][1].last.index) == (0, 4)
+    # After a reconnect the window starts over: no clip mixes frames from both sides of the gap.
+    assert [window.push(frame(i, after_gap=i == 20)) is not None for i in range(20, 26)] == [0, 0, 0, 0, 1, 0]
+
+
+def test_smoother_is_the_mean_of_recent_softmaxes():
+    smoother = Smoother(2)
+    a, b, c = np.array([2.0, 0.0]), np.array([0.0, 2.0]), np.array([1.0, 1.0])
+    assert smoother.update(a) == pytest.approx(softmax(a))
+    assert smoother.update(b) == pytest.approx([0.5, 0.5])
+    assert smoother.update(c) == pytest.approx((softmax(b) + softmax(c)) / 2)
+
+
+def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path, models):
+    """An engine or ONNX file not listed in manifest.json takes the names of the run's other exports."""
+    export = tmp_path / "export"
+    export.mkdir()
+    onnx_path = export / "student_fp16.onnx"
+    onnx_path.write_bytes(models["onnxruntime"].read_bytes())
+    manifest = {"files": {"student_int8.onnx": {"file": "student_int8.onnx", "class_names": CLASSES}}}
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    events = tmp_path / "events.jsonl"
+    run_infer(
+        InferConfig(str(write_video(tmp_path / "clip.avi", 8)), str(onnx_path), threads=1, events=str(events))
+    )
+    assert {e["action"] for e in read_events(events)} <= set(CLASSES)

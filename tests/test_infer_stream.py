@@ -1,0 +1,190 @@
+"""`darkedge infer` on a live network stream: an MJPEG-over-HTTP server on the loopback interface, run by the test.
+
+OpenCV's FFmpeg backend reads `multipart/x-mixed-replace` JPEG streams over HTTP, so these tests go through the
+same cv2.VideoCapture path an RTSP camera would. The server is killed mid-stream and restarted on the same port.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_infer import models  # noqa: F401 (the tiny model fixture, shared)
+
+from darkedge.errors import DarkedgeError
+from darkedge.infer.run import InferConfig, run_infer
+from darkedge.infer.sources import LiveSource
+
+
+class MjpegHandler(BaseHTTPRequestHandler):
+    """Streams numbered noisy JPEG frames at the server's frame rate until the server is told to stop."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        rng = np.random.default_rng(0)
+        while not self.server.stopping.is_set():
+            image = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+            part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (
+                len(jpeg),
+                jpeg,
+            )
+            try:
+                self.wfile.write(part)
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(1 / self.server.fps)
+
+    def log_message(self, *args) -> None:
+        """Quiet: no access log on stderr."""
+
+
+def serve_mjpeg(port: int = 0, fps: float = 25.0) -> ThreadingHTTPServer:
+    """An MJPEG server on 127.0.0.1 (port 0: a free one), serving from a background thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), MjpegHandler)
+    server.daemon_threads = True
+    server.stopping = threading.Event()
+    server.fps = fps
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def kill(server: ThreadingHTTPServer) -> None:
+    """Stop serving and drop every open connection (the client sees its stream end mid-way)."""
+    server.stopping.set()
+    server.shutdown()
+    server.server_close()
+
+
+def url_of(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+
+
+@pytest.fixture
+def stream() -> Iterator[ThreadingHTTPServer]:
+    server = serve_mjpeg()
+    yield server
+    kill(server)
+
+
+def count_lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_live_source_drops_old_frames_when_the_reader_is_slow(stream):
+    source = LiveSource(url_of(stream), "mjpeg", buffer=3)
+    stop = threading.Event()
+    try:
+        time.sleep(1.0)  # about 25 frames arrive while nobody reads
+        frames = source.frames(stop)
+        received = [next(frames) for _ in range(6)]
+    finally:
+        source.close()
+    assert source.dropped >= 5
+    indices = [f.index for f in received]
+    assert indices == sorted(set(indices)) and indices[0] >= 5  # only the newest frames were kept
+    assert received[0].image.shape == (48, 64, 3)
+    assert all(b.time > a.time for a, b in zip(received, received[1:], strict=False))
+
+
+def test_stream_that_cannot_be_opened_is_a_one_line_error():
+    with socket.socket() as probe:  # a port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DarkedgeError, match=rf"^http://127.0.0.1:{port}/x: cannot open stream$"):
+        LiveSource(f"http://127.0.0.1:{port}/x", f"http://127.0.0.1:{port}/x")
+
+
+def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_path, models):  # noqa: F811
+    server = serve_mjpeg()
+    port = server.server_address[1]
+    events = tmp_path / "events.jsonl"
+    cfg = InferConfig(
+        url_of(server),
+        str(models["onnxruntime"]),
+        threads=1,
+        stride=2,
+        smooth=1,
+        events=str(events),
+        reconnect_initial=0.1,
+        reconnect_max=0.4,
+    )
+    stop, result = threading.Event(), {}
+    runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
+    runner.start()
+    try:
+        wait_for(lambda: count_lines(events) >= 5)
+        kill(server)  # mid-stream
+        time.sleep(1.0)  # several failed reconnect attempts: nothing listens on the port
+        before = count_lines(events)
+        server = serve_mjpeg(port)
+        wait_for(lambda: count_lines(events) >= before + 5)
+    finally:
+        stop.set()
+        runner.join(timeout=20)
+        kill(server)
+    assert not runner.is_alive()
+    summary = result["summary"]
+    assert summary.reconnects >= 1
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert summary.windows == len(lines)
+    assert [e["window"] for e in lines] == list(range(len(lines)))  # each window once, numbering continued
+    starts = [e["frames"][0] for e in lines]
+    times = [e["time"] for e in lines]
+    assert starts == sorted(set(starts)) and times == sorted(set(times))
+    assert max(b - a for a, b in zip(times, times[1:], strict=False)) >= 1.0  # the outage is visible in time
+
+
+def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models):  # noqa: F811
+    events = tmp_path / "events.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "darkedge",
+        "infer",
+        url_of(stream),
+        "--model",
+        str(models["onnxruntime"]),
+    ]
+    process = subprocess.Popen(
+        [*command, "--threads", "1", "--events", str(events)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: count_lines(events) >= 3, seconds=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    summary = lines[next(i for i, line in enumerate(lines) if line.startswith("infer: ")) :]
+    assert summary[0].startswith("infer: 1 source(s), ") and summary[0].endswith("(stopped by SIGTERM)")
+    assert summary[1].startswith("latency ms: p50 ") and " p99 " in summary[1]
+    assert summary[2].startswith("dropped frames: ") and "reconnects: 0" in summary[2]
+    windows = int(summary[0].split(", ")[1].split()[0])
+    assert windows == count_lines(events) >= 3  # every window was written out before exit
+    assert all(json.loads(line)["source"] == url_of(stream) for line in events.read_text().splitlines())

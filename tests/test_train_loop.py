@@ -1,0 +1,157 @@
+"""The training loop on real clips: optimisation lowers the loss for every model, evaluation averages views,
+and a run killed mid-epoch resumes to bit-identical weights and metrics."""
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from darkedge.checkpoint import load_checkpoint
+from darkedge.data.dataset import ClipDataset
+from darkedge.data.lists import open_dataset
+from darkedge.data.synth import SynthConfig, synthesize
+from darkedge.enhance import EnhancerConfig
+from darkedge.models import build_model
+from darkedge.train.config import make_config
+from darkedge.train.evaluate import accuracy_metrics, predict
+from darkedge.train.loop import fit
+from darkedge.train.pipeline import classifier_config, train
+from darkedge.train.run import open_run
+
+TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    return synthesize(TINY, tmp_path_factory.mktemp("data") / "synth", workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_bright(tmp_path_factory) -> Path:
+    """The same clips before darkening: an optimiser fits them in a few dozen steps (dark ones take far more)."""
+    cfg = replace(TINY, darkness=0.0)
+    return synthesize(cfg, tmp_path_factory.mktemp("data") / "bright", workers=1, progress=False)
+
+
+def _mean_loss(model, dataset, teacher=None) -> float:
+    """Cross-entropy (or the KL to `teacher`) of `model` in eval mode over every clip of `dataset`."""
+    logits, labels, _ = predict(model, dataset, batch_size=16)
+    if teacher is None:
+        return F.cross_entropy(logits, labels).item()
+    target, _, _ = predict(teacher, dataset, batch_size=16)
+    return F.kl_div(
+        logits.log_softmax(1), target.log_softmax(1), reduction="batchmean", log_target=True
+    ).item()
+
+
+@pytest.mark.parametrize("kind", ["classifier", "teacher", "two_stream", "student"])
+def test_training_lowers_the_loss(kind, tiny_bright, tmp_path):
+    # the same fixed clips (no augmentation) to train on and to measure the loss on: an optimiser must fit them
+    cfg = make_config("test", data=str(tiny_bright), epochs=40, batch_size=22, lr=2e-3, dropout=0.0)
+    index = open_dataset(tiny_bright, "train")
+    fixed = ClipDataset(index, cfg.num_frames, cfg.stride, resize=cfg.resize, crop=cfg.crop)
+    config = classifier_config(cfg, len(index.class_names))
+    teacher = None
+    if kind in ("teacher", "two_stream"):
+        # gamma correction stands in for Zero-DCE here: the enhancer is frozen either way, and 10x cheaper
+        config = {"enhancer": asdict(EnhancerConfig(name="gamma")), "classifier": config}
+    model = build_model("classifier" if kind == "student" else kind, config)
+    if kind == "student":
+        teacher = build_model("classifier", config).eval()
+    before = _mean_loss(model, fixed, teacher)
+    protocol = {"clips": 1, "crops": 1, "frames": cfg.num_frames, "stride": cfg.stride, "size": cfg.crop}
+    metrics = fit(
+        model, stage=kind, kind="classifier" if kind == "student" else kind, model_config=config,
+        train_set=fixed, eval_set=fixed, class_names=index.class_names, protocol=protocol, cfg=cfg,
+        run_dir=tmp_path, teacher=teacher,
+    )  # fmt: skip
+    after = _mean_loss(model, fixed, teacher)
+    assert after < before * 0.9, (before, after)
+    assert len(metrics["history"]) == 40
+    assert load_checkpoint(tmp_path / f"{kind}.pt")["kind"] == ("classifier" if kind == "student" else kind)
+    assert (tmp_path / kind / "history.json").is_file() and (tmp_path / kind / "confusion.png").is_file()
+    assert not (tmp_path / kind / "resume.pt").exists()
+
+
+def test_accuracy_metrics_by_hand():
+    names = ["a", "b", "c", "d", "e", "f"]
+    logits = torch.tensor(
+        [
+            [9.0, 1, 0, 0, 0, 0],  # true a, predicted a
+            [-1.0, 9, 1, 0, 0, 0],  # true a, predicted b; a is 6th -> top-5 miss
+            [0.0, 1, 9, 0, 0, 0.5],  # true c, predicted c
+            [0.0, 5, 9, 0, 0, 0],  # true b, predicted c; b second -> top-5 hit
+        ]
+    )
+    labels = torch.tensor([0, 0, 2, 1])
+    m = accuracy_metrics(logits, labels, names)
+    assert m["top1"] == 50.0 and m["top5"] == 75.0
+    assert m["per_class"] == {"a": 50.0, "b": 0.0, "c": 100.0, "d": None, "e": None, "f": None}
+    assert (
+        m["confusion"][0][:3] == [1, 1, 0]
+        and m["confusion"][1][:3] == [0, 0, 1]
+        and m["confusion"][2][2] == 1
+    )
+
+
+def test_multi_view_logits_are_averaged(tiny_data):
+    cfg = make_config("test")
+    index = open_dataset(tiny_data, "test")
+    settings = dict(resize=cfg.resize, crop=cfg.crop)
+    views = ClipDataset(index, cfg.num_frames, cfg.stride, num_clips=2, num_crops=3, **settings)
+    model = build_model("classifier", classifier_config(cfg, len(index.class_names))).eval()
+    logits, labels, skipped = predict(model, views, batch_size=4)
+    clip, label = views[1]
+    assert clip.shape == (6, 3, cfg.num_frames, cfg.crop, cfg.crop)
+    with torch.no_grad():
+        expected = model(clip).mean(0)
+    torch.testing.assert_close(logits[1], expected, rtol=1e-5, atol=1e-5)
+    assert len(labels) == len(index.samples) and labels[1] == label and skipped == 0
+
+
+class _Killed(KeyboardInterrupt):
+    """Stands for Ctrl-C / SIGINT arriving in the middle of an epoch."""
+
+
+def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch):
+    common = dict(preset="test", data=str(tiny_data), epochs=2, stage="raw")
+    full, _ = train(out=tmp_path / "full", **common)
+
+    steps_per_epoch = -(-len(open_dataset(tiny_data, "train").samples) // make_config("test").batch_size)
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
+
+    def step_then_die(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == steps_per_epoch + 2:  # two steps into the second epoch
+            raise _Killed
+        return real_step(self, *args, **kwargs)
+
+    def counting_step(self, *args, **kwargs):
+        calls["n"] += 1
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
+    with pytest.raises(_Killed):
+        train(out=tmp_path / "killed", **common)
+    killed = tmp_path / "killed" / "latest"
+    assert not (killed / "raw.pt").exists()
+    assert load_checkpoint(killed / "raw" / "resume.pt", kind="resume")["extra"]["epoch"] == 1
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", counting_step)
+    calls["n"] = 0
+    resumed, _ = train(out=tmp_path / "killed", resume=True, stage="raw")
+    assert calls["n"] == steps_per_epoch  # only the second epoch was trained again
+    assert resumed.resolve() == killed.resolve()
+    a, b = load_checkpoint(full / "raw.pt"), load_checkpoint(resumed / "raw.pt")
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    for key in ("top1", "top5", "per_class", "confusion"):
+        assert a["metrics"][key] == b["metrics"][key]
+    drop = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    history = lambda run: json.loads(open_run(run).path.joinpath("raw", "history.json").read_text())  # noqa: E731
+    assert drop(history(full)) == drop(history(resumed))
+    assert not (resumed / "raw" / "resume.pt").exists()
