@@ -58,14 +58,25 @@ def load_checkpoint(path: str | os.PathLike, kind: str | tuple[str, ...] | None 
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DarkedgeError(f"{path}: refused: it holds Python objects that could run code ({first[:120]})") from None
+        raise DarkedgeError(
+            f"{path}: refused: it holds Python objects that could run code ({first[:120]})"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise DarkedgeError(f"{path}: unreadable checkpoint, truncated or not a PyTorch file ({type(e).__name__})") from None
+        raise DarkedgeError(
+            f"{path}: unreadable checkpoint, truncated or not a PyTorch file ({type(e).__name__})"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise DarkedgeError(f"{path}: not a darkedge checkpoint (no '{FORMAT}' marker)")
+    missing = [key for key in ("kind", "config", "state_dict") if key not in ckpt]
+    if missing:
+        raise DarkedgeError(f"{path}: damaged darkedge checkpoint, it lacks {', '.join(map(repr, missing))}")
     if ckpt.get("format_version", 0) > FORMAT_VERSION:
-        raise DarkedgeError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this darkedge reads")
+        raise DarkedgeError(
+            f"{path}: checkpoint format {ckpt['format_version']} is newer than this darkedge reads"
+        )
     wanted = (kind,) if isinstance(kind, str) else kind
     if wanted and ckpt["kind"] not in wanted:
-        raise DarkedgeError(f"{path}: holds a '{ckpt['kind']}' checkpoint, expected {' or '.join(map(repr, wanted))}")
+        raise DarkedgeError(
+            f"{path}: holds a '{ckpt['kind']}' checkpoint, expected {' or '.join(map(repr, wanted))}"
+        )
     return ckpt

@@ -230,3 +230,16 @@ def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path,
         InferConfig(str(write_video(tmp_path / "clip.avi", 8)), str(onnx_path), threads=1, events=str(events))
     )
     assert {e["action"] for e in read_events(events)} <= set(CLASSES)
+
+
+def test_a_model_in_a_run_directory_is_fed_clips_the_way_it_was_trained(tmp_path):
+    from darkedge.infer.run import training_sampling
+    from darkedge.train.config import make_config
+    from darkedge.train.run import save_run_config
+
+    cfg = make_config("test")
+    save_run_config(tmp_path, cfg, ["a", "b"])
+    (tmp_path / "export").mkdir()
+    for model in (tmp_path / "student.pt", tmp_path / "export" / "student_int8.xml"):
+        assert training_sampling(model) == (cfg.stride, cfg.resize / cfg.crop)
+    assert training_sampling(tmp_path.parent / "elsewhere.onnx") == (1, 128 / 112)

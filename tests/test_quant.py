@@ -191,6 +191,16 @@ def test_checkpoint_enum_outside_nncf_is_refused():
         from_plain({"__enum__": "os:PathLike", "value": 1})
 
 
+def test_checkpoint_name_leading_to_a_function_through_nncf_is_not_called(tmp_path):
+    import nncf.common.utils.helpers as helpers
+
+    assert helpers.os.system  # the route exists: an nncf module that imports os
+    marker = tmp_path / "ran"
+    with pytest.raises(ValueError, match="not an NNCF enum"):
+        from_plain({"__enum__": "nncf.common.utils.helpers:os.system", "value": f"touch {marker}"})
+    assert not marker.exists()
+
+
 def test_int8_checkpoint_of_another_architecture_is_one_line_error(qrun, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(qrun, run, ignore=shutil.ignore_patterns("export", "quant"))

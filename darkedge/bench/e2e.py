@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from darkedge.bench.measure import in_subprocess
+from darkedge.errors import DarkedgeError
 
 ENHANCING = ("teacher", "two_stream")
 
@@ -21,7 +22,12 @@ def enhancer_file(run, backend: str, shape: tuple[int, ...]) -> Path:
     """The run's enhancer exported for `backend` at (T, 3, S, S) into RUN/bench/models (made once)."""
     if backend == "torch":
         return run.checkpoint("enhancer")
-    suffix = {"openvino": ".xml", "onnxruntime": ".onnx"}[backend]
+    suffixes = {"openvino": ".xml", "onnxruntime": ".onnx"}
+    if backend not in suffixes:
+        raise DarkedgeError(
+            f"--e2e --backend {backend}: end-to-end timing runs on torch, openvino or onnxruntime"
+        )
+    suffix = suffixes[backend]
     path = run.path / "bench" / "models" / f"enhancer_t{shape[0]}_s{shape[-1]}{suffix}"
     if not path.is_file():
         from darkedge.enhance import load_enhancer

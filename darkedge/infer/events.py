@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
+from darkedge.errors import DarkedgeError
+
 
 @dataclass
 class Event:
@@ -32,8 +34,11 @@ class EventWriter:
     def __init__(self, path: str | Path | None = None):
         self._owned = path not in (None, "-")
         if self._owned:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._out: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._out: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            except OSError as e:
+                raise DarkedgeError(f"{path}: cannot append events ({e.strerror})") from None
         else:
             self._out = sys.stdout
 

@@ -121,15 +121,16 @@ def training_sampling(model: Path) -> tuple[int, float]:
     A model sees clips the way it was trained: T frames `stride` apart, resized to `resize` and cropped to
     `crop`. Without a run directory's config.json: consecutive frames and the 128/112 evaluation ratio.
     """
+    from darkedge.train.run import open_run
+
     for folder in (model.parent, model.parent.parent):
-        config = folder / "config.json"
-        if not config.is_file():
+        if not (folder / "config.json").is_file():
             continue
         try:
-            run = json.loads(config.read_text())
-            return int(run["stride"]), float(run["resize"]) / float(run["crop"])
-        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+            cfg = open_run(folder).config
+        except DarkedgeError:
             continue
+        return cfg.stride, cfg.resize / cfg.crop
     return 1, RESIZE_RATIO
 
 

@@ -54,7 +54,11 @@ def from_plain(value: Any) -> Any:
             raise ValueError(f"enum {value['__enum__']!r} is not an NNCF type")
         cls = importlib.import_module(module_name)
         for part in qualname.split("."):
-            cls = getattr(cls, part)
+            cls = getattr(cls, part, None)
+        # Only an NNCF enum class is ever called: a name that leads to a function (os.system through some
+        # nncf module's imports, say) must not run.
+        if not (isinstance(cls, type) and issubclass(cls, enum.Enum) and cls.__module__.startswith("nncf")):
+            raise ValueError(f"{value['__enum__']!r} is not an NNCF enum")
         return cls(value["value"])
     return {k: from_plain(v) for k, v in value.items()}
 

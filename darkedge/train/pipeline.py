@@ -6,7 +6,6 @@ table.md compares them in the shape of the paper's Table 1.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import write_json, write_text
+from darkedge.fileio import read_json, write_json, write_text
 from darkedge.train.config import TrainConfig, make_config
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.loop import fit
@@ -164,14 +163,14 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     from darkedge.models import build_model, count_macs, count_parameters
 
     cfg = run.config
-    torch.manual_seed(cfg.seed)  # every stage's classifier starts from the same initial weights
-    teacher = None
+    teacher = _load_teacher(run) if stage == "student" else None
+    # Seeded right before the build (after the teacher is loaded, which draws random numbers too), so that the
+    # student and the raw baseline start from the same initial weights: only the KL term tells them apart.
+    torch.manual_seed(cfg.seed)
     if stage in ("teacher", "two_stream"):
         model, config = _with_enhancer(stage, run)
     else:
         config = classifier_config(cfg, len(run.class_names))
-        if stage == "student":
-            teacher = _load_teacher(run)
         model = build_model("classifier", config)
     metrics = fit(
         model,
@@ -200,7 +199,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
 def _record(run: Run, stage: str, stage_metrics: dict[str, Any]) -> dict[str, Any]:
     """Merge one stage's metrics into RUN/metrics.json and rewrite RUN/table.md; returns all metrics."""
     path = run.path / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics = read_json(path, default={})
     metrics.update({"data": run.config.data, "seed": run.config.seed, stage: stage_metrics})
     write_json(path, metrics)
     write_text(run.path / "table.md", results_table(metrics))
@@ -260,7 +259,7 @@ def train(
         if not d.is_main:
             return the_run.path, None
         path = the_run.path / "metrics.json"
-        metrics = json.loads(path.read_text()) if path.is_file() else metrics
+        metrics = read_json(path, default=metrics)
         return the_run.path, results_table(metrics)
     finally:
         shutdown_distributed(d)
