@@ -1,6 +1,6 @@
 """The sliding window: T frames `frame_step` apart, resized and centre-cropped to the model's input, every `stride` frames.
 
-Each frame is prepared once when it arrives (BGR -> RGB, short side resized to size * resize_ratio, centre crop
+Each frame is prepared once when it arrives (BGR -> RGB, resized to size * resize_ratio px high, centre crop
 to size x size, as evaluation does), so a window is only a stack of frames already prepared. The window spans
 (T - 1) * frame_step + 1 frames of the stream; `frame_step` should match the stride the model was trained with.
 """
@@ -13,21 +13,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from darkedge.data.transforms import transform_clip
 from darkedge.infer.sources import Frame
 
 RESIZE_RATIO = 128 / 112  # evaluation resizes to 128 px and crops 112 px: the same ratio at every size
 
 
 def prepare_frame(image: np.ndarray, size: int, resize_ratio: float = RESIZE_RATIO) -> np.ndarray:
-    """A BGR uint8 frame as the model sees it: RGB uint8 (size, size, 3), short side resized then centre-cropped."""
-    height, width = image.shape[:2]
-    scale = round(size * resize_ratio) / min(height, width)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    resized = cv2.resize(
-        image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    )
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    return cv2.cvtColor(resized[top : top + size, left : left + size], cv2.COLOR_BGR2RGB)
+    """A BGR uint8 frame as the model sees it: RGB uint8 (size, size, 3), resized and centre-cropped exactly
+    as evaluation does it (darkedge.data.transforms), so a deployed model sees what it was tested on."""
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return transform_clip(rgb[None], train=False, resize=round(size * resize_ratio), crop=size)[0][0]
 
 
 @dataclass
