@@ -106,7 +106,7 @@ def finetune_quantized(
             skipped += n_skipped
             if step >= total:
                 break
-            if clips is None:
+            if all_reduce_sum(d, [float(clips is None)])[0] > 0:  # every rank skips together (see train.loop)
                 continue
             clips = clips.to(device)
             with torch.no_grad():

@@ -174,7 +174,9 @@ def fit(
         )
         for i, (clips, labels, n_skipped) in enumerate(bar):
             skipped += n_skipped
-            if clips is None or len(labels) == 0:
+            # Under DDP every rank must skip an all-unreadable batch together, or the others' gradient
+            # all-reduce would wait forever for the rank that skipped.
+            if all_reduce_sum(d, [float(clips is None or len(labels) == 0)])[0] > 0:
                 continue
             clips, labels = clips.to(d.device), torch.as_tensor(labels).to(d.device)
             group_start = (i // cfg.accumulate) * cfg.accumulate
