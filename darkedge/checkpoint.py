@@ -49,34 +49,41 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Load and validate a darkedge checkpoint; `kind` (one or several) is what the caller expects."""
+def load_weights_only(path: str | os.PathLike) -> Any:
+    """torch.load with weights_only=True, every failure a one-line DarkedgeError (a pickle that would run
+    code is refused, a truncated file is named as such)."""
     path = Path(path)
     if not path.is_file():
-        raise DarkedgeError(f"{path}: no such checkpoint file")
+        raise DarkedgeError(f"{path}: no such file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DarkedgeError(
-            f"{path}: refused: it holds Python objects that could run code ({first[:120]})"
-        ) from None
+        raise DarkedgeError(f"{path}: refused: it holds Python objects that could run code ({first[:120]})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise DarkedgeError(
-            f"{path}: unreadable checkpoint, truncated or not a PyTorch file ({type(e).__name__})"
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise DarkedgeError(f"{path}: unreadable, truncated or not a PyTorch file ({type(e).__name__})") from None
+
+
+def is_checkpoint(content: Any) -> bool:
+    """Whether loaded file content carries the darkedge checkpoint marker."""
+    return isinstance(content, dict) and content.get("format") == FORMAT
+
+
+def check_checkpoint(path: str | os.PathLike, ckpt: Any, kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Validate loaded content as a darkedge checkpoint; `kind` (one or several) is what the caller expects."""
+    if not is_checkpoint(ckpt):
         raise DarkedgeError(f"{path}: not a darkedge checkpoint (no '{FORMAT}' marker)")
     missing = [key for key in ("kind", "config", "state_dict") if key not in ckpt]
     if missing:
         raise DarkedgeError(f"{path}: damaged darkedge checkpoint, it lacks {', '.join(map(repr, missing))}")
     if ckpt.get("format_version", 0) > FORMAT_VERSION:
-        raise DarkedgeError(
-            f"{path}: checkpoint format {ckpt['format_version']} is newer than this darkedge reads"
-        )
+        raise DarkedgeError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this darkedge reads")
     wanted = (kind,) if isinstance(kind, str) else kind
     if wanted and ckpt["kind"] not in wanted:
-        raise DarkedgeError(
-            f"{path}: holds a '{ckpt['kind']}' checkpoint, expected {' or '.join(map(repr, wanted))}"
-        )
+        raise DarkedgeError(f"{path}: holds a '{ckpt['kind']}' checkpoint, expected {' or '.join(map(repr, wanted))}")
     return ckpt
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Load and validate a darkedge checkpoint; `kind` (one or several) is what the caller expects."""
+    return check_checkpoint(path, load_weights_only(path), kind)

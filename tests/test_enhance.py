@@ -222,7 +222,7 @@ def test_other_bad_files_are_refused(tmp_path):
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(good.read_bytes()[:1000])
     assert "unreadable" in _error(truncated)
-    assert "no such enhancer file" in _error(tmp_path / "missing.pth")
+    assert "no such file" in _error(tmp_path / "missing.pth")
     not_weights = tmp_path / "list.pth"
     torch.save([1, 2, 3], not_weights)
     assert "neither a darkedge enhancer checkpoint nor a Zero-DCE state dict" in _error(not_weights)

@@ -143,7 +143,7 @@ def test_cli_apply_enhancer_on_an_image(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--enhancer", "missing.pt"], "missing.pt: no such enhancer file"),
+        (["--enhancer", "missing.pt"], "missing.pt: no such file"),
         (["--enhancer", "missing.pt", "--gamma", "1.8"], "give either an enhancer file or a gamma, not both"),
         (["--gamma", "-1"], "gamma -1.0: must be positive"),
     ],

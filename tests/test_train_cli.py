@@ -117,7 +117,7 @@ class _RunsCode:
         ("plain_state_dict", "not a darkedge checkpoint"),
         ("runs_code", "refused"),
         ("other_kind", "expected 'teacher'"),
-        ("truncated", "unreadable checkpoint"),
+        ("truncated", "unreadable, truncated"),
         ("missing", "make it with `darkedge train --stage teacher --run"),
     ],
 )

@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from darkedge.checkpoint import FORMAT, load_checkpoint
+from darkedge.checkpoint import check_checkpoint, is_checkpoint, load_weights_only
 from darkedge.enhance.gamma import GammaCorrection
 from darkedge.enhance.zero_dce import ZeroDCE
 from darkedge.enhance.zero_dce_pp import ZeroDCEPP
@@ -46,9 +45,9 @@ def build_enhancer(cfg: EnhancerConfig) -> nn.Module:
 def load_enhancer(path: str | os.PathLike, scale_factor: float | None = None) -> nn.Module:
     """The enhancer stored at `path`, in eval mode; `scale_factor` overrides Zero-DCE++'s downscaling factor."""
     path = Path(path)
-    content = _load_weights_only(path)
-    if isinstance(content, dict) and content.get("format") == FORMAT:
-        ckpt = load_checkpoint(path, kind="enhancer")
+    content = load_weights_only(path)
+    if is_checkpoint(content):
+        ckpt = check_checkpoint(path, content, kind="enhancer")
         try:
             cfg = EnhancerConfig(**ckpt["config"])
         except TypeError:
@@ -65,23 +64,6 @@ def load_enhancer(path: str | os.PathLike, scale_factor: float | None = None) ->
     _check_layout(path, model, state)
     model.load_state_dict(state, strict=True)
     return model.eval()
-
-
-def _load_weights_only(path: Path) -> object:
-    """torch.load with weights_only=True, turning every failure into a one-line DarkedgeError."""
-    if not path.is_file():
-        raise DarkedgeError(f"{path}: no such enhancer file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise DarkedgeError(
-            f"{path}: refused: it holds Python objects that could run code ({first[:120]})"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise DarkedgeError(
-            f"{path}: unreadable, truncated or not a PyTorch file ({type(e).__name__})"
-        ) from None
 
 
 def _public_state_dict(path: Path, content: object) -> dict[str, torch.Tensor]:

@@ -6,12 +6,12 @@ Pretrained encoders come from local files only; a file that does not fit raises 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from darkedge.checkpoint import load_weights_only
 from darkedge.errors import DarkedgeError
 
 
@@ -20,17 +20,15 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise DarkedgeError(f"{path}: no such weight file")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
 
+        try:
             state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise DarkedgeError(f"{path}: refused: it holds Python objects that could run code") from None
-    except Exception as e:  # safetensors and torch raise several unrelated types for a damaged file
-        raise DarkedgeError(f"{path}: unreadable weight file ({type(e).__name__})") from None
+        except Exception as e:  # safetensors raises several unrelated types for a damaged file
+            raise DarkedgeError(f"{path}: unreadable weight file ({type(e).__name__})") from None
+    else:
+        state = load_weights_only(path)
     for wrapper in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
