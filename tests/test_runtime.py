@@ -63,7 +63,7 @@ def test_class_names_from_checkpoint_and_manifest(tiny):
     assert load_predictor(out / "student.pt").class_names == CLASSES
     assert load_predictor(out / "student_fp32.onnx").class_names is None
     (out / "manifest.json").write_text(
-        '{"files": [{"file": "student_fp32.onnx", "model": "student", "class_names": ["a", "b", "c", "d", "e"]}]}'
+        '{"files": {"student_fp32.onnx": {"model": "student", "class_names": ["a", "b", "c", "d", "e"]}}}'
     )
     try:
         assert load_predictor(out / "student_fp32.onnx").class_names == ["a", "b", "c", "d", "e"]

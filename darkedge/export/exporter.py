@@ -6,7 +6,6 @@ and RUN/export/manifest.json lists each one: model, precision, format, file, inp
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from torch import nn
 
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
+from darkedge.runtime.manifest import MANIFEST, read_manifest
 from darkedge.train.run import Run
 
 MODELS = ("student", "teacher", "raw", "two_stream", "student_int8")
@@ -28,7 +28,6 @@ CHECKPOINT_KINDS = {
     "two_stream": "two_stream",
 }
 INT8_CHECKPOINT = "student_int8"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -77,20 +76,6 @@ def load_run_model(run: Run, target: ExportTarget) -> tuple[nn.Module, tuple[int
     else:
         model, ckpt = load_model(run.checkpoint(target.model), kind=CHECKPOINT_KINDS[target.model])
     return model.eval(), (1, *model_input_shape(ckpt))
-
-
-def read_manifest(export_dir: Path) -> dict[str, Any]:
-    """RUN/export/manifest.json ({"files": {name: entry}}), or an empty one."""
-    path = export_dir / MANIFEST
-    if not path.is_file():
-        return {"files": {}}
-    try:
-        manifest = json.loads(path.read_text())
-        if not isinstance(manifest.get("files"), dict):
-            raise ValueError
-    except (json.JSONDecodeError, ValueError, AttributeError):
-        raise DarkedgeError(f"{path}: not a darkedge export manifest") from None
-    return manifest
 
 
 def record_export(

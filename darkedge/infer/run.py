@@ -9,7 +9,6 @@ event file and the annotated video, and returns the summary (exit code 0 for a r
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -29,7 +28,7 @@ from darkedge.infer.smoothing import Smoother
 from darkedge.infer.sources import Backoff, FileSource, LiveSource, open_sources
 from darkedge.infer.window import RESIZE_RATIO, SlidingWindow
 from darkedge.runtime import Predictor, load_predictor
-from darkedge.runtime.predictor import manifest_entry
+from darkedge.runtime.manifest import any_class_names, manifest_entry
 
 
 @dataclass
@@ -271,14 +270,7 @@ def class_names(predictor: Predictor, model: Path) -> list[str]:
 
     Every file in a run's export folder comes from the same run, so any manifest entry has the right names.
     """
-    if predictor.class_names:
-        return predictor.class_names
-    try:
-        files = json.loads((model.parent / "manifest.json").read_text()).get("files", {})
-    except (OSError, ValueError, AttributeError):
-        return []
-    entries = files.values() if isinstance(files, dict) else files
-    return next((list(e["class_names"]) for e in entries if isinstance(e, dict) and e.get("class_names")), [])
+    return predictor.class_names or any_class_names(model.parent)
 
 
 def class_name(names: list[str], label: int) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.errors import DarkedgeError
-from darkedge.runtime.predictor import Predictor, manifest_entry, require, static_dims
+from darkedge.runtime.manifest import manifest_entry
+from darkedge.runtime.predictor import Predictor, require, static_dims
 
 
 class OpenVinoPredictor(Predictor):

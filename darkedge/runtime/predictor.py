@@ -7,7 +7,6 @@ checked against it first and a mismatch is a one-line error rather than a runtim
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,27 +27,6 @@ def require(backend: str, what: object) -> ModuleType:
         raise DarkedgeError(
             f"{what}: backend '{backend}' is not installed (pip install {PACKAGES[backend]})"
         ) from None
-
-
-def manifest_entry(path: Path) -> dict[str, Any]:
-    """The entry for `path` in the `manifest.json` beside it (written by `darkedge export`), or {}."""
-    manifest = path.parent / "manifest.json"
-    if not manifest.is_file():
-        return {}
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    entries = data.get("files", data.get("models", data)) if isinstance(data, dict) else data
-    if isinstance(entries, dict):
-        entry = entries.get(path.name)
-        return entry if isinstance(entry, dict) else {}
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and any(
-            Path(str(entry.get(key, ""))).name == path.name for key in ("file", "path", "name")
-        ):
-            return entry
-    return {}
 
 
 class Predictor:
