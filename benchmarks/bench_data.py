@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from darkedge.bench.machine import machine_info
 from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.sampling import sample_indices
@@ -32,13 +32,6 @@ from darkedge.fileio import write_text
 
 CLIP_LENGTHS = (16, 64)
 ARID_SIZE, ARID_FRAMES, ARID_CLIPS = (320, 240), 150, 24
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def write_arid_sized(folder: Path) -> DataIndex:
@@ -95,13 +88,16 @@ def main() -> None:
             for length in CLIP_LENGTHS:
                 rows.append((name, size, length, decode_rate(index, length), load_rate(index, length)))
                 print(*rows[-1], file=sys.stderr)
+    machine = machine_info()
     lines = [
         "# Data pipeline benchmark",
         "",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores. Load average (1 min) {load_before:.1f} before and "
-        f"{os.getloadavg()[0]:.1f} after the run: other work shared the cores, so these are lower bounds.",
-        f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-        f"OpenCV {cv2.__version__}.",
+        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores. Load average (1 min) {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after the run"
+        + (": other work shared the cores, so these are lower bounds." if load_before > 1 else "."),
+        f"Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
+        + ".",
         "",
         f"Default synthetic data set (`SynthConfig()`: {cfg.clips_per_class} clips per class x 11 classes, "
         f"{cfg.frames} frames, {cfg.width}x{cfg.height}): generated in **{generation_s:.1f} s** "

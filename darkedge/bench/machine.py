@@ -40,16 +40,21 @@ def _cpuinfo() -> dict[str, str]:
     return fields
 
 
-def machine_info() -> dict[str, Any]:
-    """A plain dict describing this machine and the libraries a benchmark used."""
-    info = _cpuinfo()
-    flags = set((info.get("flags") or info.get("Features") or "").split())
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed version of each library in `names` (absent ones left out)."""
     versions = {}
-    for name in LIBRARIES:
+    for name in names:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
+    return versions
+
+
+def machine_info() -> dict[str, Any]:
+    """A plain dict describing this machine and the libraries a benchmark used."""
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
     try:
         import psutil
 
@@ -68,5 +73,5 @@ def machine_info() -> dict[str, Any]:
         "cpu_flags": [f for f in RELEVANT_FLAGS if f in flags],
         "os": platform.platform(),
         "python": platform.python_version(),
-        "libraries": versions,
+        "libraries": library_versions(),
     }

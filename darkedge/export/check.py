@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from darkedge.bench.machine import library_versions
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import ExportTarget, load_run_model, read_manifest
 from darkedge.train.run import Run
@@ -24,13 +25,7 @@ RUNTIMES = ("torch", "onnxruntime", "openvino", "tensorrt")
 
 def runtime_versions() -> dict[str, str]:
     """Installed version of each runtime (absent ones left out)."""
-    versions = {}
-    for name in RUNTIMES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    return library_versions(RUNTIMES)
 
 
 def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
