@@ -153,3 +153,17 @@ def test_cli_refuses_foreign_folder_and_bad_size(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     bad = CliRunner().invoke(main, ["data", "synth", "--out", str(tmp_path / "x"), "--size", "big"])
     assert bad.exit_code == 1 and "Error: --size big: expected WIDTHxHEIGHT" in bad.output
+
+
+def test_video_writer_leaves_nothing_when_the_job_fails(tmp_path):
+    from darkedge.data.writer import VideoWriter
+
+    target = tmp_path / "out.avi"
+    with pytest.raises(RuntimeError), VideoWriter(target, fps=10) as video:
+        video.write(np.zeros((24, 32, 3), np.uint8))
+        raise RuntimeError("the job died mid-video")
+    assert list(tmp_path.iterdir()) == []
+    with VideoWriter(target, fps=10) as video:
+        for value in (0, 128, 255):
+            video.write(np.full((24, 32, 3), value, np.uint8))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.avi"]

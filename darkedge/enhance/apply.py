@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from darkedge.data.video import IMAGE_EXTENSIONS, iter_frames
-from darkedge.data.writer import write_video
+from darkedge.data.writer import VideoWriter
 from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
@@ -70,8 +70,9 @@ def enhance_file(
             raise DarkedgeError(f"{source}: cannot be decoded as an image")
         _write_image(out, enhance(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
     else:
-        frames = np.stack([enhance(frame) for frame in iter_frames(source)])
-        write_video(out, frames, _frame_rate(source))
+        with VideoWriter(out, _frame_rate(source)) as video:  # frame by frame: long recordings fit in memory
+            for frame in iter_frames(source):
+                video.write(enhance(frame))
     return out
 
 
