@@ -44,15 +44,13 @@ def data() -> None:
 
 @data.command("synth")
 @click.option("--out", default="data/synth", show_default=True, type=click.Path(path_type=str))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--clips-per-class", default=36, show_default=True, type=click.IntRange(min=1))
-@click.option("--frames", default=40, show_default=True, type=click.IntRange(min=1), help="Frames per clip.")
-@click.option("--size", default="160x120", show_default=True, help="Frame size WIDTHxHEIGHT.")
+@click.option("--seed", default=None, type=int, help="[default: 0]")
+@click.option("--clips-per-class", default=None, type=click.IntRange(min=1), help="[default: 80]")
+@click.option("--frames", default=None, type=click.IntRange(min=1), help="Frames per clip [default: 32].")
+@click.option("--size", default=None, help="Frame size WIDTHxHEIGHT [default: 128x96].")
 @click.option("--fps", default=15.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--scenes", default=24, show_default=True, type=click.IntRange(min=2), help="Rooms in all.")
-@click.option(
-    "--test-scenes", default=7, show_default=True, type=click.IntRange(min=1), help="Rooms for test."
-)
+@click.option("--scenes", default=None, type=click.IntRange(min=2), help="Rooms in all [default: 24].")
+@click.option("--test-scenes", default=None, type=click.IntRange(min=1), help="Rooms for test [default: 7].")
 @click.option(
     "--darkness",
     default=1.0,
@@ -69,8 +67,10 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
     """Generate the built-in synthetic dark-action data set (ARID layout and lists)."""
     from darkedge.data.synth import SynthConfig, parse_size, read_stats, synthesize
 
-    width, height = parse_size(size)
-    path = synthesize(SynthConfig(width=width, height=height, **options), out, force=force, workers=workers)
+    given = {key: value for key, value in options.items() if value is not None}  # the rest: SynthConfig's
+    if size is not None:
+        given["width"], given["height"] = parse_size(size)
+    path = synthesize(SynthConfig(**given), out, force=force, workers=workers)
     stats = read_stats(path)
     clips = stats["clips"]
     click.echo(

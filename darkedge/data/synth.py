@@ -37,10 +37,10 @@ class SynthConfig:
     """Size, darkness and seed of the synthetic data set; saved as synth_config.json beside the clips."""
 
     seed: int = 0
-    clips_per_class: int = 36
-    frames: int = 40
-    width: int = 160
-    height: int = 120
+    clips_per_class: int = 80
+    frames: int = 32
+    width: int = 128
+    height: int = 96
     fps: float = 15.0
     scenes: int = 24
     test_scenes: int = 7
@@ -94,17 +94,17 @@ def _place(
 ) -> View:
     """Viewpoint, size and position of the figure so that its path stays mostly in frame."""
     side = 0.0 if rng.random() < 0.5 else 180.0
-    yaw = side + rng.uniform(-35, 35) if action in LOCOMOTION else side + rng.uniform(-55, 55)
+    yaw = side + rng.uniform(-25, 25) if action in LOCOMOTION else side + rng.uniform(-35, 35)
     travel = [action_pose(action, t, timing)["fwd"] for t in np.linspace(0, 1, 9)]
     travel += [0.0, 1.0] if action in ("Pick", "Push") else [0.0]  # room for the box in front
     # how many leg lengths the path covers across the screen, plus the body itself
     span = (max(travel) - min(travel)) * abs(math.cos(math.radians(yaw))) + 1.0
-    scale = min(rng.uniform(0.5, 0.9) * cfg.height / actor.height, 0.9 * cfg.width / span)
+    scale = min(rng.uniform(0.75, 0.95) * cfg.height / actor.height, 0.9 * cfg.width / span)
     fig_h = scale * actor.height
     low = max(scene.horizon + 0.1 * (cfg.height - scene.horizon), fig_h * 1.15)
     ground_y = rng.uniform(min(low, cfg.height - 2), cfg.height - 2)
     dx = [f * scale * math.cos(math.radians(yaw)) for f in travel]
-    centre = rng.uniform(0.3, 0.7) * cfg.width
+    centre = rng.uniform(0.4, 0.6) * cfg.width
     return View(scale, centre - (min(dx) + max(dx)) / 2, ground_y, yaw)
 
 

@@ -147,7 +147,7 @@ class Timing:
     @classmethod
     def random(cls, action: str, rng: np.random.Generator) -> Timing:
         """Speed, start and amplitude variations of an actor performing `action`."""
-        duration = float(rng.uniform(0.7, 1.0))
+        duration = float(rng.uniform(0.85, 1.0))
         cycles = {"Walk": (1.5, 2.5), "Run": (2.0, 3.0), "Wave": (2.0, 4.0), "Push": (1.0, 1.6)}.get(
             action, (1, 1)
         )

@@ -74,7 +74,7 @@ def make_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
             y = horizon + int((height - horizon) * (k / 8) ** 1.6)
             cv2.line(img, (0, y), (width, y), line, 1, cv2.LINE_AA)
     cv2.line(img, (0, horizon), (width, horizon), shade(line, 0.8), 1, cv2.LINE_AA)
-    for _ in range(int(rng.integers(0, 4))):  # cabinets, shelves, doors, pictures and windows
+    for _ in range(int(rng.integers(0, 3))):  # cabinets, shelves, doors, pictures and windows
         w = int(rng.uniform(0.08, 0.35) * width)
         x = int(rng.uniform(-0.1, 1.0) * width)
         on_floor = rng.random() < 0.6
@@ -96,15 +96,15 @@ def make_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
 def _lighting(
     rng: np.random.Generator, width: int, height: int, horizon: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dim ambient light, 1-3 lamps (a bright bulb and a pool of light each), maybe a lit window, vignetting."""
+    """Dim ambient light, 1-2 lamps (a bright bulb and a pool of light each), maybe a lit window, vignetting."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     light = np.full((height, width), rng.uniform(0.05, 0.4), np.float32)
     emitters = np.zeros((height, width), np.float32)
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 3))):
         lx, ly = rng.uniform(0, width), rng.uniform(0, horizon)
         sigma = rng.uniform(0.15, 0.45) * width
         pool_y = ly + rng.uniform(0.2, 0.6) * height
-        light += rng.uniform(1.5, 6.0) * np.exp(-((xx - lx) ** 2 + (yy - pool_y) ** 2) / (2 * sigma**2))
+        light += rng.uniform(1.5, 4.0) * np.exp(-((xx - lx) ** 2 + (yy - pool_y) ** 2) / (2 * sigma**2))
         axes = (max(1, int(rng.uniform(0.012, 0.03) * width)), max(1, int(rng.uniform(0.006, 0.02) * width)))
         cv2.ellipse(
             emitters, (int(lx), int(ly)), axes, 0, 0, 360, float(rng.uniform(20, 60)), -1, cv2.LINE_AA

@@ -172,6 +172,8 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     else:
         config = classifier_config(cfg, len(run.class_names))
         model = build_model("classifier", config)
+        if teacher is not None and cfg.student_init == "teacher":
+            model.load_state_dict(teacher.classifier.state_dict())
     metrics = fit(
         model,
         stage=stage,
