@@ -78,7 +78,8 @@ def report(results: list[dict], machine: dict) -> str:
         "",
         f"- Teacher beats raw in {teacher_wins} of {len(results)} seeds.",
         f"- Distilled student beats raw in {student_wins} of {len(results)} seeds "
-        "(same architecture, same MACs and parameters, same data order and initial weights).",
+        "(same architecture, MACs and parameters, same data order and per-stage epochs; the student starts "
+        "from the teacher's classifier weights, the raw baseline from scratch: `student_init` in config.json).",
         "",
         "Commands (one per seed):",
         "",

@@ -60,6 +60,10 @@ class TrainConfig:
     enhancer_lr: float = 1e-3  # the Zero-DCE paper's 1e-4 needs ~10x the steps (paper preset)
     workers: int = 0
 
+    def __post_init__(self) -> None:
+        if self.student_init not in ("teacher", "scratch"):
+            raise DarkedgeError(f"student_init {self.student_init!r}: expected 'teacher' or 'scratch'")
+
 
 PRESETS: dict[str, TrainConfig] = {
     "small": TrainConfig(),
