@@ -4,7 +4,7 @@
 
 Decoding: read_frames of one centred clip per video, one process. Loading: a training epoch of ClipDataset
 (random offset, multi-scale crop to 112, flip) through a DataLoader with 2 workers, batch 8, the workers'
-start-up included. Both on the default synthetic data set (160 x 120, 40 frames a clip: T = 64 wraps around)
+start-up included. Both on the default synthetic data set (128 x 96, 32 frames a clip: T = 64 wraps around)
 and on ARID-sized videos (320 x 240, 150 frames, mp4v) written here.
 """
 

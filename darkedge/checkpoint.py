@@ -59,9 +59,13 @@ def load_weights_only(path: str | os.PathLike) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DarkedgeError(f"{path}: refused: it holds Python objects that could run code ({first[:120]})") from None
+        raise DarkedgeError(
+            f"{path}: refused: it holds Python objects that could run code ({first[:120]})"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise DarkedgeError(f"{path}: unreadable, truncated or not a PyTorch file ({type(e).__name__})") from None
+        raise DarkedgeError(
+            f"{path}: unreadable, truncated or not a PyTorch file ({type(e).__name__})"
+        ) from None
 
 
 def is_checkpoint(content: Any) -> bool:
@@ -69,7 +73,9 @@ def is_checkpoint(content: Any) -> bool:
     return isinstance(content, dict) and content.get("format") == FORMAT
 
 
-def check_checkpoint(path: str | os.PathLike, ckpt: Any, kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+def check_checkpoint(
+    path: str | os.PathLike, ckpt: Any, kind: str | tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """Validate loaded content as a darkedge checkpoint; `kind` (one or several) is what the caller expects."""
     if not is_checkpoint(ckpt):
         raise DarkedgeError(f"{path}: not a darkedge checkpoint (no '{FORMAT}' marker)")
@@ -77,10 +83,14 @@ def check_checkpoint(path: str | os.PathLike, ckpt: Any, kind: str | tuple[str, 
     if missing:
         raise DarkedgeError(f"{path}: damaged darkedge checkpoint, it lacks {', '.join(map(repr, missing))}")
     if ckpt.get("format_version", 0) > FORMAT_VERSION:
-        raise DarkedgeError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this darkedge reads")
+        raise DarkedgeError(
+            f"{path}: checkpoint format {ckpt['format_version']} is newer than this darkedge reads"
+        )
     wanted = (kind,) if isinstance(kind, str) else kind
     if wanted and ckpt["kind"] not in wanted:
-        raise DarkedgeError(f"{path}: holds a '{ckpt['kind']}' checkpoint, expected {' or '.join(map(repr, wanted))}")
+        raise DarkedgeError(
+            f"{path}: holds a '{ckpt['kind']}' checkpoint, expected {' or '.join(map(repr, wanted))}"
+        )
     return ckpt
 
 
