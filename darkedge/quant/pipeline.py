@@ -102,7 +102,12 @@ def _export_int8(run: Run) -> dict[str, str]:
 
     from darkedge.export.exporter import export_model
 
-    files = {fmt: str(export_model(run, INT8_NAME, fmt)) for fmt in ("onnx", "openvino")}
+    files = {"openvino": str(export_model(run, INT8_NAME, "openvino"))}
+    try:
+        files["onnx"] = str(export_model(run, INT8_NAME, "onnx"))
+    except DarkedgeError as e:  # e.g. a uint8 activation quantizer: the IR is still good for OpenVINO
+        print(f"warning: Q/DQ ONNX (and so TensorRT) not written: {e}", file=sys.stderr)
+        return files
     if importlib.util.find_spec("tensorrt") is not None:
         files["tensorrt"] = str(export_model(run, INT8_NAME, "tensorrt"))
     return files
