@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from darkedge.fileio import atomic_path
+from darkedge.fileio import save_figure
 
 COLOURS = {"student": "tab:green", "teacher": "tab:orange", "two_stream": "tab:red"}
 
@@ -42,8 +42,5 @@ def plot_latency_accuracy(report: dict[str, Any], path: Path) -> Path:
         ax.set_xlim(left=0)
     ax.set_title("latency vs accuracy (left and up is better; * = INT8)")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path

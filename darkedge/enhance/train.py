@@ -20,7 +20,7 @@ from darkedge.data.video import count_frames, read_frames
 from darkedge.enhance import EnhancerConfig, build_enhancer
 from darkedge.enhance.losses import EXPOSURE_PATCH, WEIGHTS, zero_reference_loss
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import atomic_path, write_json
+from darkedge.fileio import save_figure, write_json
 
 
 @dataclass
@@ -166,7 +166,4 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax.set_ylabel("loss")
     ax.set_yscale("log")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from darkedge.fileio import atomic_path
+from darkedge.fileio import save_figure
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_gather
 
 
@@ -122,7 +122,4 @@ def save_confusion_png(confusion: list[list[int]], class_names: list[str], path:
             if counts[i, j]:
                 color = "white" if rates[i, j] > 0.5 else "black"
                 ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
