@@ -44,13 +44,15 @@ class ZeroDCEPP(nn.Module):
         small = x
         if self.scale_factor != 1:
             small = F.interpolate(x, scale_factor=1 / self.scale_factor, mode="bilinear")
+        # oneDNN runs depthwise and 1x1 convs several times faster on channels-last tensors on a CPU
+        small = small.contiguous(memory_format=torch.channels_last)
         x1 = F.relu(self.e_conv1(small))
         x2 = F.relu(self.e_conv2(x1))
         x3 = F.relu(self.e_conv3(x2))
         x4 = F.relu(self.e_conv4(x3))
         x5 = F.relu(self.e_conv5(torch.cat([x3, x4], dim=1)))
         x6 = F.relu(self.e_conv6(torch.cat([x2, x5], dim=1)))
-        r = torch.tanh(self.e_conv7(torch.cat([x1, x6], dim=1)))
+        r = torch.tanh(self.e_conv7(torch.cat([x1, x6], dim=1))).contiguous()
         if self.scale_factor != 1:
             # The public release upsamples with nn.UpsamplingBilinear2d, which aligns corners.
             r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=True)
