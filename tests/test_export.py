@@ -114,6 +114,29 @@ def test_qdq_checker_accepts_int8_zero_point_zero_and_refuses_others(tmp_path):
         check_qdq_int8(path)
 
 
+def test_relu_convnet_exports_signed_int8_qdq_that_onnxruntime_agrees_with(tmp_path):
+    """The default preset's R(2+1)D has ReLUs, after which NNCF would pick uint8 quantizers TensorRT refuses."""
+    import onnxruntime as ort
+
+    from darkedge.quant.ptq import quantize_ptq
+
+    config = {"encoder": "r2plus1d_nano", "head": "mean", "num_classes": 3, "num_frames": 8, "img_size": 32}
+    torch.manual_seed(0)
+    model = build_model("classifier", config).eval()
+    clips = [torch.rand(2, 3, 8, 32, 32) * 0.3 for _ in range(3)]
+    qmodel = quantize_ptq(model, clips, smooth_quant=False)
+    path = export_onnx_int8(qmodel, (1, 3, 8, 32, 32), tmp_path / "student_int8.onnx")
+    check_qdq_int8(path)  # raises on any uint8 or non-zero zero-point
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(4, 1, 3, 8, 32, 32) * 0.3
+    with torch.no_grad():
+        expected = torch.cat([qmodel(clip) for clip in x]).numpy()
+    got = np.concatenate([session.run(None, {session.get_inputs()[0].name: clip.numpy()})[0] for clip in x])
+    # a value on a rounding edge may land one quantization step away in another runtime: small, not zero
+    assert np.abs(got - expected).max() < 1e-2
+    assert (got.argmax(1) == expected.argmax(1)).all()
+
+
 def test_int8_export_of_an_unquantized_model_writes_nothing(tmp_path):
     model = build_model(
         "classifier", {"encoder": "vit_nano", "num_classes": 3, "num_frames": 2, "img_size": 32}

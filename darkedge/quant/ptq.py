@@ -1,7 +1,9 @@
 """Post-training quantization with NNCF: the INT8 starting point that quantization-aware distillation refines.
 
 PERFORMANCE makes activations symmetric (zero-point 0), which TensorRT requires; TRANSFORMER keeps
-LayerNorm, Softmax and GELU in floating point. SmoothQuant can be switched off: it crashes on some
+LayerNorm, Softmax and GELU in floating point. NNCF still makes the quantizers after a ReLU unsigned (uint8),
+which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model, the OpenVINO
+IR and the Q/DQ ONNX then compute the same thing. SmoothQuant can be switched off: it crashes on some
 shared-weight models (nncf issue 4172).
 """
 
@@ -28,7 +30,7 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
             smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
         )
     batches = list(batches)
-    return nncf.quantize(
+    quantized = nncf.quantize(
         copy.deepcopy(model).eval().cpu(),
         nncf.Dataset(batches),
         model_type=nncf.ModelType.TRANSFORMER,
@@ -36,3 +38,21 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
         subset_size=len(batches),
         advanced_parameters=advanced,
     ).eval()
+    make_quantizers_signed(quantized)
+    return quantized
+
+
+def make_quantizers_signed(quantized: nn.Module) -> int:
+    """Switch every unsigned symmetric quantizer to signed (int8, zero-point 0); returns how many were switched.
+
+    The scale (the largest value represented) is kept, so the range still fits: a quantizer after a ReLU gives up
+    its negative half, one bit of resolution, which is what TensorRT does with such a tensor anyway.
+    """
+    from nncf.torch.quantization.layers import SymmetricQuantizer
+
+    switched = 0
+    for module in quantized.modules():
+        if isinstance(module, SymmetricQuantizer) and not module.signed:
+            module.signed = True
+            switched += 1
+    return switched
