@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from darkedge.models.vit import Block
+from darkedge.models.vit import Block, init_linear
 
 HEADS = ("bert", "mean")
 
@@ -23,6 +23,8 @@ class BertHead(nn.Module):
         self.pos_embed = nn.Parameter(torch.randn(1, num_tokens + 1, dim) * 0.02)
         self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
+        # as the ViT starts: with PyTorch's default linear init the head stalls at uniform predictions for a while
+        self.apply(init_linear)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1) + self.pos_embed

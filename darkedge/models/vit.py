@@ -116,7 +116,7 @@ class VisionTransformer(nn.Module):
         self.pos_embed = nn.Parameter(torch.randn(1, 1 + grid * grid, cfg.dim) * 0.02)
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.apply(_init_linear)
+        self.apply(init_linear)
 
     def num_tokens(self, num_frames: int) -> int:
         """One token per frame."""
@@ -154,7 +154,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, patches: int, source: str | os.Pat
     return torch.cat([cls, grid], dim=1)
 
 
-def _init_linear(module: nn.Module) -> None:
+def init_linear(module: nn.Module) -> None:
     """timm's ViT start: truncated-normal linear weights (std 0.02), zero biases."""
     if isinstance(module, nn.Linear):
         nn.init.trunc_normal_(module.weight, std=0.02)
