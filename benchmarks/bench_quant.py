@@ -1,6 +1,6 @@
 """Quantization benchmark on a trained run: calibration-set size, PTQ vs QAT-with-distillation, runtime agreement.
 
-    python benchmarks/bench_quant.py --run runs/latest [--sizes 8,16,32,64] [--qat-epochs 1]
+    python benchmarks/bench_quant.py --run runs/latest [--sizes 8,16,32,64] [--qat-epochs 2]
 
 1. PTQ top-1 on the test split for calibration sets of several sizes (built by `calib build` logic, seed 0).
 2. `darkedge quantize` (PTQ from --calib-clips clips + QAT with distillation): FP32 / PTQ / QAT-KD top-1, top-5.
@@ -172,6 +172,7 @@ def markdown(result: dict) -> str:
     a = result["ort_agreement"]
     b = result["benchmark_app"]
     fp = result["quantize"]["float_point"]
+    m = result["machine"]
     lines += [
         "",
         "## Runtimes",
@@ -179,11 +180,18 @@ def markdown(result: dict) -> str:
         f"- ONNX Runtime (Q/DQ ONNX) vs PyTorch fake-quant: top-1 agrees on {a['top1_agree']} / {a['clips']} test clips, "
         f"max logit difference {a['max_logit_diff']:.2e}.",
         f"- `{b.get('command', 'benchmark_app')}`: {'ran' if b['ran'] else 'FAILED'}"
-        + (f", {b['throughput_fps']:.1f} clips/s (shared CPU)" if b.get("throughput_fps") else "")
+        + (
+            f", {b['throughput_fps']:.1f} clips/s (its default: all cores, throughput mode)"
+            if b.get("throughput_fps")
+            else ""
+        )
         + ".",
         f"- INT8 graph: {fp['quantized_matmul_conv']} MatMul/Gemm/Conv quantized, {len(fp['float_matmul_conv'])} in floating "
-        f"point ({', '.join(n.removeprefix('/backbone/') for n in fp['float_matmul_conv'])}); "
+        f"point ({', '.join(n.removeprefix('/backbone/') for n in fp['float_matmul_conv']) or 'none'}); "
         f"FP ops: {', '.join(f'{k} x{v}' for k, v in fp['float_ops'].items())}.",
+        "",
+        f"Machine: {m['cpu']}, {m['usable_cores']} usable cores, 1-min load average {m['load_average_1min']:.1f} "
+        f"at the end; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()) + ".",
         "",
     ]
     return "\n".join(lines)
@@ -193,9 +201,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default="runs/latest")
     parser.add_argument("--sizes", default="8,16,32,64")
-    parser.add_argument("--calib-clips", type=int, default=64)
-    parser.add_argument("--qat-epochs", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-5)
+    parser.add_argument("--calib-clips", type=int, default=QatConfig.calib_clips)  # `darkedge quantize`'s
+    parser.add_argument("--qat-epochs", type=int, default=QatConfig.epochs)
+    parser.add_argument("--lr", type=float, default=QatConfig.lr)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     run = open_run(args.run)
