@@ -247,6 +247,22 @@ def test_bench_command_on_a_tiny_run(tiny_run):
     assert (run / "export" / "teacher_fp32.xml").is_file()  # exported on demand with darkedge export
 
 
+def test_throughput_reshapes_a_static_openvino_ir_to_the_batch(tmp_path):
+    """A batch-1 IR of a conv net is reshaped to the asked batch; the ViT's IR fixes its batch in the graph."""
+    from darkedge.bench.measure import MeasureJob, measure
+    from darkedge.export.openvino import export_openvino
+
+    config = {"encoder": "r2plus1d_nano", "head": "mean", "num_classes": 3, "num_frames": 4, "img_size": 32}
+    quick = TimingProtocol(warmup_runs=1, warmup_s=0, min_runs=5, min_time_s=0, max_time_s=5)
+    for encoder, batch in (("r2plus1d_nano", 3), ("vit_nano", 1)):
+        model = build_model("classifier", {**config, "encoder": encoder})
+        path = export_openvino(model, (1, 3, 4, 32, 32), tmp_path / f"{encoder}.xml", "fp32")
+        result = measure(MeasureJob(path, "openvino", threads=1, batch=3, protocol=quick))
+        assert result["input_shape"] == [1, 3, 4, 32, 32]  # latency stays per clip
+        assert result["throughput"]["batch"] == batch and result["throughput"]["clips_per_s"] > 0
+        assert ("note" in result["throughput"]) == (batch == 1)
+
+
 def test_end_to_end_stages_on_real_videos(tiny_run):
     run, videos = tiny_run
     clips = sorted(videos.glob("*/*.avi"))

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
+from darkedge.errors import DarkedgeError
 
 T = TypeVar("T")
 
@@ -118,12 +119,29 @@ def measure(job: MeasureJob) -> dict[str, Any]:
     return result
 
 
+def _reshaped(job: MeasureJob):
+    """The static OpenVINO IR reshaped to `job.batch`, or None for other backends or an IR that cannot be."""
+    from darkedge.runtime import load_predictor
+
+    if job.backend != "openvino":
+        return None
+    try:
+        return load_predictor(job.path, job.backend, job.threads, batch=job.batch)
+    except DarkedgeError:
+        return None
+
+
 def _throughput(job: MeasureJob, predictor, latency: LatencyStats) -> dict[str, Any]:
-    """Clips per second at `job.batch`; a static export gives the rate at the batch it was exported with."""
+    """Clips per second at `job.batch`. A static OpenVINO IR is reshaped to that batch; other static exports
+    give the rate at the batch they were exported with."""
     static_batch = predictor.input_shape[0]
+    if static_batch == job.batch:
+        return {"batch": job.batch, "clips_per_s": job.batch * 1000 / latency.p50_ms}
     if static_batch is not None:
-        note = {} if static_batch == job.batch else {"note": f"static batch-{static_batch} export"}
-        return {"batch": static_batch, "clips_per_s": static_batch * 1000 / latency.p50_ms, **note}
+        predictor = _reshaped(job)
+        if predictor is None:  # the rate at the batch it was exported with
+            note = f"static batch-{static_batch} export"
+            return {"batch": static_batch, "clips_per_s": static_batch * 1000 / latency.p50_ms, "note": note}
     clips = _clip(predictor.input_shape, job.batch)
     short = TimingProtocol(
         warmup_runs=2, warmup_s=0.5, min_runs=10, min_time_s=2.0, max_time_s=30.0, tolerance=0.05

@@ -32,7 +32,8 @@ def preset_configs(preset: str, num_frames: int | None = None) -> dict[str, dict
             img_size=cfg.crop,
         )
     )
-    both = {"enhancer": asdict(EnhancerConfig(name=cfg.enhancer)), "classifier": classifier}
+    enhancer = EnhancerConfig(name=cfg.enhancer, scale_factor=cfg.enhancer_scale)
+    both = {"enhancer": asdict(enhancer), "classifier": classifier}
     return {"student": classifier, "teacher": both, "two_stream": both}
 
 
