@@ -124,7 +124,7 @@ def main() -> None:
         "latency: the predictor call per window; windows/s and frames/s: the whole run, decoding included.",
         "",
         f"Machine: {info['cpu']} ({info['architecture']}), {info['usable_cores']} usable cores, "
-        f"load average {info['load_average_1min']:.1f} at the end (the box is shared), {info['os']}, "
+        f"load average {info['load_average_1min']:.1f} at the end, {info['os']}, "
         f"Python {info['python']}.",
         "",
         "Libraries: " + ", ".join(f"{name} {version}" for name, version in info["libraries"].items()) + ".",
