@@ -5,7 +5,7 @@
 
 Targets: INT8 student p50 <= 25 % of two-stream FP32 and <= 40 % of enhance-then-classify FP32; INT8 >= 1.5x
 faster than the FP32 student; each model's p50 agrees with itself within 10 % across repeats. All models are
-loaded side by side and timed call by call in turn (darkedge.bench.timing.time_interleaved), so that the load
+loaded side by side and timed in turns of 10 calls (darkedge.bench.timing.time_interleaved), so that the load
 of a shared machine hits them alike; ratios are taken within a repeat, then the median over repeats.
 """
 

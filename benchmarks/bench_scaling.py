@@ -3,8 +3,8 @@
     python benchmarks/bench_scaling.py   # writes benchmarks/results/bench_scaling.{md,json,png}
 
 Random-weight models at the "small" preset's architecture and crop (latency does not depend on weights), one
-static IR per (frames, batch); every model of every shape is loaded side by side and timed call by call in
-turn, so that the load of a shared machine hits all of them alike.
+static IR per (frames, batch); every model of every shape is loaded side by side and timed in turns of 10 calls
+(darkedge.bench.timing.time_interleaved), so that the load of a shared machine hits all of them alike.
 """
 
 from __future__ import annotations

@@ -86,10 +86,10 @@ def test_interleaved_timing_alternates_and_keeps_each_model_apart():
 
     protocol = TimingProtocol(warmup_runs=2, warmup_s=0.0, min_runs=10, min_time_s=0.0, tolerance=0.01)
     stats = time_interleaved(
-        {"fast": call("fast", 0.002), "slow": call("slow", 0.008)}, protocol, clock=clock
+        {"fast": call("fast", 0.002), "slow": call("slow", 0.008)}, protocol, clock=clock, calls_per_turn=3
     )
     assert order[:4] == ["fast", "fast", "slow", "slow"]  # warm-up, model by model
-    assert order[4:10] == ["fast", "slow"] * 3  # then one call of each in turn
+    assert order[4:16] == (["fast"] * 3 + ["slow"] * 3) * 2  # then turns of 3 calls each
     assert stats["fast"].runs == stats["slow"].runs >= 10
     assert stats["fast"].p50_ms == pytest.approx(2.0) and stats["slow"].p99_ms == pytest.approx(8.0)
 

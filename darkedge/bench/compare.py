@@ -204,7 +204,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
                 "accuracy": _accuracy(run, candidate, measured),
             }
         )
-    # Latency for the table: all models side by side, timed call by call in turn, so the ratios between them
+    # Latency for the table: all models side by side, timed in turns of a few calls, so the ratios between them
     # hold even when the machine's load drifts; each model's own-process figures stay under "latency_alone".
     side_by_side = in_subprocess(
         measure_interleaved, {c.name: c.path for c in candidates}, options.backend, threads, options.protocol

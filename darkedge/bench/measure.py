@@ -157,7 +157,7 @@ def _throughput(job: MeasureJob, predictor, latency: LatencyStats) -> dict[str, 
 def measure_interleaved(
     paths: dict[str, Path], backend: str, threads: int | None, protocol: TimingProtocol
 ) -> dict[str, dict[str, Any]]:
-    """Run in a child process: batch-1 latency of several models loaded side by side, timed call by call in turn."""
+    """Run in a child process: batch-1 latency of several models loaded side by side, timed in turns."""
     from darkedge.bench.timing import time_interleaved
     from darkedge.runtime import load_predictor
 

@@ -101,7 +101,7 @@ def markdown(report: dict[str, Any]) -> str:
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
         "Latency is per clip at batch 1: p50/p90/p99 of timed runs after warm-up, all models loaded side by side and "
-        "called in turn (each model's own-process figures are under `latency_alone` in bench.json); `x vs` is the "
+        "called in turns of 10 calls (each model's own-process figures are under `latency_alone` in bench.json); `x vs` is the "
         "baseline's p50 divided by the model's; peak MB is the resident-set high-water mark of a process that ran "
         "the model alone.",
         "",
