@@ -253,7 +253,11 @@ def calib_build(data, run_dir, out, num_clips, seed) -> None:
 @click.option("--lr", type=float, default=1e-5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option(
-    "--student-kl", type=float, default=0.0, show_default=True, help="Weight of KL to the FP32 student."
+    "--student-kl",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Weight of KL to the FP32 student (0: off).",
 )
 @click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
 @click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")

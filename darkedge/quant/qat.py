@@ -1,8 +1,10 @@
 """Quantization-aware distillation: fine-tune the fake-quantized student against the FP32 teacher.
 
 loss = alpha * CE(y, S_q(x)) [labelled clips only] + beta * tau^2 * KL(T(x) || S_q(x))
-       + gamma * tau^2 * KL(S_fp32(x) || S_q(x)) [optional]
-The teacher enhances the raw frames inside its forward, as in training. The model stays in eval mode
+       + gamma * tau^2 * KL(S_fp32(x) || S_q(x))   [gamma = 0 switches it off]
+The FP32 student's term anchors the INT8 student to what it quantizes: where the teacher is weaker than the
+student (measured: a 19 % teacher behind an 86 % student), KL to the teacher alone pulled QAT 1.2 points below PTQ;
+with both terms QAT matched or beat PTQ on all three premise seeds. The teacher enhances the raw frames inside its forward, as in training. The model stays in eval mode
 (dropout off); gradients still reach the weights and NNCF's learnable quantizer scales. A small learning rate
 keeps the PTQ ranges meaningful. Under torchrun every rank trains a DDP copy of the same quantized model.
 """
@@ -37,7 +39,7 @@ class QatConfig:
     weight_decay: float = 0.0
     alpha: float = 1.0  # cross-entropy, when labels are known
     beta: float = 1.0  # KL to the FP32 teacher
-    gamma: float = 0.0  # KL to the FP32 student (0: off)
+    gamma: float = 1.0  # KL to the FP32 student (0: off)
     tau: float = 1.0
     use_labels: bool = True  # False: teacher (and student) targets only
     seed: int = 0
