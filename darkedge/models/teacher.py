@@ -14,10 +14,10 @@ from darkedge.models.classifier import VideoClassifier
 
 def enhance_clip(enhancer: nn.Module, clip: torch.Tensor) -> torch.Tensor:
     """Run a frame enhancer on every frame of (B, 3, T, H, W) and clamp the result to [0, 1]."""
-    batch, channels, frames, height, width = clip.shape
-    frames_first = clip.transpose(1, 2).reshape(batch * frames, channels, height, width)
-    enhanced = enhancer(frames_first).clamp(0, 1)
-    return enhanced.reshape(batch, frames, channels, height, width).transpose(1, 2)
+    # flatten / unflatten rather than reshapes to traced sizes: exported graphs keep a free batch dimension
+    frames = clip.shape[2]
+    enhanced = enhancer(clip.transpose(1, 2).flatten(0, 1)).clamp(0, 1)
+    return enhanced.unflatten(0, (-1, frames)).transpose(1, 2)
 
 
 class Teacher(nn.Module):
