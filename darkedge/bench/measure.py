@@ -106,8 +106,10 @@ def measure(job: MeasureJob) -> dict[str, Any]:
         "latency": latency.to_dict(),
         "class_names": predictor.class_names,
     }
+    # the batch-1 high-water mark: before the throughput run (which may compile a reshaped copy of the model)
+    # and before scoring (which imports the data pipeline and torch into this process)
+    peak = _peak_rss_mb()
     result["throughput"] = _throughput(job, predictor, latency)
-    peak = _peak_rss_mb()  # before scoring, which imports the data pipeline (and torch) into this process
     result["memory"] = {
         "rss_before_load_mb": rss_before,
         "rss_after_load_mb": rss_loaded,

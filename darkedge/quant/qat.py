@@ -3,10 +3,11 @@
 loss = alpha * CE(y, S_q(x)) [labelled clips only] + beta * tau^2 * KL(T(x) || S_q(x))
        + gamma * tau^2 * KL(S_fp32(x) || S_q(x))   [gamma = 0 switches it off]
 The FP32 student's term anchors the INT8 student to what it quantizes: where the teacher is weaker than the
-student (measured: a 19 % teacher behind an 86 % student), KL to the teacher alone pulled QAT 1.2 points below PTQ;
-with both terms QAT matched or beat PTQ on all three premise seeds. The teacher enhances the raw frames inside its forward, as in training. The model stays in eval mode
-(dropout off); gradients still reach the weights and NNCF's learnable quantizer scales. A small learning rate
-keeps the PTQ ranges meaningful. Under torchrun every rank trains a DDP copy of the same quantized model.
+student (measured: a 19 % teacher behind an 86 % student), KL to the teacher alone pulled QAT 1.2 points below
+PTQ; with both terms QAT matched or beat PTQ on all three premise seeds. The teacher enhances the raw frames
+inside its forward, as in training. The model stays in eval mode (dropout off); gradients still reach the
+weights and NNCF's learnable quantizer scales. A small learning rate keeps the PTQ ranges meaningful. Under
+torchrun every rank trains a DDP copy of the same quantized model.
 """
 
 from __future__ import annotations
