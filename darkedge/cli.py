@@ -11,19 +11,23 @@ import click
 
 from darkedge import __version__
 from darkedge.errors import DarkedgeError
+from darkedge.fileio import cleanup_on_interrupt, interruption
 
 
 class _Group(click.Group):
-    """A click group that turns DarkedgeError into a one-line message and a non-zero exit, no traceback."""
+    """A click group that turns DarkedgeError into a one-line message and a non-zero exit, no traceback, and
+    Ctrl-C or SIGTERM into one line, exit 130 or 143, with no temporary file left behind."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with cleanup_on_interrupt():
+                return super().invoke(ctx)
         except DarkedgeError as e:
             raise click.ClickException(str(e)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            name, code = interruption(e)
+            click.echo(f"interrupted by {name}", err=True)
+            sys.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -25,7 +25,7 @@ from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.video import VideoError, count_frames, is_frame_folder, is_video, read_frames
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import write_json, write_text
+from darkedge.fileio import atomic_path, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,18 @@ def stratified_pick(keys: list[tuple[int, int]], n: int, seed: int) -> list[int]
 
 
 def _copy_clip(source: Path, target: Path) -> None:
-    """Copy a video file or frame folder; the target name appears only once the copy is complete."""
+    """Copy a video file or frame folder; the target name appears only once the copy is complete, and an
+    interrupted copy leaves nothing (fileio.cleanup_on_interrupt)."""
+    if not source.is_dir():
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        return
     tmp = target.with_name(f".{target.name}.tmp")
-    if source.is_dir():
+    try:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def default_calibration_data(run_dir: str | os.PathLike) -> str:
