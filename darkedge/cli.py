@@ -30,6 +30,16 @@ class _Group(click.Group):
             sys.exit(code)
 
 
+def _video_root_option(command):
+    """--video-root, for every command that takes a data set or a list."""
+    return click.option(
+        "--video-root",
+        default=None,
+        type=click.Path(file_okay=False, path_type=str),
+        help="Folder the list's videos are under, searched before the usual places (for any other arrangement).",
+    )(command)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="darkedge")
 def main() -> None:
@@ -90,7 +100,9 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
-@click.option("--fold", type=click.IntRange(min=1), default=1, show_default=True, help="ARID split number.")
+@click.option(
+    "--fold", type=click.IntRange(min=0), default=1, show_default=True, help="Split number (ARID v1.5: 0, 1)."
+)
 @click.option(
     "--frames",
     type=click.IntRange(min=1),
@@ -98,11 +110,22 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
     show_default=True,
     help="Report clips shorter than this.",
 )
-def data_check(path: str, split: str, fold: int, frames: int) -> None:
-    """Decode every clip of a data set (folder or list file); exit non-zero if any clip is unreadable."""
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decoding processes [default: every usable core].",
+)
+@_video_root_option
+def data_check(
+    path: str, split: str, fold: int, frames: int, workers: int | None, video_root: str | None
+) -> None:
+    """Decode every clip of a data set (its root, list folder or one list); exit non-zero if any is unreadable."""
     from darkedge.data.check import check_dataset, format_report
 
-    report = check_dataset(path, split=split, fold=fold, min_frames=frames)
+    report = check_dataset(
+        path, split=split, fold=fold, min_frames=frames, workers=workers, video_root=video_root
+    )
     click.echo(format_report(report))
     if not report.ok:
         raise click.ClickException(
@@ -130,7 +153,10 @@ def enhance() -> None:
 @click.option(
     "--out", default="enhancer.pt", show_default=True, help="Checkpoint; history goes to OUT without .pt/."
 )
-def enhance_train(data_path: str, split: str, model: str, steps: int, out: str) -> None:
+@_video_root_option
+def enhance_train(
+    data_path: str, split: str, model: str, steps: int, out: str, video_root: str | None
+) -> None:
     """Train an enhancer on a data set's own dark frames (zero-reference, no labels)."""
     from pathlib import Path
 
@@ -139,7 +165,7 @@ def enhance_train(data_path: str, split: str, model: str, steps: int, out: str) 
     from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
 
     cfg = EnhancerTrainConfig(enhancer=EnhancerConfig(name=model), steps=steps)
-    m = train_enhancer(open_dataset(data_path, split), cfg, Path(out))
+    m = train_enhancer(open_dataset(data_path, split, video_root=video_root), cfg, Path(out))
     click.echo(
         f"{out}: loss {m['loss_first']:.4f} -> {m['loss_last']:.4f}, mean brightness "
         f"{m['brightness_raw']:.3f} -> {m['brightness_enhanced']:.3f} ({m['frames']} frames, "
@@ -193,21 +219,31 @@ def enhance_apply(
     show_default=True,
     help="After a full run, fill this folder with calibration clips from the run's data if it has none.",
 )
-def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir) -> None:
+@_video_root_option
+def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir, video_root) -> None:
     """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
     from darkedge.quant.calib import fill_if_empty
     from darkedge.train.pipeline import train
     from darkedge.train.run import open_run
 
     path, table = train(
-        out=out, preset=preset, data=data, seed=seed, epochs=epochs, stage=stage, run=run_dir, resume=resume
+        out=out,
+        preset=preset,
+        data=data,
+        video_root=video_root,
+        seed=seed,
+        epochs=epochs,
+        stage=stage,
+        run=run_dir,
+        resume=resume,
     )
     if table is None:
         return
     click.echo(table)
     click.echo(f"run: {path}")
     if stage is None and calib_dir:
-        built = fill_if_empty(calib_dir, open_run(path).config.data)
+        config = open_run(path).config
+        built = fill_if_empty(calib_dir, config.data, video_root=config.video_root)
         if built:
             click.echo(
                 f"calibration: {built['chosen']} clips in {calib_dir} (for `darkedge quantize --calib {calib_dir}`)"
@@ -234,11 +270,13 @@ def calib() -> None:
 )
 @click.option("--clips", "num_clips", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def calib_build(data, run_dir, out, num_clips, seed) -> None:
+@_video_root_option
+def calib_build(data, run_dir, out, num_clips, seed, video_root) -> None:
     """Pick clips stratified over classes and brightness from the training split; copy them with a list."""
     from darkedge.quant.calib import build_calibration_set, default_calibration_data
 
-    summary = build_calibration_set(data or default_calibration_data(run_dir), out, num_clips, seed)
+    data, video_root = (data, video_root) if data else default_calibration_data(run_dir)
+    summary = build_calibration_set(data, out, num_clips, seed, video_root=video_root)
     click.echo(
         f"{out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
         f"brightness terciles split at {summary['brightness_tercile_edges']}; "
@@ -382,7 +420,10 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     is_flag=True,
     help="Also time decode, preprocess, enhance and inference on the run's test videos.",
 )
-def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e) -> None:
+@_video_root_option
+def bench(
+    run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e, video_root
+) -> None:
     """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
     from pathlib import Path
 
@@ -398,6 +439,7 @@ def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_l
         batch=batch,
         protocol=TimingProtocol(min_runs=runs, min_time_s=min_time, warmup_s=min(1.0, min_time)),
         labelled_list=Path(labelled_list) if labelled_list else None,
+        video_root=video_root,
         max_eval_clips=max_clips,
         e2e=e2e,
     )

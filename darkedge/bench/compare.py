@@ -50,6 +50,7 @@ class BenchOptions:
     batch: int = 4
     protocol: TimingProtocol = field(default_factory=TimingProtocol)
     labelled_list: Path | None = None
+    video_root: str | None = None  # where --list's videos are looked for first
     max_eval_clips: int | None = None
     e2e: bool = False
 
@@ -181,6 +182,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             batch=options.batch,
             protocol=options.protocol,
             labelled_list=options.labelled_list,
+            video_root=options.video_root,
             clip_settings={"stride": run.config.stride, "resize": run.config.resize},
             max_eval_clips=options.max_eval_clips,
         )

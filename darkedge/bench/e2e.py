@@ -113,7 +113,9 @@ def run_e2e(run, candidates, options, threads: int, max_clips: int = 20) -> dict
     from darkedge.data.lists import open_dataset
 
     source = options.labelled_list or run.config.data
-    index = open_dataset(source, split="all" if options.labelled_list else "test", fold=run.config.fold)
+    video_root = options.video_root if options.labelled_list else run.config.video_root
+    split = "all" if options.labelled_list else "test"
+    index = open_dataset(source, split=split, fold=run.config.fold, video_root=video_root)
     videos = [s.path for s in index.samples[:max_clips]]
     clip_settings = {"stride": run.config.stride, "resize": run.config.resize}
     shape = (run.config.num_frames, 3, run.config.crop, run.config.crop)

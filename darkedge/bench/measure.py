@@ -34,6 +34,7 @@ class MeasureJob:
     batch: int = 4
     protocol: TimingProtocol = field(default_factory=TimingProtocol)
     labelled_list: Path | None = None
+    video_root: str | None = None  # where the labelled list's videos are looked for first
     clip_settings: dict[str, Any] = field(default_factory=dict)  # ClipDataset stride / resize (the run's)
     max_eval_clips: int | None = None
 
@@ -63,13 +64,17 @@ def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:
 
 
 def top1(
-    predictor, labelled_list: Path, clip_settings: dict[str, Any], max_clips: int | None
+    predictor,
+    labelled_list: Path,
+    clip_settings: dict[str, Any],
+    max_clips: int | None,
+    video_root: str | None = None,
 ) -> dict[str, Any]:
     """Top-1 of `predictor` on a labelled list, clip by clip, centre clip and crop (unreadable clips skipped)."""
     from darkedge.data.dataset import ClipDataset
     from darkedge.data.lists import open_dataset
 
-    index = open_dataset(labelled_list, split="all")
+    index = open_dataset(labelled_list, split="all", video_root=video_root)
     _, _, frames, size, _ = predictor.input_shape
     settings = {"resize": round(size * 8 / 7), **clip_settings}
     dataset = ClipDataset(index, frames, crop=size, skip_unreadable=True, **settings)
@@ -117,7 +122,9 @@ def measure(job: MeasureJob) -> dict[str, Any]:
         "model_peak_mb": peak - rss_before,
     }
     if job.labelled_list is not None:
-        result["accuracy"] = top1(predictor, job.labelled_list, job.clip_settings, job.max_eval_clips)
+        result["accuracy"] = top1(
+            predictor, job.labelled_list, job.clip_settings, job.max_eval_clips, job.video_root
+        )
     return result
 
 

@@ -14,6 +14,8 @@ class TrainConfig:
 
     preset: str = "small"
     data: str = "data/synth"  # a data-set folder or list file; the built-in set is generated here if absent
+    # the folder the list's videos are in: --video-root, else where the search found them (data/layout.py)
+    video_root: str | None = None
     fold: int = 1  # which official split (ARID has 3)
     seed: int = 0
     # clips: T frames at a stride, resized then cropped to a square

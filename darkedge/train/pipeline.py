@@ -50,8 +50,9 @@ def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
     )
 
 
-def _prepare_data(cfg: TrainConfig, d: Dist) -> list[str]:
-    """Generate the built-in data set when it is the one asked for and is absent; return its class names."""
+def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None]:
+    """Generate the built-in data set when it is the one asked for and is absent; return its class names and
+    the folder its training videos are in (None for a folder per class), printed once."""
     from darkedge.data.lists import open_dataset
 
     if cfg.data == BUILTIN_DATA and not Path(cfg.data).exists():
@@ -61,7 +62,11 @@ def _prepare_data(cfg: TrainConfig, d: Dist) -> list[str]:
             print(f"generating the built-in data set at {cfg.data}", file=sys.stderr)
             synthesize(SynthConfig(), Path(cfg.data))
         barrier(d)
-    return open_dataset(cfg.data, split="train", fold=cfg.fold).class_names
+    index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
+    videos = str(index.video_roots[0].resolve()) if index.fmt != "folders" else None
+    if d.is_main:
+        print(f"data: {cfg.data} ({index.fmt}), videos in {videos or cfg.data}", file=sys.stderr)
+    return index.class_names, videos
 
 
 def _open_or_create(
@@ -71,15 +76,16 @@ def _open_or_create(
     resume: bool,
     preset: str | None,
     data: str | None,
+    video_root: str | None,
     seed: int | None,
     epochs: int | None,
     d: Dist,
 ) -> Run:
     """A new run directory from the preset, or the existing one named by `run` (or out/latest with --resume)."""
     if run is None and not resume:
-        cfg = make_config(preset or "small", data=data, seed=seed, epochs=epochs)
-        class_names = _prepare_data(cfg, d)
-        cfg = replace(cfg, data=str(Path(cfg.data).resolve()))
+        cfg = make_config(preset or "small", data=data, seed=seed, epochs=epochs, video_root=video_root)
+        class_names, videos = _prepare_data(cfg, d)
+        cfg = replace(cfg, data=str(Path(cfg.data).resolve()), video_root=videos)
         path = None
         if d.is_main:
             path = new_run_dir(out)
@@ -93,9 +99,12 @@ def _open_or_create(
                 f"{flag}: {existing.path} keeps the settings it was made with; start a new run instead"
             )
     cfg = existing.config
-    if data is not None or epochs is not None:
-        cfg = replace(cfg, data=str(Path(data).resolve()) if data else cfg.data, epochs=epochs or cfg.epochs)
-        found = _prepare_data(cfg, d)
+    if data is not None or video_root is not None or epochs is not None:
+        if data is not None or video_root is not None:  # other videos: the saved folder no longer applies
+            cfg = replace(cfg, data=str(Path(data).resolve()) if data else cfg.data, video_root=video_root)
+        cfg = replace(cfg, epochs=epochs or cfg.epochs)
+        found, videos = _prepare_data(cfg, d)
+        cfg = replace(cfg, video_root=videos)
         check_classes(found, existing.class_names, data or cfg.data, existing.path)
         if d.is_main:
             save_run_config(existing.path, cfg, existing.class_names)
@@ -152,7 +161,7 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
             lr=cfg.enhancer_lr,
             seed=cfg.seed,
         )
-        index = open_dataset(cfg.data, split="train", fold=cfg.fold)
+        index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
         metrics = train_enhancer(index, enhancer_cfg, run.path / "enhancer.pt")
     barrier(d)
     return broadcast(d, metrics)
@@ -221,6 +230,7 @@ def train(
     seed: int | None = None,
     epochs: int | None = None,
     stage: str | None = None,
+    video_root: str | None = None,
     run: str | Path | None = None,
     resume: bool = False,
 ) -> tuple[Path, str | None]:
@@ -241,6 +251,7 @@ def train(
             resume=resume,
             preset=preset,
             data=data,
+            video_root=video_root,
             seed=seed,
             epochs=epochs,
             d=d,

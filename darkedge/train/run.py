@@ -48,7 +48,8 @@ class Run:
         from darkedge.data.lists import open_dataset
 
         data = overrides.pop("data", None) or self.config.data
-        index = open_dataset(data, split=split, fold=self.config.fold)
+        video_root = self.config.video_root if data == self.config.data else None
+        index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
         check_classes(index.class_names, self.class_names, data, self.path)
         cfg = self.config
         settings: dict[str, Any] = dict(
