@@ -184,13 +184,29 @@ def enhance_train(
 @click.option("--gamma", type=float, default=None, help="Use gamma correction instead (DarkLight: 1.8).")
 @click.option("--out", default=None, help="Output file [default: SOURCE_enhanced.<ext> beside SOURCE].")
 @click.option("--side-by-side", is_flag=True, help="Write raw | enhanced next to each other.")
+@click.option(
+    "--backend",
+    type=click.Choice(["openvino", "onnxruntime", "torch"]),
+    default=None,
+    help="Runtime the enhancer runs on, converted in memory [default: openvino; torch for one image].",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="Inference threads [default: the runtime's]."
+)
 def enhance_apply(
-    source: str, enhancer_path: str | None, gamma: float | None, out: str | None, side_by_side: bool
+    source: str,
+    enhancer_path: str | None,
+    gamma: float | None,
+    out: str | None,
+    side_by_side: bool,
+    backend: str | None,
+    threads: int | None,
 ) -> None:
     """Enhance a video, a frame folder or an image and write the result."""
     from darkedge.enhance.apply import choose_enhancer, enhance_file
 
-    written = enhance_file(source, choose_enhancer(enhancer_path, gamma), out, side_by_side)
+    enhancer = choose_enhancer(enhancer_path, gamma)
+    written = enhance_file(source, enhancer, out, side_by_side, backend=backend, threads=threads)
     click.echo(f"wrote {written}")
 
 

@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from darkedge.checkpoint import save_checkpoint
 from darkedge.data.video import count_frames
-from darkedge.data.writer import VideoWriter
+from darkedge.data.writer import VideoWriter, write_video
+from darkedge.enhance import EnhancerConfig, build_enhancer
 from darkedge.fileio import Terminated, atomic_path, cleanup_on_interrupt, temporary_beside
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,6 +79,22 @@ def interrupted(process: subprocess.Popen, signum: int) -> tuple[str, str]:
     assert err.strip().splitlines()[-1] == f"interrupted by {signal.Signals(signum).name}"
     assert "Traceback" not in err
     return out, err
+
+
+def test_enhance_apply_sigterm_mid_video(tmp_path):
+    rng = np.random.default_rng(0)
+    source = tmp_path / "night.avi"
+    write_video(source, rng.integers(0, 40, (600, 96, 128, 3), dtype=np.uint8), fps=25)
+    cfg = EnhancerConfig(name="zero_dce")
+    enhancer = tmp_path / "zero_dce.pt"
+    save_checkpoint(
+        enhancer, kind="enhancer", config=asdict(cfg), state_dict=build_enhancer(cfg).state_dict()
+    )
+    process = start("enhance", "apply", str(source), "--enhancer", str(enhancer))
+    wait_for(lambda: hidden(tmp_path), process)  # the output's temporary file: frames are being written
+    out, _ = interrupted(process, signal.SIGTERM)
+    assert out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night.avi", "zero_dce.pt"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
