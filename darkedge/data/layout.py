@@ -5,7 +5,7 @@ fixed search, never by crawling the disk:
 
   lists        PATH itself when it holds list files, else the first of PATH/list_cvt, PATH/raw/list_cvt,
                PATH/annotations that does; a list folder made of split_N/ subfolders (ARID v1.5) gives
-               split_<fold>/.
+               split_<fold>/, and pointing at split_N/ itself means fold N.
   class table  mapping_table.txt or classInd.txt beside the list, else in the folder above it.
   videos       per list file: --video-root first when given, then the list's folder, its parent and its
                grandparent, each as it is and with one of VIDEO_DIRS inside (data/, clips/, videos/ ...).
@@ -98,6 +98,12 @@ def list_folder(root: Path, fold: int) -> Path | None:
                 raise DarkedgeError(f"{folder}: no split folder for fold {fold} among {found} (use --fold)")
             return splits[fold]
     return None
+
+
+def folder_fold(folder: Path, fold: int) -> int:
+    """The fold a list folder's lists are for: N for ARID v1.5's split_N/ (the folder chose it), else `fold`."""
+    match = SPLIT_DIR.fullmatch(folder.name)
+    return int(match.group(1)) if match else fold
 
 
 def split_candidates(folder: Path) -> list[Path]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from darkedge.data.layout import (
     choose_video_folder,
     find_class_table,
+    folder_fold,
     list_folder,
     resolve_clip,
     split_candidates,
@@ -295,5 +296,6 @@ def open_dataset(
             )
         samples, class_names = _samples_from_folders(path, split)
         return DataIndex(samples, class_names, path, "folders", [path])
-    samples, class_names, fmt, roots = _samples_from_lists(_find_split_lists(folder, split, fold), video_root)
+    list_files = _find_split_lists(folder, split, folder_fold(folder, fold))
+    samples, class_names, fmt, roots = _samples_from_lists(list_files, video_root)
     return DataIndex(samples, class_names, path, fmt, roots)
