@@ -38,7 +38,7 @@ from darkedge.data.video import count_frames, read_frames
 from darkedge.fileio import write_text
 
 CLIP_LENGTHS = (16, 64)
-ARID_SIZE, ARID_FRAMES, ARID_CLIPS = (320, 240), 150, 24
+ARID_SIZE, ARID_FRAMES, ARID_CLIPS = (320, 240), 150, 96
 
 
 def write_arid_sized(folder: Path) -> DataIndex:

@@ -159,7 +159,8 @@ def check_dataset(
     """Decode every clip of the data set at `path` (folder or list file) and gather a CheckReport.
 
     `workers` processes decode (default: every usable core); `video_root` is where the listed videos are
-    looked for first.
+    looked for first. With more than one worker, processes come from a fork server, which imports the main
+    module again: a script calling this needs the usual `if __name__ == "__main__":` guard.
     """
     path = Path(path)
     splits = _splits(path, split, fold, video_root)
