@@ -21,11 +21,11 @@ import torch
 
 from darkedge.bench.machine import machine_info
 from darkedge.checkpoint import save_checkpoint
+from darkedge.config import PRESETS
 from darkedge.data.writer import write_video
 from darkedge.fileio import write_text
 from darkedge.infer.run import InferConfig, Summary, run_infer
 from darkedge.models import ClassifierConfig, build_model
-from darkedge.train.config import PRESETS
 
 VIDEO_SIZE, VIDEO_FRAMES, VIDEO_FPS = (320, 240), 240, 30.0
 

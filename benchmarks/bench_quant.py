@@ -27,6 +27,7 @@ from darkedge.bench.machine import machine_info
 from darkedge.data.dataset import collate_clips
 from darkedge.fileio import write_json, write_text
 from darkedge.models import load_model
+from darkedge.models.int8_checkpoint import load_int8_model, load_run_int8_student
 from darkedge.quant import (
     QatConfig,
     build_calibration_set,
@@ -34,10 +35,9 @@ from darkedge.quant import (
     open_calibration,
     quantize_ptq,
 )
-from darkedge.quant.int8_checkpoint import load_int8_model, load_run_int8_student
 from darkedge.quant.pipeline import quantize_run
+from darkedge.run import open_run
 from darkedge.train.evaluate import evaluate, predict
-from darkedge.train.run import open_run
 
 RESULTS = Path(__file__).parent / "results"
 

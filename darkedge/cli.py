@@ -192,8 +192,8 @@ def enhance_apply(
 def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir) -> None:
     """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
     from darkedge.quant.calib import fill_if_empty
+    from darkedge.run import open_run
     from darkedge.train.pipeline import train
-    from darkedge.train.run import open_run
 
     path, table = train(
         out=out, preset=preset, data=data, seed=seed, epochs=epochs, stage=stage, run=run_dir, resume=resume
@@ -319,7 +319,7 @@ def quantize_command(
 def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tensorrt) -> None:
     """Export a run's model to ONNX, OpenVINO IR or a TensorRT engine (RUN/export/, listed in manifest.json)."""
     from darkedge.export import check_exports, export_model, format_check
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     run = open_run(run_dir)
     if fmt is None and not check:

@@ -24,7 +24,7 @@ from darkedge.export import check_exports, resolve_target
 from darkedge.export.onnx import check_qdq_int8, export_onnx_int8
 from darkedge.export.tensorrt import build_engine, import_tensorrt, plan_build
 from darkedge.models import build_model
-from darkedge.train.run import open_run
+from darkedge.run import open_run
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 

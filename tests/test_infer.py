@@ -233,9 +233,9 @@ def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path,
 
 
 def test_a_model_in_a_run_directory_is_fed_clips_the_way_it_was_trained(tmp_path):
+    from darkedge.config import make_config
     from darkedge.infer.run import training_sampling
-    from darkedge.train.config import make_config
-    from darkedge.train.run import save_run_config
+    from darkedge.run import save_run_config
 
     cfg = make_config("test")
     save_run_config(tmp_path, cfg, ["a", "b"])

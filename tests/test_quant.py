@@ -21,10 +21,12 @@ from click.testing import CliRunner
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.cli import main
+from darkedge.config import make_config
 from darkedge.data.writer import write_video
 from darkedge.enhance import EnhancerConfig
 from darkedge.errors import DarkedgeError
 from darkedge.models import build_model
+from darkedge.models.int8_checkpoint import from_plain, to_plain
 from darkedge.quant import (
     QatConfig,
     finetune_quantized,
@@ -33,11 +35,9 @@ from darkedge.quant import (
     quantize_ptq,
     save_int8_checkpoint,
 )
-from darkedge.quant.int8_checkpoint import from_plain, to_plain
-from darkedge.train.config import make_config
+from darkedge.run import open_run, save_run_config
 from darkedge.train.distributed import Dist
 from darkedge.train.pipeline import classifier_config
-from darkedge.train.run import open_run, save_run_config
 
 CLASSES = ["Drink", "Jump", "Wave"]
 

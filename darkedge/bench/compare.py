@@ -166,7 +166,7 @@ def add_ratios(models: list[dict[str, Any]]) -> None:
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Measure every model of the comparison; returns the report (written by report.write_reports)."""
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     run = open_run(options.run)
     threads = options.threads or cpu_threads_default()

@@ -20,7 +20,7 @@ KINDS = {"student": "classifier", "teacher": "teacher", "two_stream": "two_strea
 
 def preset_configs(preset: str, num_frames: int | None = None) -> dict[str, dict]:
     """Model configs of the student, teacher and two-stream at `preset`'s encoder, frames and crop."""
-    from darkedge.train.config import make_config
+    from darkedge.config import make_config
 
     cfg = make_config(preset)
     classifier = asdict(

@@ -18,7 +18,7 @@ import torch
 from darkedge.bench.machine import library_versions
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import ExportTarget, load_run_model, read_manifest
-from darkedge.train.run import Run
+from darkedge.run import Run
 
 RUNTIMES = ("torch", "onnxruntime", "openvino", "tensorrt")
 

@@ -14,8 +14,8 @@ from torch import nn
 
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
+from darkedge.run import Run
 from darkedge.runtime.manifest import MANIFEST, read_manifest
-from darkedge.train.run import Run
 
 MODELS = ("student", "teacher", "raw", "two_stream", "student_int8")
 FORMATS = ("onnx", "openvino", "tensorrt")
@@ -70,7 +70,7 @@ def load_run_model(run: Run, target: ExportTarget) -> tuple[nn.Module, tuple[int
     from darkedge.models import load_model, model_input_shape
 
     if target.precision == "int8":
-        from darkedge.quant.int8_checkpoint import load_run_int8_student
+        from darkedge.models.int8_checkpoint import load_run_int8_student
 
         model, ckpt = load_run_int8_student(run)
     else:

@@ -120,7 +120,7 @@ def training_sampling(model: Path) -> tuple[int, float]:
     A model sees clips the way it was trained: T frames `stride` apart, resized to `resize` and cropped to
     `crop`. Without a run directory's config.json: consecutive frames and the 128/112 evaluation ratio.
     """
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     for folder in (model.parent, model.parent.parent):
         if not (folder / "config.json").is_file():

@@ -73,7 +73,7 @@ def _copy_clip(source: Path, target: Path) -> None:
 
 def default_calibration_data(run_dir: str | os.PathLike) -> str:
     """The data set `calib build` picks from by default: the run's, else the built-in synthetic set."""
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     try:
         return open_run(run_dir).config.data

@@ -15,14 +15,14 @@ from typing import Any
 from darkedge.data.dataset import ClipDataset
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
+from darkedge.models.int8_checkpoint import INT8_NAME, load_int8_model, save_int8_checkpoint, state_dict_bytes
 from darkedge.quant.calib import calibration_batches, open_calibration
-from darkedge.quant.int8_checkpoint import INT8_NAME, load_int8_model, save_int8_checkpoint, state_dict_bytes
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
+from darkedge.run import Run, open_run
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.evaluate import describe_protocol
-from darkedge.train.run import Run, open_run
 
 MB = 1024 * 1024
 

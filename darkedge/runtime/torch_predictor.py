@@ -22,7 +22,7 @@ class TorchPredictor(Predictor):
         if threads:
             self.torch.set_num_threads(threads)
         if load_checkpoint(path).get("kind") == "classifier_int8":  # fake-quantized (NNCF) student
-            from darkedge.quant.int8_checkpoint import load_int8_model
+            from darkedge.models.int8_checkpoint import load_int8_model
 
             model, ckpt = load_int8_model(path)
         else:

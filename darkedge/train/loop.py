@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
+from darkedge.config import TrainConfig
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.train.config import TrainConfig
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
 from darkedge.train.evaluate import describe_protocol, evaluate, save_confusion_png
 from darkedge.train.losses import distillation_loss

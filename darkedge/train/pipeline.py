@@ -14,12 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from darkedge.config import TrainConfig, make_config
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.train.config import TrainConfig, make_config
-from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.loop import fit
-from darkedge.train.run import (
+from darkedge.run import (
     STAGES,
     Run,
     check_classes,
@@ -27,6 +25,8 @@ from darkedge.train.run import (
     open_run,
     save_run_config,
 )
+from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
+from darkedge.train.loop import fit
 from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table
 
 BUILTIN_DATA = "data/synth"

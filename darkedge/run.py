@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from darkedge import __version__
+from darkedge.config import TrainConfig, config_from_dict
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.train.config import TrainConfig, config_from_dict
 
 DEFAULT_RUN = Path("runs/latest")
 STAGES = ("enhancer", "teacher", "student", "raw", "two_stream")
