@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from darkedge.errors import DarkedgeError
+from darkedge.names import BUILTIN_DATA
 
 
 @dataclass
@@ -13,7 +14,7 @@ class TrainConfig:
     """One run: data, clip sampling, optimisation, distillation, architectures. Saved as the run's config.json."""
 
     preset: str = "small"
-    data: str = "data/synth"  # a data-set folder or list file; the built-in set is generated here if absent
+    data: str = BUILTIN_DATA  # a data-set folder or list file; the built-in set is generated here if absent
     fold: int = 1  # which official split (ARID has 3)
     seed: int = 0
     # clips: T frames at a stride, resized then cropped to a square

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +15,26 @@ from darkedge.errors import DarkedgeError
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, companions: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    `companions` are the suffixes of files the block writes beside the temporary path under its stem (OpenVINO's
+    .bin beside the .xml). The temporary path then has `path`'s own name, inside a hidden folder (such writers
+    check the extension and derive the companions' names from it), and the companions are renamed in first: the
+    file readers open comes last.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if companions:
+        folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            yield folder / path.name
+            for suffix in companions:
+                os.replace(folder / f"{path.stem}{suffix}", path.with_suffix(suffix))
+            os.replace(folder / path.name, path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp)

@@ -1,7 +1,8 @@
 """Measure one model in a fresh process: load it, time it, read its memory high-water mark, score it.
 
 A process per model is the honest way to report peak memory of native runtimes (their allocations are
-invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings.
+invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings. For the same
+reason darkedge's runtime and data modules are imported inside the functions the child runs, when they are needed.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.video import VideoError, count_frames, is_frame_folder, is_video, read_frames
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json, write_text
+from darkedge.names import BUILTIN_DATA
+from darkedge.run import open_run
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +75,10 @@ def _copy_clip(source: Path, target: Path) -> None:
 
 def default_calibration_data(run_dir: str | os.PathLike) -> str:
     """The data set `calib build` picks from by default: the run's, else the built-in synthetic set."""
-    from darkedge.run import open_run
-
     try:
         return open_run(run_dir).config.data
     except DarkedgeError:
-        return "data/synth"
+        return BUILTIN_DATA
 
 
 def build_calibration_set(
