@@ -25,8 +25,9 @@ import torch
 from darkedge.bench.machine import machine_info
 from darkedge.cores import usable_cores
 from darkedge.enhance import EnhancerConfig, build_enhancer
-from darkedge.enhance.frames import BACKENDS, FrameEnhancer
+from darkedge.enhance.frames import FrameEnhancer
 from darkedge.fileio import write_json, write_text
+from darkedge.names import ENHANCE_BACKENDS
 
 MODELS = {
     "Zero-DCE": EnhancerConfig(name="zero_dce"),
@@ -100,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "enhance.md")
     parser.add_argument("--sizes", default=",".join(SIZES), help="WIDTHxHEIGHT,... (e.g. 850x478 too)")
-    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--backends", default=",".join(ENHANCE_BACKENDS))
     parser.add_argument("--min-time", type=float, default=5.0, help="Seconds timed per row.")
     args = parser.parse_args()
     torch.set_num_threads(usable_cores())

@@ -1,6 +1,7 @@
 """The `darkedge` command line: parse options, call the function that does the work, print the result.
 
-Heavy imports (torch, nncf, openvino) happen inside each command so that `darkedge --help` is instant.
+Heavy imports (torch, nncf, openvino) happen inside each command so that `darkedge --help` is instant; the
+choices the options offer come from darkedge.names, which imports nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,16 @@ import click
 from darkedge import __version__
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import cleanup_on_interrupt, interruption
+from darkedge.logs import setup_logging
+from darkedge.names import (
+    BACKENDS,
+    BUILTIN_DATA,
+    ENHANCE_BACKENDS,
+    EXPORT_MODELS,
+    FORMATS,
+    PRECISIONS,
+    STAGES,
+)
 
 
 class _Group(click.Group):
@@ -42,8 +53,13 @@ def _video_root_option(command):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="darkedge")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also print debug messages.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors (progress bars stay).")
+def main(verbose: bool, quiet: bool) -> None:
     """Recognise actions in dark video with one INT8 network on raw frames."""
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet exclude each other")
+    setup_logging(verbose=verbose, quiet=quiet)
 
 
 @main.group(cls=_Group)
@@ -51,13 +67,11 @@ def data() -> None:
     """Make, inspect and check data sets."""
 
 
-# --- data commands (issue 2) ---
-
 # data synth: the built-in dark-action data set
 
 
 @data.command("synth")
-@click.option("--out", default="data/synth", show_default=True, type=click.Path(path_type=str))
+@click.option("--out", default=BUILTIN_DATA, show_default=True, type=click.Path(path_type=str))
 @click.option("--seed", default=None, type=int, help="[default: 0]")
 @click.option("--clips-per-class", default=None, type=click.IntRange(min=1), help="[default: 80]")
 @click.option("--frames", default=None, type=click.IntRange(min=1), help="Frames per clip [default: 32].")
@@ -133,9 +147,6 @@ def data_check(
         )
 
 
-# --- enhance commands (issue 3) ---
-
-
 @main.group(cls=_Group)
 def enhance() -> None:
     """Train and apply low-light enhancers (Zero-DCE, Zero-DCE++, gamma correction)."""
@@ -143,7 +154,7 @@ def enhance() -> None:
 
 @enhance.command("train")
 @click.option(
-    "--data", "data_path", default="data/synth", show_default=True, help="Data-set folder or list file."
+    "--data", "data_path", default=BUILTIN_DATA, show_default=True, help="Data-set folder or list file."
 )
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="train", show_default=True)
 @click.option(
@@ -186,7 +197,7 @@ def enhance_train(
 @click.option("--side-by-side", is_flag=True, help="Write raw | enhanced next to each other.")
 @click.option(
     "--backend",
-    type=click.Choice(["openvino", "onnxruntime", "torch"]),
+    type=click.Choice(ENHANCE_BACKENDS),
     default=None,
     help="Runtime the enhancer runs on, converted in memory [default: openvino; torch for one image].",
 )
@@ -210,17 +221,14 @@ def enhance_apply(
     click.echo(f"wrote {written}")
 
 
-# --- train command (issue 3) ---
-
-
 @main.command("train")
 @click.option(
-    "--data", default=None, help="Data set folder or list file (default: the built-in set, data/synth)."
+    "--data", default=None, help=f"Data set folder or list file (default: the built-in set, {BUILTIN_DATA})."
 )
 @click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
 @click.option("--out", default="runs", show_default=True, help="Where new run directories go.")
 @click.option("--seed", type=int, default=None, help="Seed of the run (default 0).")
-@click.option("--stage", default=None, help="Run one stage: enhancer, teacher, student, raw or two_stream.")
+@click.option("--stage", default=None, help=f"Run one stage: {', '.join(STAGES)}.")
 @click.option("--run", "run_dir", default=None, help="An existing run directory to work in.")
 @click.option(
     "--resume", is_flag=True, help="Continue the run (default OUT/latest) from its last epoch checkpoint."
@@ -239,8 +247,8 @@ def enhance_apply(
 def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir, video_root) -> None:
     """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
     from darkedge.quant.calib import fill_if_empty
+    from darkedge.run import open_run
     from darkedge.train.pipeline import train
-    from darkedge.train.run import open_run
 
     path, table = train(
         out=out,
@@ -266,9 +274,6 @@ def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib
             )
 
 
-# --- calib / quantize / export commands (issue 4) ---
-
-
 @main.group(cls=_Group)
 def calib() -> None:
     """Calibration sets for INT8 quantization."""
@@ -276,7 +281,9 @@ def calib() -> None:
 
 @calib.command("build")
 @click.option(
-    "--data", default=None, help="Data set folder or list file [default: the run's data, else data/synth]."
+    "--data",
+    default=None,
+    help=f"Data set folder or list file [default: the run's data, else {BUILTIN_DATA}].",
 )
 @click.option(
     "--run", "run_dir", default="runs/latest", show_default=True, help="Run whose data is the default."
@@ -310,6 +317,10 @@ def calib_build(data, run_dir, out, num_clips, seed, video_root) -> None:
 @click.option("--max-steps", type=click.IntRange(min=0), default=0, help="Stop QAT after this many steps.")
 @click.option("--lr", type=float, default=1e-5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--accumulate", type=click.IntRange(min=1), default=1, help="Batches per optimiser step.")
+@click.option(
+    "--grad-clip", type=click.FloatRange(min=0), default=0.0, help="Clip the gradient norm (0: off)."
+)
 @click.option(
     "--student-kl",
     type=float,
@@ -320,33 +331,20 @@ def calib_build(data, run_dir, out, num_clips, seed, video_root) -> None:
 @click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
 @click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")
 @click.option("--no-export", is_flag=True, help="Skip the Q/DQ ONNX and OpenVINO INT8 exports.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the QAT a killed run left in RUN/quant/resume.pt (same settings); without it, start over.",
+)
 def quantize_command(
-    calib_path,
-    run_dir,
-    calib_clips,
-    epochs,
-    max_steps,
-    lr,
-    batch_size,
-    student_kl,
-    no_labels,
-    no_smooth_quant,
-    no_export,
+    calib_path, run_dir, student_kl, no_labels, no_smooth_quant, no_export, resume, **options
 ) -> None:
     """PTQ from calibration clips, then QAT with distillation from the teacher; INT8 student, report, exports."""
     from darkedge.quant import QatConfig, quantize_run
 
-    cfg = QatConfig(
-        calib_clips=calib_clips,
-        smooth_quant=not no_smooth_quant,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        lr=lr,
-        gamma=student_kl,
-        use_labels=not no_labels,
-    )
-    report, table = quantize_run(run_dir, calib_path, cfg, export=not no_export)
+    given = dict(gamma=student_kl, use_labels=not no_labels, smooth_quant=not no_smooth_quant)
+    cfg = QatConfig(**given, **options)  # the other options are named as QatConfig's fields
+    report, table = quantize_run(run_dir, calib_path, cfg, export=not no_export, resume=resume)
     if table is not None:
         click.echo(table)
         click.echo(f"report: {run_dir}/quant/report.json")
@@ -354,15 +352,9 @@ def quantize_command(
 
 @main.command("export")
 @click.option("--run", "run_dir", default="runs/latest", show_default=True)
-@click.option(
-    "--model",
-    type=click.Choice(["student", "teacher", "raw", "two_stream", "student_int8"]),
-    default="student",
-)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "openvino", "tensorrt"]), default=None)
-@click.option(
-    "--precision", type=click.Choice(["fp32", "fp16", "int8"]), default=None, help="[default: fp32]"
-)
+@click.option("--model", type=click.Choice(EXPORT_MODELS), default="student")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None)
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="[default: fp32]")
 @click.option(
     "--check", is_flag=True, help="Compare every exported model with PyTorch in each runtime present."
 )
@@ -377,18 +369,15 @@ def quantize_command(
 def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tensorrt) -> None:
     """Export a run's model to ONNX, OpenVINO IR or a TensorRT engine (RUN/export/, listed in manifest.json)."""
     from darkedge.export import check_exports, export_model, format_check
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     run = open_run(run_dir)
     if fmt is None and not check:
-        raise click.UsageError("give --format onnx|openvino|tensorrt, or --check")
+        raise click.UsageError(f"give --format {'|'.join(FORMATS)}, or --check")
     if fmt is not None:
         click.echo(f"wrote {export_model(run, model, fmt, precision, torch_tensorrt)}")
     if check:
         click.echo(format_check(*check_exports(run, num_clips)))
-
-
-# --- bench command (issue 5) ---
 
 
 @main.command()
@@ -400,12 +389,7 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     show_default=True,
     help="Which baseline designs to measure beside the INT8 and FP32 student.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["openvino", "onnxruntime", "torch", "tensorrt"]),
-    default="openvino",
-    show_default=True,
-)
+@click.option("--backend", type=click.Choice(BACKENDS), default="openvino", show_default=True)
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -465,9 +449,6 @@ def bench(
         click.echo(f"wrote {path}")
 
 
-# --- infer command (issue 6) ---
-
-
 @main.command()
 @click.argument("source")
 @click.option(
@@ -475,7 +456,7 @@ def bench(
 )
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnxruntime", "openvino", "tensorrt"]),
+    type=click.Choice(BACKENDS),
     default=None,
     help="Runtime (default: from the model file's extension).",
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -43,10 +44,10 @@ def interruption(error: KeyboardInterrupt) -> tuple[str, int]:
     return "SIGINT", 128 + signal.SIGINT
 
 
-def temporary_beside(path: str | os.PathLike, keep_extension: bool = False) -> Path:
+def temporary_beside(path: str | os.PathLike, keep_extension: bool = False, folder: bool = False) -> Path:
     """A new, registered, empty hidden file beside `path` (`.name.XXXX.tmp`, or `.stem.XXXX.ext` with
-    `keep_extension`, for writers that pick the format by extension); rename it with `commit_temporary`, or
-    delete it with `discard_temporary`."""
+    `keep_extension`, for writers that pick the format by extension), or an empty folder (`folder`); rename it
+    with `commit_temporary`, or delete it with `discard_temporary`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix, suffix = (f".{path.stem}.", path.suffix) if keep_extension else (f".{path.name}.", ".tmp")
@@ -54,8 +55,10 @@ def temporary_beside(path: str | os.PathLike, keep_extension: bool = False) -> P
         tmp = path.parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
         _temporary[tmp] = os.getpid()  # registered before it exists: a signal can never orphan it
         try:
-            # 0o666 less the umask: the artifact gets the usual permissions (mkstemp would make it 0600)
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            if folder:
+                os.mkdir(tmp)
+            else:  # 0o666 less the umask: the artifact gets the usual permissions (mkstemp would make it 0600)
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
         except FileExistsError:
             _temporary.pop(tmp, None)
@@ -68,8 +71,11 @@ def commit_temporary(tmp: Path, path: str | os.PathLike) -> None:
 
 
 def discard_temporary(tmp: Path) -> None:
-    """Delete a temporary file (the write failed or was interrupted)."""
-    tmp.unlink(missing_ok=True)
+    """Delete a temporary file or folder (the write failed or was interrupted)."""
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
     _temporary.pop(tmp, None)
 
 
@@ -115,8 +121,25 @@ def ignore_sigint() -> None:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, companions: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    `companions` are the suffixes of files the block writes beside the temporary path under its stem (OpenVINO's
+    .bin beside the .xml). The temporary path then has `path`'s own name, inside a hidden folder (such writers
+    check the extension and derive the companions' names from it), and the companions are renamed in first: the
+    file readers open comes last.
+    """
+    path = Path(path)
+    if companions:
+        folder = temporary_beside(path, folder=True)
+        try:
+            yield folder / path.name
+            for suffix in companions:
+                os.replace(folder / f"{path.stem}{suffix}", path.with_suffix(suffix))
+            os.replace(folder / path.name, path)
+        finally:
+            discard_temporary(folder)
+        return
     tmp = temporary_beside(path)
     try:
         yield tmp

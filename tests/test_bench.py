@@ -17,10 +17,10 @@ from darkedge.bench.report import markdown, table_text, write_reports
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls, time_interleaved
 from darkedge.checkpoint import save_checkpoint
 from darkedge.cli import main
+from darkedge.config import make_config
 from darkedge.enhance import EnhancerConfig
 from darkedge.models import ClassifierConfig, build_model
-from darkedge.train.config import make_config
-from darkedge.train.run import save_run_config
+from darkedge.run import save_run_config
 
 CLASSES = ["Drink", "Jump", "Pick"]
 

@@ -260,7 +260,7 @@ def test_train_and_calib_build_take_video_root(tmp_path):
     config = json.loads((tmp_path / "latest" / "config.json").read_text())["train"]
     assert config["video_root"] == str(videos) and config["data"] == str(settings)
 
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     assert len(open_run(tmp_path / "latest").dataset("test")) == 2
     calib = tmp_path / "calib"

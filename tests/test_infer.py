@@ -3,51 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
+from helpers_model import CLASSES, FRAMES
 
-from darkedge.checkpoint import save_checkpoint
 from darkedge.cli import main
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.smoothing import Smoother, softmax
 from darkedge.infer.sources import Frame
 from darkedge.infer.window import SlidingWindow
-from darkedge.models import ClassifierConfig, build_model
 
-CLASSES = ["Drink", "Jump", "Walk"]
-FRAMES, SIZE, FPS = 4, 32, 10.0
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    """A tiny classifier (T=4, 32x32, 3 classes) as a darkedge checkpoint and as a static ONNX graph."""
-    folder = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    config = asdict(ClassifierConfig(encoder="vit_nano", num_classes=3, num_frames=FRAMES, img_size=SIZE))
-    model = build_model("classifier", config).eval()
-    checkpoint = save_checkpoint(
-        folder / "tiny.pt",
-        kind="classifier",
-        config=config,
-        state_dict=model.state_dict(),
-        class_names=CLASSES,
-    )
-    onnx_path = folder / "tiny.onnx"
-    torch.onnx.export(
-        model,
-        torch.rand(1, 3, FRAMES, SIZE, SIZE),
-        onnx_path,
-        dynamo=False,
-        opset_version=17,
-        input_names=["clip"],
-    )
-    return {"torch": checkpoint, "onnxruntime": onnx_path}
+FPS = 10.0  # the test videos' frame rate; `models` (conftest.py) is the tiny classifier of helpers_model
 
 
 def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48) -> Path:
@@ -233,9 +203,9 @@ def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path,
 
 
 def test_a_model_in_a_run_directory_is_fed_clips_the_way_it_was_trained(tmp_path):
+    from darkedge.config import make_config
     from darkedge.infer.run import training_sampling
-    from darkedge.train.config import make_config
-    from darkedge.train.run import save_run_config
+    from darkedge.run import save_run_config
 
     cfg = make_config("test")
     save_run_config(tmp_path, cfg, ["a", "b"])

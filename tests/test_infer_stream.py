@@ -20,7 +20,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_infer import models  # noqa: F401 (the tiny model fixture, shared)
 
 from darkedge.errors import DarkedgeError
 from darkedge.infer.run import InferConfig, run_infer

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from darkedge.checkpoint import save_checkpoint
 from darkedge.errors import DarkedgeError
 from darkedge.models import (
-    KINDS,
     ClassifierConfig,
     build_model,
     count_macs,
@@ -19,6 +18,7 @@ from darkedge.models import (
     load_model,
     model_input_shape,
 )
+from darkedge.names import MODEL_KINDS as KINDS
 
 ENHANCER = {"name": "zero_dce", "scale_factor": 1, "gamma": 1.8}
 

@@ -129,7 +129,7 @@ def test_bad_paths_and_backends(tiny, tmp_path):
 
 
 def test_torch_backend_runs_the_fake_quantized_int8_student(tiny, tmp_path):
-    from darkedge.quant.int8_checkpoint import save_int8_checkpoint
+    from darkedge.models.int8_checkpoint import save_int8_checkpoint
     from darkedge.quant.ptq import quantize_ptq
 
     out, clips, reference = tiny

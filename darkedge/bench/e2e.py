@@ -2,6 +2,9 @@
 
 The enhance stage runs the run's enhancer alone, on the same backend, on the clip's T frames: it is the share of
 the teacher's or two-stream's inference spent enhancing, measured separately (their exports contain it).
+
+Each measurement runs in a fresh process that imports this module: darkedge's modules that load torch are imported
+inside the functions that need them, so that a child timing an ONNX or OpenVINO model holds no torch.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 
 from darkedge.bench.measure import in_subprocess
 from darkedge.errors import DarkedgeError
+from darkedge.names import BACKEND_SUFFIXES
 
 ENHANCING = ("teacher", "two_stream")
 
@@ -22,12 +26,11 @@ def enhancer_file(run, backend: str, shape: tuple[int, ...]) -> Path:
     """The run's enhancer exported for `backend` at (T, 3, S, S) into RUN/bench/models (made once)."""
     if backend == "torch":
         return run.checkpoint("enhancer")
-    suffixes = {"openvino": ".xml", "onnxruntime": ".onnx"}
-    if backend not in suffixes:
+    if backend not in ("openvino", "onnxruntime"):
         raise DarkedgeError(
             f"--e2e --backend {backend}: end-to-end timing runs on torch, openvino or onnxruntime"
         )
-    suffix = suffixes[backend]
+    suffix = BACKEND_SUFFIXES[backend]
     path = run.path / "bench" / "models" / f"enhancer_t{shape[0]}_s{shape[-1]}{suffix}"
     if not path.is_file():
         from darkedge.enhance import load_enhancer

@@ -1,14 +1,14 @@
 """Measure one model in a fresh process: load it, time it, read its memory high-water mark, score it.
 
 A process per model is the honest way to report peak memory of native runtimes (their allocations are
-invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings.
+invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings. For the same
+reason darkedge's runtime and data modules are imported inside the functions the child runs, when they are needed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
+from darkedge.cores import usable_cores
 from darkedge.errors import DarkedgeError
 
 T = TypeVar("T")
@@ -187,4 +188,4 @@ def in_subprocess(fn: Callable[..., T], *args: Any) -> T:
 
 def cpu_threads_default() -> int:
     """The number of cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable_cores()

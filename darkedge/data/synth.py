@@ -27,8 +27,9 @@ from darkedge.data.synth_scene import Scene, make_scene
 from darkedge.data.writer import write_video
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import ignore_sigint, write_json, write_text
+from darkedge.names import BUILTIN_DATA
 
-DEFAULT_OUT = Path("data/synth")
+DEFAULT_OUT = Path(BUILTIN_DATA)
 LOCOMOTION = ("Walk", "Run", "Push", "Jump")
 
 

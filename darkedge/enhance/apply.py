@@ -20,6 +20,7 @@ from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.enhance.frames import FrameEnhancer
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
+from darkedge.names import ENHANCE_BACKENDS
 
 DEFAULT_ENHANCER = Path("runs/latest/enhancer.pt")  # what `darkedge train` writes
 DEFAULT_FPS = 25.0  # for frame folders and videos whose container gives no frame rate
@@ -68,7 +69,7 @@ def enhance_file(
         raise DarkedgeError(f"{source}: no such file or folder")
     out = Path(out) if out else default_output(source)
     is_image = source.suffix.lower() in IMAGE_EXTENSIONS
-    backend = backend or ("torch" if is_image else "openvino")
+    backend = backend or ("torch" if is_image else ENHANCE_BACKENDS[0])
     frame_enhancer = FrameEnhancer(enhancer.eval(), backend, threads)
 
     def enhance(frame: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from darkedge.errors import DarkedgeError
+from darkedge.names import ENHANCE_BACKENDS
 
-BACKENDS = ("openvino", "onnxruntime", "torch")
 OPSET = 17
 
 
@@ -40,8 +40,8 @@ class FrameEnhancer:
     """Call with a uint8 RGB frame (H, W, 3) to get the enhanced frame; compiles once per frame size."""
 
     def __init__(self, enhancer: nn.Module, backend: str = "openvino", threads: int | None = None):
-        if backend not in BACKENDS:
-            raise DarkedgeError(f"--backend {backend}: expected one of {', '.join(BACKENDS)}")
+        if backend not in ENHANCE_BACKENDS:
+            raise DarkedgeError(f"--backend {backend}: expected one of {', '.join(ENHANCE_BACKENDS)}")
         self.model = FrameModel(enhancer).eval()
         self.backend = backend
         self.threads = threads

@@ -7,25 +7,25 @@ with the FP32 model.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import sys
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 
-from darkedge.bench.machine import library_versions
 from darkedge.errors import DarkedgeError
-from darkedge.export.exporter import ExportTarget, load_run_model, read_manifest
-from darkedge.train.run import Run
+from darkedge.export.exporter import ExportTarget, load_run_model
+from darkedge.names import BACKEND_BY_SUFFIX, BACKENDS
+from darkedge.run import Run, library_versions, read_manifest
+from darkedge.runtime import backend_for, load_predictor
 
-RUNTIMES = ("torch", "onnxruntime", "openvino", "tensorrt")
+log = logging.getLogger(__name__)
 
 
 def runtime_versions() -> dict[str, str]:
     """Installed version of each runtime (absent ones left out)."""
-    return library_versions(RUNTIMES)
+    return library_versions(BACKENDS)
 
 
 def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
@@ -42,15 +42,13 @@ def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple
         if clips:
             return np.stack(clips), f"{len(clips)} test clips"
     except DarkedgeError as error:
-        print(f"export --check: {error}; using random clips", file=sys.stderr)
+        log.warning("export --check: %s; using random clips", error)
     rng = np.random.default_rng(0)
     return rng.random((num_clips, *input_shape[1:]), dtype=np.float32), f"{num_clips} random clips"
 
 
 def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], str]:
     """Run every exported file and its PyTorch model on the same clips; (one row per file, what clips were used)."""
-    from darkedge.runtime import BACKEND_BY_SUFFIX, backend_for, load_predictor
-
     entries = read_manifest(run.path / "export")["files"]
     if not entries:
         raise DarkedgeError(f"{run.path / 'export'}: nothing exported yet; make files with `darkedge export`")

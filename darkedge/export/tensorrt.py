@@ -15,8 +15,8 @@ from pathlib import Path
 
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
+from darkedge.names import PRECISIONS
 
-PRECISIONS = ("fp32", "fp16", "int8")
 MAX_BATCH = 8  # the optimisation profile covers batches 1..MAX_BATCH
 
 

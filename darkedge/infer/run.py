@@ -9,8 +9,8 @@ event file and the annotated video, and returns the summary (exit code 0 for a r
 
 from __future__ import annotations
 
+import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,8 +27,10 @@ from darkedge.infer.events import Event, EventWriter
 from darkedge.infer.smoothing import Smoother
 from darkedge.infer.sources import Backoff, FileSource, LiveSource, open_sources
 from darkedge.infer.window import RESIZE_RATIO, SlidingWindow
+from darkedge.run import any_class_names, manifest_entry, open_run
 from darkedge.runtime import Predictor, load_predictor
-from darkedge.runtime.manifest import any_class_names, manifest_entry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,8 +122,6 @@ def training_sampling(model: Path) -> tuple[int, float]:
     A model sees clips the way it was trained: T frames `stride` apart, resized to `resize` and cropped to
     `crop`. Without a run directory's config.json: consecutive frames and the 128/112 evaluation ratio.
     """
-    from darkedge.train.run import open_run
-
     for folder in (model.parent, model.parent.parent):
         if not (folder / "config.json").is_file():
             continue
@@ -193,7 +193,7 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
                     if not skip_unreadable:
                         raise
                     summary.skipped.append(source.name)
-                    print(f"skipped: {e}", file=sys.stderr, flush=True)
+                    log.warning("skipped: %s", e)
     finally:
         for source in sources:
             source.close()

@@ -9,8 +9,8 @@ reopened with exponential back-off; frame numbers and times keep increasing acro
 from __future__ import annotations
 
 import collections
+import logging
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +22,8 @@ import numpy as np
 
 from darkedge.data.video import VIDEO_EXTENSIONS, VideoError
 from darkedge.errors import DarkedgeError
+
+log = logging.getLogger(__name__)
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 DEFAULT_FPS = 25.0  # when a container or camera does not say
@@ -142,7 +144,7 @@ class LiveSource:
             if capture is not None:
                 capture.release()
                 capture = None
-            print(f"{self.name}: stream stopped, reconnecting in {delay:g} s", file=sys.stderr, flush=True)
+            log.warning("%s: stream stopped, reconnecting in %g s", self.name, delay)
             if self._halt.wait(delay):
                 break
             delay = min(delay * 2, self.backoff.maximum)
@@ -150,7 +152,7 @@ class LiveSource:
             if reopened.isOpened():
                 capture, gap = reopened, True
                 self.reconnects += 1
-                print(f"{self.name}: reconnected", file=sys.stderr, flush=True)
+                log.info("%s: reconnected", self.name)
             else:
                 reopened.release()
         if capture is not None:

@@ -25,7 +25,16 @@ from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.video import VideoError, count_frames, is_frame_folder, is_video, read_frames
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import atomic_path, write_json, write_text
+from darkedge.fileio import (
+    atomic_path,
+    commit_temporary,
+    discard_temporary,
+    temporary_beside,
+    write_json,
+    write_text,
+)
+from darkedge.names import BUILTIN_DATA
+from darkedge.run import open_run
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +76,21 @@ def _copy_clip(source: Path, target: Path) -> None:
         with atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
         return
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = temporary_beside(target, folder=True)
     try:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
-        os.replace(tmp, target)
+        commit_temporary(tmp, target)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_temporary(tmp)
 
 
 def default_calibration_data(run_dir: str | os.PathLike) -> tuple[str, str | None]:
     """The data set `calib build` picks from by default, and its videos' folder: the run's, else the built-in
     synthetic set."""
-    from darkedge.train.run import open_run
-
     try:
         config = open_run(run_dir).config
     except DarkedgeError:
-        return "data/synth", None
+        return BUILTIN_DATA, None
     return config.data, config.video_root
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.errors import DarkedgeError
-from darkedge.runtime.manifest import manifest_entry
+from darkedge.run import manifest_entry
 from darkedge.runtime.predictor import Predictor, require, static_dims
 
 

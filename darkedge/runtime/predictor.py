@@ -15,18 +15,14 @@ import numpy as np
 
 from darkedge.errors import DarkedgeError
 
-# Which pip package provides each backend's Python module.
-PACKAGES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt"}
-
 
 def require(backend: str, what: object) -> ModuleType:
-    """Import the module a backend needs, or fail with one line naming `what` needs it and the package to install."""
+    """Import the module a backend needs, or fail with one line naming `what` needs it and the package to install
+    (each backend's pip package has its module's name)."""
     try:
         return importlib.import_module(backend)
     except ImportError:
-        raise DarkedgeError(
-            f"{what}: backend '{backend}' is not installed (pip install {PACKAGES[backend]})"
-        ) from None
+        raise DarkedgeError(f"{what}: backend '{backend}' is not installed (pip install {backend})") from None
 
 
 class Predictor:

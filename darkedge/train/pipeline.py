@@ -6,7 +6,7 @@ table.md compares them in the shape of the paper's Table 1.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -14,22 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from darkedge.config import TrainConfig, make_config
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.train.config import TrainConfig, make_config
+from darkedge.names import BUILTIN_DATA, STAGE_KINDS, STAGES
+from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.loop import fit
-from darkedge.train.run import (
-    STAGES,
-    Run,
-    check_classes,
-    new_run_dir,
-    open_run,
-    save_run_config,
-)
+from darkedge.train.loop import RESUME_FILE, fit
 from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table
 
-BUILTIN_DATA = "data/synth"
+log = logging.getLogger(__name__)
 
 
 def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
@@ -59,13 +53,13 @@ def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None]:
         if d.is_main:
             from darkedge.data.synth import SynthConfig, synthesize
 
-            print(f"generating the built-in data set at {cfg.data}", file=sys.stderr)
+            log.info("generating the built-in data set at %s", cfg.data)
             synthesize(SynthConfig(), Path(cfg.data))
         barrier(d)
     index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
     videos = str(index.video_roots[0].resolve()) if index.fmt != "folders" else None
     if d.is_main:
-        print(f"data: {cfg.data} ({index.fmt}), videos in {videos or cfg.data}", file=sys.stderr)
+        log.info("data: %s (%s), videos in %s", cfg.data, index.fmt, videos or cfg.data)
     return index.class_names, videos
 
 
@@ -117,7 +111,7 @@ def _enhancer_state(run: Run) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     from darkedge.enhance import load_enhancer
 
     path = run.checkpoint("enhancer")
-    config = load_checkpoint(path, kind="enhancer")["config"]
+    config = load_checkpoint(path, kind=STAGE_KINDS["enhancer"])["config"]
     return config, load_enhancer(path).state_dict()
 
 
@@ -137,7 +131,7 @@ def _load_teacher(run: Run) -> nn.Module:
     from darkedge.models import load_model
 
     path = run.checkpoint("teacher")
-    teacher, ckpt = load_model(path, kind="teacher")
+    teacher, ckpt = load_model(path, kind=STAGE_KINDS["teacher"])
     check_classes(ckpt["class_names"], run.class_names, path, run.path)
     return teacher
 
@@ -186,7 +180,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     metrics = fit(
         model,
         stage=stage,
-        kind="classifier" if stage in ("student", "raw") else stage,
+        kind=STAGE_KINDS[stage],
         model_config=config,
         train_set=run.dataset("train", train=True),
         eval_set=run.dataset("test"),
@@ -219,7 +213,7 @@ def _record(run: Run, stage: str, stage_metrics: dict[str, Any]) -> dict[str, An
 
 def _stage_done(run: Run, stage: str) -> bool:
     """A stage is finished when its checkpoint exists and no resume checkpoint is left beside it."""
-    return (run.path / f"{stage}.pt").is_file() and not (run.path / stage / "resume.pt").is_file()
+    return (run.path / f"{stage}.pt").is_file() and not (run.path / stage / RESUME_FILE).is_file()
 
 
 def train(
@@ -257,7 +251,7 @@ def train(
             d=d,
         )
         if d.is_main:
-            print(f"run directory: {the_run.path}", file=sys.stderr)
+            log.info("run directory: %s", the_run.path)
         metrics: dict[str, Any] = {}
         for name in [stage] if stage else STAGES:
             if resume and _stage_done(the_run, name):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from darkedge.errors import DarkedgeError
+from darkedge.names import BUILTIN_DATA
 
 
 @dataclass
@@ -13,7 +14,7 @@ class TrainConfig:
     """One run: data, clip sampling, optimisation, distillation, architectures. Saved as the run's config.json."""
 
     preset: str = "small"
-    data: str = "data/synth"  # a data-set folder or list file; the built-in set is generated here if absent
+    data: str = BUILTIN_DATA  # a data-set folder or list file; the built-in set is generated here if absent
     # the folder the list's videos are in: --video-root, else where the search found them (data/layout.py)
     video_root: str | None = None
     fold: int = 1  # which official split (ARID has 3)
