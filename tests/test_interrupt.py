@@ -37,9 +37,11 @@ def test_sigterm_raises_and_removes_registered_files(tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Terminated), cleanup_on_interrupt():
         tmp = temporary_beside(tmp_path / "model.onnx")  # e.g. an exporter's file, not yet in a `with`
+        folder = temporary_beside(tmp_path / "model.xml", folder=True)  # OpenVINO's .xml + .bin
+        (folder / "model.bin").write_bytes(b"weights")
         video = VideoWriter(tmp_path / "clip.mp4", 10)
         video.write(np.zeros((24, 32, 3), np.uint8))
-        assert tmp.exists() and len(hidden(tmp_path)) == 2
+        assert tmp.exists() and folder.is_dir() and len(hidden(tmp_path)) == 2
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler raises before this ends
     assert hidden(tmp_path) == [] and list(tmp_path.iterdir()) == []
