@@ -171,7 +171,6 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             batch=options.batch,
             protocol=options.protocol,
             labelled_list=options.labelled_list,
-            clip_settings={"stride": run.config.stride, "resize": run.config.resize},
             max_eval_clips=options.max_eval_clips,
         )
         measured = in_subprocess(measure, job)
