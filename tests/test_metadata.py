@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers_run import CLASSES
-from test_infer import write_video
+from helpers_video import write_video
 
 from darkedge.cli import main
 from darkedge.config import make_config
