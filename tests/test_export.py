@@ -53,6 +53,7 @@ def test_exports_load_in_onnxruntime_and_openvino_and_agree_with_torch(qrun, tmp
     assert "3 test clips" in summary and "onnxruntime" in summary and "openvino" in summary
     for name, row in by_file.items():
         assert row["status"] == "ok", row
+        assert row["metadata"] == "ok", row  # every file carries metadata that agrees with its run
         assert row["top1_agreement"] == 1.0, row
         assert row["max_logit_diff"] < (
             1e-4 if name.endswith("fp32.onnx") or name == "student_int8.onnx" else 0.05
@@ -67,6 +68,7 @@ def test_exports_load_in_onnxruntime_and_openvino_and_agree_with_torch(qrun, tmp
     assert manifest["student_fp32.onnx"]["input_shape"] == [None, 3, 4, 32, 32]
     result = runner.invoke(main, ["export", "--run", str(run), "--check", "--clips", "2"])
     assert result.exit_code == 0 and "student_int8.xml" in result.output and "100.0 %" in result.output
+    assert "metadata" in result.output.splitlines()[0]
 
 
 def _qdq_graph(zero_point: np.ndarray, through_identity: bool = False) -> onnx.ModelProto:

@@ -202,14 +202,18 @@ def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path,
     assert {e["action"] for e in read_events(events)} <= set(CLASSES)
 
 
-def test_a_model_in_a_run_directory_is_fed_clips_the_way_it_was_trained(tmp_path):
+def test_an_older_export_in_a_run_directory_is_fed_clips_the_way_its_run_was_trained(tmp_path):
+    """An export made before files described themselves: its run directory's config.json says how to feed it."""
     from darkedge.config import make_config
-    from darkedge.infer.run import training_sampling
     from darkedge.run import save_run_config
+    from darkedge.runtime.metadata import frame_step, from_run_directory, resize_ratio
 
     cfg = make_config("test")
     save_run_config(tmp_path, cfg, ["a", "b"])
     (tmp_path / "export").mkdir()
     for model in (tmp_path / "student.pt", tmp_path / "export" / "student_int8.xml"):
-        assert training_sampling(model) == (cfg.stride, cfg.resize / cfg.crop)
-    assert training_sampling(tmp_path.parent / "elsewhere.onnx") == (1, 128 / 112)
+        metadata = from_run_directory(model)
+        assert (frame_step(metadata), resize_ratio(metadata)) == (cfg.stride, cfg.resize / cfg.crop)
+        assert metadata["class_names"] == ["a", "b"]
+    alone = from_run_directory(tmp_path.parent / "elsewhere.onnx")
+    assert alone == {} and (frame_step(alone), resize_ratio(alone)) == (1, 128 / 112)

@@ -173,7 +173,6 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             protocol=options.protocol,
             labelled_list=options.labelled_list,
             video_root=options.video_root,
-            clip_settings={"stride": run.config.stride, "resize": run.config.resize},
             max_eval_clips=options.max_eval_clips,
         )
         measured = in_subprocess(measure, job)

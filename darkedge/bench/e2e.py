@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from darkedge.bench.measure import in_subprocess
+from darkedge.bench.measure import clip_sampling, in_subprocess
 from darkedge.errors import DarkedgeError
 from darkedge.names import BACKEND_SUFFIXES
 
@@ -73,7 +73,6 @@ def time_pipeline(
     threads: int,
     enhancer_path: Path | None,
     videos: list[Path],
-    clip_settings: dict[str, Any],
 ) -> dict[str, float]:
     """Run in a child process: median ms per clip of each stage over `videos` (the first clip is warm-up)."""
     from darkedge.data.sampling import sample_indices
@@ -82,18 +81,18 @@ def time_pipeline(
     from darkedge.runtime import load_predictor
 
     predictor = load_predictor(model_path, backend, threads)
-    _, _, frames, size, _ = predictor.input_shape
+    frames, size, stride, resize = clip_sampling(predictor)  # as the model was trained
     enhance = _enhancer_runner(enhancer_path, backend, threads) if enhancer_path else None
     stages: dict[str, list[float]] = {"decode": [], "preprocess": [], "enhance": [], "inference": []}
     for i, video in enumerate([videos[0], *videos]):
         t0 = time.perf_counter()
         try:
-            indices = sample_indices(count_frames(video), frames, clip_settings["stride"])[0]
+            indices = sample_indices(count_frames(video), frames, stride)[0]
             raw = read_frames(video, indices)
         except VideoError:
             continue  # a corrupt file: skipped, the stage medians come from the others
         t1 = time.perf_counter()
-        clip = to_tensor(transform_clip(raw, False, clip_settings["resize"], size, 1, None)[0]).numpy()[None]
+        clip = to_tensor(transform_clip(raw, False, resize, size, 1, None)[0]).numpy()[None]
         t2 = time.perf_counter()
         if enhance is not None:
             enhance(np.ascontiguousarray(clip[0].transpose(1, 0, 2, 3)))
@@ -120,12 +119,11 @@ def run_e2e(run, candidates, options, threads: int, max_clips: int = 20) -> dict
     split = "all" if options.labelled_list else "test"
     index = open_dataset(source, split=split, fold=run.config.fold, video_root=video_root)
     videos = [s.path for s in index.samples[:max_clips]]
-    clip_settings = {"stride": run.config.stride, "resize": run.config.resize}
     shape = (run.config.num_frames, 3, run.config.crop, run.config.crop)
     results = {}
     for candidate in candidates:
         enhancer = enhancer_file(run, options.backend, shape) if candidate.model in ENHANCING else None
         results[candidate.name] = in_subprocess(
-            time_pipeline, candidate.path, options.backend, threads, enhancer, videos, clip_settings
+            time_pipeline, candidate.path, options.backend, threads, enhancer, videos
         )
     return {"source": str(source), "clips": len(videos), "models": results}

@@ -36,7 +36,6 @@ class MeasureJob:
     protocol: TimingProtocol = field(default_factory=TimingProtocol)
     labelled_list: Path | None = None
     video_root: str | None = None  # where the labelled list's videos are looked for first
-    clip_settings: dict[str, Any] = field(default_factory=dict)  # ClipDataset stride / resize (the run's)
     max_eval_clips: int | None = None
 
 
@@ -65,20 +64,16 @@ def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:
 
 
 def top1(
-    predictor,
-    labelled_list: Path,
-    clip_settings: dict[str, Any],
-    max_clips: int | None,
-    video_root: str | None = None,
+    predictor, labelled_list: Path, max_clips: int | None, video_root: str | None = None
 ) -> dict[str, Any]:
-    """Top-1 of `predictor` on a labelled list, clip by clip, centre clip and crop (unreadable clips skipped)."""
+    """Top-1 of `predictor` on a labelled list, clip by clip, centre clip and crop (unreadable clips skipped),
+    sampled the way the model was trained (its metadata: frame step, resize)."""
     from darkedge.data.dataset import ClipDataset
     from darkedge.data.lists import open_dataset
 
     index = open_dataset(labelled_list, split="all", video_root=video_root)
-    _, _, frames, size, _ = predictor.input_shape
-    settings = {"resize": round(size * 8 / 7), **clip_settings}
-    dataset = ClipDataset(index, frames, crop=size, skip_unreadable=True, **settings)
+    frames, size, stride, resize = clip_sampling(predictor)
+    dataset = ClipDataset(index, frames, stride=stride, resize=resize, crop=size, skip_unreadable=True)
     count = len(dataset) if max_clips is None else min(max_clips, len(dataset))
     correct = skipped = 0
     for i in range(count):
@@ -91,6 +86,15 @@ def top1(
         correct += int(np.argmax(logits[0]) == label)
     scored = count - skipped
     return {"top1": 100.0 * correct / scored if scored else None, "clips": scored, "skipped": skipped}
+
+
+def clip_sampling(predictor) -> tuple[int, int, int, int]:
+    """(frames, crop, frame step, resize) a predictor's model is fed with, from its input shape and metadata."""
+    from darkedge.runtime.metadata import frame_step, resize_ratio
+
+    _, _, frames, size, _ = predictor.input_shape
+    meta = predictor.metadata
+    return frames, size, frame_step(meta), round(size * resize_ratio(meta))
 
 
 def measure(job: MeasureJob) -> dict[str, Any]:
@@ -123,9 +127,7 @@ def measure(job: MeasureJob) -> dict[str, Any]:
         "model_peak_mb": peak - rss_before,
     }
     if job.labelled_list is not None:
-        result["accuracy"] = top1(
-            predictor, job.labelled_list, job.clip_settings, job.max_eval_clips, job.video_root
-        )
+        result["accuracy"] = top1(predictor, job.labelled_list, job.max_eval_clips, job.video_root)
     return result
 
 

@@ -1,8 +1,8 @@
 """`darkedge export --check`: every exported model against its PyTorch original on the same clips.
 
 For each file in RUN/export/manifest.json whose runtime is installed: the largest logit difference and how
-often the top-1 class agrees. INT8 exports are compared with the fake-quantized PyTorch student, FP16 ones
-with the FP32 model.
+often the top-1 class agrees, and whether the metadata the file carries agrees with the run. INT8 exports are
+compared with the fake-quantized PyTorch student, FP16 ones with the FP32 model.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from darkedge.export.exporter import ExportTarget, load_run_model
 from darkedge.names import BACKEND_BY_SUFFIX, BACKENDS
 from darkedge.run import Run, library_versions, read_manifest
 from darkedge.runtime import backend_for, load_predictor
+from darkedge.runtime.metadata import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,17 @@ def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], s
         if importlib.util.find_spec(backend) is None:
             row["status"] = f"skipped: {backend} is not installed"
             continue
-        reference_precision = "int8" if entry["precision"] == "int8" else "fp32"
-        key = (entry["model"], reference_precision)
+        try:
+            metadata = read_metadata(path)  # the file's own, or (an older export) its manifest entry
+        except DarkedgeError as error:
+            row["status"] = f"failed: {error}"
+            continue
+        row["metadata"] = metadata_status(metadata, run)
+        model_name = metadata.get("model", entry["model"])
+        reference_precision = "int8" if metadata.get("precision", entry["precision"]) == "int8" else "fp32"
+        key = (model_name, reference_precision)
         if key not in references:
-            model, shape = load_run_model(run, ExportTarget(entry["model"], reference_precision, "onnx"))
+            model, shape = load_run_model(run, ExportTarget(model_name, reference_precision, "onnx"))
             if clips is None:
                 clips, clips_text = check_clips(run, num_clips, shape)
             with torch.no_grad():
@@ -88,15 +96,27 @@ def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], s
     return rows, f"{clips_text}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
 
 
+def metadata_status(metadata: dict[str, Any], run: Run) -> str:
+    """ "ok" when the file's own metadata matches the run (class names, frames, frame step), what differs when it
+    does not, or "none" for an export made before files described themselves."""
+    if "metadata_version" not in metadata:
+        return "none (re-export)"
+    cfg = run.config
+    expected = {"class_names": run.class_names, "frames": cfg.num_frames, "frame_step": cfg.stride}
+    differ = [key for key, value in expected.items() if metadata.get(key) != value]
+    return f"differs: {', '.join(differ)}" if differ else "ok"
+
+
 def format_check(rows: list[dict[str, Any]], summary: str) -> str:
     """A terminal table of `check_exports` rows."""
-    header = ("file", "runtime", "max |logit diff|", "top-1 agree", "status")
+    header = ("file", "runtime", "max |logit diff|", "top-1 agree", "metadata", "status")
     table = [header] + [
         (
             r["file"],
             r["runtime"],
             f"{r['max_logit_diff']:.5f}" if "max_logit_diff" in r else "-",
             f"{100 * r['top1_agreement']:.1f} %" if "top1_agreement" in r else "-",
+            r.get("metadata", "-"),
             r["status"],
         )
         for r in rows

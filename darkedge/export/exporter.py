@@ -1,8 +1,10 @@
 """`darkedge export`: any model of a run to ONNX, OpenVINO IR or a TensorRT engine, listed in a manifest.
 
-Files go to RUN/export/<model>_<precision>.<ext> (student_int8.xml, student_fp32.onnx, teacher_fp32.onnx ...)
-and RUN/export/manifest.json lists each one: model, precision, format, file, input shape, class names.
-EXPORTERS holds one function per format; each loads the run's model, writes its file and records it.
+Files go to RUN/export/<model>_<precision>.<ext> (student_int8.xml, student_fp32.onnx, teacher_fp32.onnx ...).
+Each file describes itself (darkedge.runtime.metadata: class names, input shape, frames, frame step, resize and
+crop, where it came from), so it works when copied alone; RUN/export/manifest.json indexes the run's exports:
+model, precision, format, file, input shape, class names. EXPORTERS holds one function per format; each loads
+the run's model, writes its file with its metadata and records it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from darkedge.names import (
     TEACHER_KINDS,
 )
 from darkedge.run import MANIFEST, Run, read_manifest
+from darkedge.runtime.metadata import export_metadata
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,29 @@ def resolve_target(model: str, fmt: str, precision: str | None) -> ExportTarget:
     return ExportTarget(model, precision, fmt)
 
 
+def source_checkpoint(run: Run, target: ExportTarget) -> Path:
+    """The checkpoint a target is made from: RUN/<model>.pt, or RUN/student_int8.pt for int8."""
+    return run.checkpoint(INT8_NAME if target.precision == "int8" else target.model)
+
+
 def load_run_model(run: Run, target: ExportTarget) -> tuple[nn.Module, tuple[int, ...]]:
     """The PyTorch model a target exports (the fake-quantized student for int8) and its input shape (1, 3, T, S, S)."""
     if target.precision == "int8":
         model, ckpt = load_run_int8_student(run)
     else:
         kind = TEACHER_KINDS if target.model == "teacher" else STAGE_KINDS[target.model]
-        model, ckpt = load_model(run.checkpoint(target.model), kind=kind)
+        model, ckpt = load_model(source_checkpoint(run, target), kind=kind)
     return model.eval(), (1, *model_input_shape(ckpt))
+
+
+def metadata_for(
+    run: Run, target: ExportTarget, input_shape: tuple[int | None, ...], **extra: Any
+) -> dict[str, Any]:
+    """The metadata the file of `target` carries (darkedge.runtime.metadata.export_metadata)."""
+    checkpoint = source_checkpoint(run, target)
+    return export_metadata(
+        run, target.model, target.precision, target.format, input_shape, checkpoint, **extra
+    )
 
 
 def record_export(
@@ -99,10 +117,11 @@ def to_onnx(run: Run, target: ExportTarget) -> Path:
     """ONNX with a free batch dimension: FP32, FP16 inside (float32 input and logits), or the Q/DQ INT8 graph."""
     net, shape = load_run_model(run, target)
     out = run.path / "export" / target.file_name
+    metadata = metadata_for(run, target, (None, *shape[1:]))
     if target.precision == "int8":
-        export_onnx_int8(net, shape, out)
+        export_onnx_int8(net, shape, out, metadata)
     else:
-        export_onnx(net, shape, out, target.precision)
+        export_onnx(net, shape, out, target.precision, metadata)
     record_export(run, target, out, (None, *shape[1:]))
     return out
 
@@ -111,7 +130,7 @@ def to_openvino(run: Run, target: ExportTarget) -> Path:
     """OpenVINO IR (.xml + .bin) with a static input shape."""
     net, shape = load_run_model(run, target)
     out = run.path / "export" / target.file_name
-    export_openvino(net, shape, out, target.precision)
+    export_openvino(net, shape, out, target.precision, metadata_for(run, target, shape))
     record_export(run, target, out, shape)
     return out
 
@@ -122,9 +141,18 @@ def to_tensorrt(run: Run, target: ExportTarget) -> Path:
     plan = tensorrt.plan_build(tensorrt.tensorrt_major(trt), target.precision)
     onnx_path = to_onnx(run, ExportTarget(target.model, plan.onnx_precision, "onnx"))
     out = run.path / "export" / target.file_name
-    tensorrt.build_engine(onnx_path, out, target.precision)
     input_shape = read_manifest(out.parent)["files"][onnx_path.name]["input_shape"]
-    record_export(run, target, out, input_shape, tensorrt_version=str(trt.__version__))
+    version = str(trt.__version__)
+    metadata = metadata_for(
+        run,
+        target,
+        input_shape,
+        tensorrt_version=version,
+        max_batch=tensorrt.MAX_BATCH,
+        built_from=onnx_path.name,
+    )
+    tensorrt.build_engine(onnx_path, out, target.precision, metadata=metadata)
+    record_export(run, target, out, input_shape, tensorrt_version=version)
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,12 +17,18 @@ from torch import nn
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
 from darkedge.names import PRECISIONS
+from darkedge.runtime.metadata import OPENVINO_SECTION, encode_metadata
 
 
 def export_openvino(
-    model: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike, precision: str
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    path: str | os.PathLike,
+    precision: str,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Convert `model` (fake-quantized for int8) to `path` (.xml, with its .bin beside it), both written atomically."""
+    """Convert `model` (fake-quantized for int8) to `path` (.xml, with its .bin beside it), both written atomically,
+    with `metadata` (darkedge.runtime.metadata.export_metadata) in the IR's rt_info under "darkedge"."""
     import openvino as ov
 
     path = Path(path)
@@ -34,6 +41,8 @@ def export_openvino(
         ov_model = ov.convert_model(model.eval().cpu(), example_input=example, input=[tuple(input_shape)])
     ov_model.inputs[0].get_tensor().set_names({"clips"})
     ov_model.outputs[0].get_tensor().set_names({"logits"})
+    for key, value in encode_metadata(metadata or {}).items():  # rt_info keeps strings exactly, not lists
+        ov_model.set_rt_info(value, [OPENVINO_SECTION, key])
     with atomic_path(path, companions=(".bin",)) as tmp:  # save_model writes name.xml and name.bin
         ov.save_model(ov_model, str(tmp), compress_to_fp16=precision == "fp16")
     return path

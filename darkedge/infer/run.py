@@ -26,9 +26,8 @@ from darkedge.infer.annotate import Annotator
 from darkedge.infer.events import Event, EventWriter
 from darkedge.infer.smoothing import Smoother
 from darkedge.infer.sources import Backoff, FileSource, LiveSource, open_sources
-from darkedge.infer.window import RESIZE_RATIO, SlidingWindow
-from darkedge.run import any_class_names, manifest_entry, open_run
-from darkedge.runtime import Predictor, load_predictor
+from darkedge.infer.window import SlidingWindow
+from darkedge.runtime import Predictor, load_predictor, metadata
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class InferConfig:
     size: int | None = None
     stride: int | None = None  # frames between window starts; default half the window's span
     frame_step: int | None = (
-        None  # frames between a window's frames; default the training run's stride, else 1
+        None  # frames between a window's frames; default the model's (its run's stride), else 1
     )
     smooth: int = 4
     threshold: float = 0.0
@@ -96,12 +95,12 @@ class Summary:
 
 
 def window_shape(predictor: Predictor, model: Path, frames: int | None, size: int | None) -> tuple[int, int]:
-    """(T, S) for the window: the model's static dims (or its export manifest's), checked against --frames/--size."""
+    """(T, S) for the window: the model's static dims (or its metadata's), checked against --frames/--size."""
     shape = list(predictor.input_shape)
     if len(shape) != 5:
         raise DarkedgeError(f"{model}: expected a clip input (B, 3, T, H, W), the model takes {tuple(shape)}")
-    declared = manifest_entry(model).get("input_shape")
-    if isinstance(declared, list) and len(declared) == 5:
+    declared = predictor.metadata.get("input_shape")
+    if declared is not None:
         shape = [dim if dim is not None else declared[i] for i, dim in enumerate(shape)]
     _, _, model_t, model_h, model_w = shape
     if model_h != model_w:
@@ -116,21 +115,26 @@ def window_shape(predictor: Predictor, model: Path, frames: int | None, size: in
     return int(num_frames), int(img_size)
 
 
-def training_sampling(model: Path) -> tuple[int, float]:
-    """(frame step, resize/crop ratio) of the training run the model comes from (RUN/x.pt or RUN/export/x.*).
-
-    A model sees clips the way it was trained: T frames `stride` apart, resized to `resize` and cropped to
-    `crop`. Without a run directory's config.json: consecutive frames and the 128/112 evaluation ratio.
-    """
-    for folder in (model.parent, model.parent.parent):
-        if not (folder / "config.json").is_file():
-            continue
-        try:
-            cfg = open_run(folder).config
-        except DarkedgeError:
-            continue
-        return cfg.stride, cfg.resize / cfg.crop
-    return 1, RESIZE_RATIO
+def describe_feeding(predictor: Predictor, window: SlidingWindow) -> str:
+    """One line: how the model is fed and named, and where that came from (its file, its run directory, defaults)."""
+    meta = predictor.metadata
+    if "metadata_version" in meta:
+        origin = "the model file's metadata"
+    elif meta.get("frame_step") or meta.get("class_names"):
+        origin = "its run directory (the file carries no metadata)"
+    else:
+        origin = "defaults (the file carries no metadata and sits in no run directory)"
+    names = predictor.class_names
+    classes = (
+        f"{len(names)} classes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}"
+        if names
+        else "no class names"
+    )
+    resize = round(window.size * window.resize_ratio)
+    return (
+        f"model {predictor.path.name}: windows of {window.num_frames} frames {window.frame_step} apart, "
+        f"resized to {resize} px and cropped to {window.size}; {classes}; from {origin}"
+    )
 
 
 @contextmanager
@@ -157,8 +161,9 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     model = Path(cfg.model)
     predictor = load_predictor(model, cfg.backend, cfg.threads)
     num_frames, size = window_shape(predictor, model, cfg.frames, cfg.size)
-    trained_step, resize_ratio = training_sampling(model)
-    frame_step = trained_step if cfg.frame_step is None else cfg.frame_step
+    # fed the way it was trained: the model file's metadata, else its run directory's, else the defaults
+    frame_step = metadata.frame_step(predictor.metadata) if cfg.frame_step is None else cfg.frame_step
+    resize_ratio = metadata.resize_ratio(predictor.metadata)
     stride = max(1, ((num_frames - 1) * frame_step + 1) // 2) if cfg.stride is None else cfg.stride
     for option, value in (
         ("--stride", stride),
@@ -223,7 +228,7 @@ def run_source(
 ) -> None:
     """The loop for one source; sets `stop` when --max-windows is reached."""
     smoother = Smoother(cfg.smooth)
-    names = class_names(predictor, Path(cfg.model))
+    names = predictor.class_names or []
     annotator: Annotator | None = None
     label = ""
     index = 0
@@ -233,6 +238,8 @@ def run_source(
                 smoother.reset()
             clip = window.push(frame)
             if clip is not None:
+                if summary.windows == 0:  # once, when the first window is ready (a bad source fails first)
+                    log.info("%s", describe_feeding(predictor, window))
                 began = time.perf_counter()
                 logits = predictor.predict(clip.clip)[0]
                 latency_ms = (time.perf_counter() - began) * 1000
@@ -263,14 +270,6 @@ def run_source(
         summary.reconnects += source.reconnects
     if annotator is not None:
         annotator.close()
-
-
-def class_names(predictor: Predictor, model: Path) -> list[str]:
-    """The model's class names; for an engine built by hand (trtexec), those of the other exports beside it.
-
-    Every file in a run's export folder comes from the same run, so any manifest entry has the right names.
-    """
-    return predictor.class_names or any_class_names(model.parent)
 
 
 def class_name(names: list[str], label: int) -> str:

@@ -26,7 +26,11 @@ def require(backend: str, what: object) -> ModuleType:
 
 
 class Predictor:
-    """Runs one model on clip batches; subclasses set the fields below and implement `_run`."""
+    """Runs one model on clip batches; subclasses set the fields below and implement `_run`.
+
+    `metadata` is what the model file says about itself (darkedge.runtime.metadata), so a model copied alone to
+    another machine still knows its class names and how it must be fed.
+    """
 
     backend: str = ""
 
@@ -34,13 +38,18 @@ class Predictor:
         self,
         path: Path,
         input_shape: tuple[int | None, ...],
-        class_names: list[str] | None,
+        metadata: dict[str, Any],
         threads: int | None,
     ):
         self.path = path
         self.input_shape = tuple(input_shape)
-        self.class_names = list(class_names) if class_names else None
+        self.metadata = metadata  # darkedge.runtime.metadata: class names, input shape, sampling, provenance
         self.threads = threads
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The model's action names (from its own metadata, else its run directory), or None when unknown."""
+        return list(self.metadata["class_names"]) if self.metadata.get("class_names") else None
 
     def predict(self, clips: np.ndarray) -> np.ndarray:
         """Logits (B, C) for clips float32 (B, 3, T, H, W) in [0, 1]."""

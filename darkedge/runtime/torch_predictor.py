@@ -10,6 +10,7 @@ from darkedge.checkpoint import load_checkpoint
 from darkedge.models import load_model, model_input_shape
 from darkedge.models.int8_checkpoint import load_int8_model
 from darkedge.names import INT8_KIND
+from darkedge.runtime.metadata import checkpoint_metadata
 from darkedge.runtime.predictor import Predictor, require
 
 
@@ -26,9 +27,10 @@ class TorchPredictor(Predictor):
             model, ckpt = load_int8_model(path)
         else:
             model, ckpt = load_model(path)
+        metadata = checkpoint_metadata(ckpt, path)
         self.model = model.eval().to(device)
         self.device = device
-        super().__init__(path, (None, *model_input_shape(ckpt)), ckpt.get("class_names"), threads)
+        super().__init__(path, (None, *model_input_shape(ckpt)), metadata, threads)
 
     def _run(self, clips: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():
