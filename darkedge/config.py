@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from darkedge.errors import DarkedgeError
-from darkedge.names import BUILTIN_DATA
+from darkedge.names import BUILTIN_DATA, INPUT_NORMS
 
 
 @dataclass
@@ -47,6 +47,9 @@ class TrainConfig:
     head: str = "mean"
     head_depth: int = 1
     dropout: float = 0.1
+    input_norm: str = (
+        "fixed"  # "fixed" (ImageNet mean / std) or "clip" (each clip by its own); names.INPUT_NORMS
+    )
     pretrained: str | None = None  # a local encoder weight file (timm-style ViT, IG65M R(2+1)D)
     # the student starts from the teacher's classifier weights ("teacher") or from the raw baseline's
     # initialisation ("scratch"); either way only the student runs at inference, at the raw baseline's cost
@@ -66,6 +69,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.student_init not in ("teacher", "scratch"):
             raise DarkedgeError(f"student_init {self.student_init!r}: expected 'teacher' or 'scratch'")
+        if self.input_norm not in INPUT_NORMS:
+            raise DarkedgeError(f"input_norm {self.input_norm!r}: expected one of {', '.join(INPUT_NORMS)}")
 
 
 PRESETS: dict[str, TrainConfig] = {

@@ -29,6 +29,11 @@ EXPORT_MODELS = ("student", "teacher", "raw", "two_stream", INT8_NAME)
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
+# How a classifier scales its input clip before the encoder: "fixed" subtracts and divides by constant mean / std
+# (ImageNet's, what a pretrained encoder expects); "clip" standardises each clip by its own per-channel mean and
+# std, so that a dark clip and a bright one reach the encoder at the same scale.
+INPUT_NORMS = ("fixed", "clip")
+
 # Export formats and the suffix of the file each writes (OpenVINO's .xml has its weights in a .bin beside it).
 FORMAT_SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}
 FORMATS = tuple(FORMAT_SUFFIXES)

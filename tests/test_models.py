@@ -64,6 +64,19 @@ def test_normalisation_lives_inside_the_model():
     assert not torch.allclose(shifted(clip), plain(clip))
 
 
+def test_clip_normalisation_sees_a_dark_clip_as_its_bright_original():
+    """input_norm "clip": a clip and the same clip at a fifth of the exposure (plus an offset) give the same
+    logits; with fixed constants they do not."""
+    clip = torch.rand(2, 3, 4, 16, 16)
+    dark = 0.2 * clip + 0.01
+    per_clip = build_model("classifier", tiny("r2plus1d_nano", input_norm="clip")).eval()
+    torch.testing.assert_close(per_clip(dark), per_clip(clip), rtol=0.02, atol=0.01)  # eps: 1e-3 of std 0.06
+    fixed = build_model("classifier", tiny("r2plus1d_nano")).eval()
+    assert not torch.allclose(fixed(dark), fixed(clip), atol=0.05)
+    with pytest.raises(DarkedgeError, match="input_norm"):
+        ClassifierConfig(input_norm="auto")
+
+
 TIMM_BLOCK_NAMES = {
     "norm1.weight": (32,),
     "norm1.bias": (32,),
@@ -305,8 +318,9 @@ def test_count_macs_matches_a_hand_count():
     assert count_parameters(mean_model) == expected_params == 19_235
 
 
-def test_onnx_export_matches_torch(tmp_path):
-    model = build_model("classifier", tiny()).eval()
+@pytest.mark.parametrize("input_norm", ["fixed", "clip"])
+def test_onnx_export_matches_torch(tmp_path, input_norm):
+    model = build_model("classifier", tiny(input_norm=input_norm)).eval()
     clip = torch.rand(2, 3, 4, 16, 16)
     path = tmp_path / "nano.onnx"
     torch.onnx.export(

@@ -40,6 +40,7 @@ def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
             head_depth=cfg.head_depth,
             dropout=cfg.dropout,
             pretrained=cfg.pretrained,
+            input_norm=cfg.input_norm,
         )
     )
 
