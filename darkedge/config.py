@@ -59,7 +59,9 @@ class TrainConfig:
     enhancer_clips: int = 32  # training clips the frames come from
     enhancer_frames: int = 4  # frames taken from each of those clips
     enhancer_lr: float = 1e-3  # the Zero-DCE paper's 1e-4 needs ~10x the steps (paper preset)
-    workers: int = 0
+    # DataLoader worker processes; None: chosen from the machine and device when a stage starts (the number
+    # used is in each stage's history.json)
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.student_init not in ("teacher", "scratch"):
@@ -88,7 +90,6 @@ PRESETS: dict[str, TrainConfig] = {
         enhancer_crop=112,
         enhancer_clips=256,
         enhancer_lr=1e-4,
-        workers=4,
     ),
     "test": TrainConfig(
         preset="test",

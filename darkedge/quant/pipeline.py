@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from darkedge.data.dataset import ClipDataset
+from darkedge.data.loader import resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
@@ -98,7 +99,10 @@ def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> 
         return {name: None for name in models}, 0
     results = {}
     for name, model in models.items():
-        metrics = evaluate(model, test_set, run.class_names, run.protocol(), batch_size=cfg.batch_size, d=d)
+        workers = resolve_workers(cfg.workers, d.device)
+        metrics = evaluate(
+            model, test_set, run.class_names, run.protocol(), batch_size=cfg.batch_size, workers=workers, d=d
+        )
         results[name] = {"top1": metrics["top1"], "top5": metrics["top5"], "n_skipped": metrics["n_skipped"]}
     return results, len(test_set)
 
