@@ -11,6 +11,7 @@ import sys
 import click
 
 from darkedge import __version__
+from darkedge.config import RUN_SETTINGS
 from darkedge.errors import DarkedgeError
 from darkedge.logs import setup_logging
 from darkedge.names import BACKENDS, BUILTIN_DATA, EXPORT_MODELS, FORMATS, PRECISIONS, STAGES
@@ -27,6 +28,15 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+# DataLoader workers, on every command that trains or evaluates on clips (None: darkedge.data.loader chooses)
+WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="DataLoader worker processes (default: chosen from the machine and device).",
+)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,11 +177,36 @@ def enhance_apply(
     click.echo(f"wrote {written}")
 
 
-@main.command("train")
+@main.command(
+    "train",
+    help="Train enhancer, teacher, distilled student and baselines into one run directory; print the table.\n\n"
+    "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
+    "(--data, --preset, --seed, --epochs, --workers, --pretrained). An existing run (--run, --resume) may change "
+    f"only {', '.join(RUN_SETTINGS)}.",
+)
 @click.option(
     "--data", default=None, help=f"Data set folder or list file (default: the built-in set, {BUILTIN_DATA})."
 )
 @click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    help="JSON file of settings (TrainConfig fields, or a run's config.json): over the preset, under flags and --set.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any TrainConfig field, e.g. --set lr=1e-3 --set amp=false (repeatable; see config.json for the names).",
+)
+@click.option(
+    "--pretrained",
+    default=None,
+    help="Encoder weights: a timm ViT (.safetensors / .bin / .pth) or a torchvision / IG65M R(2+1)D .pth.",
+)
+@WORKERS
 @click.option("--out", default="runs", show_default=True, help="Where new run directories go.")
 @click.option("--seed", type=int, default=None, help="Seed of the run (default 0).")
 @click.option("--stage", default=None, help=f"Run one stage: {', '.join(STAGES)}.")
@@ -189,14 +224,16 @@ def enhance_apply(
     show_default=True,
     help="After a full run, fill this folder with calibration clips from the run's data if it has none.",
 )
-def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir) -> None:
-    """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
+def train_command(config_file, sets, out, stage, run_dir, resume, calib_dir, **flags) -> None:
+    """`darkedge train` (its help is above: it names config.RUN_SETTINGS)."""
+    from darkedge.config import merge_settings, parse_settings
     from darkedge.quant.calib import fill_if_empty
     from darkedge.run import open_run
     from darkedge.train.pipeline import train
 
+    settings = merge_settings(flags, parse_settings(sets))
     path, table = train(
-        out=out, preset=preset, data=data, seed=seed, epochs=epochs, stage=stage, run=run_dir, resume=resume
+        out=out, stage=stage, run=run_dir, resume=resume, settings=settings, config_file=config_file
     )
     if table is None:
         return
