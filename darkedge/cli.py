@@ -391,7 +391,36 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     is_flag=True,
     help="Also time decode, preprocess, enhance and inference on the run's test videos.",
 )
-def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e) -> None:
+@click.option("--device", default="cpu", show_default=True, help="For --backend torch: cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    "precisions",
+    multiple=True,
+    help="Repeatable: fp32, fp16, int8 (exports) or fp32, fp16, bf16 (torch autocast) "
+    "[default: int8 and fp32; torch on CUDA: fp32 and bf16; tensorrt: int8, fp16 and fp32].",
+)
+@click.option("--compile", "compile_", is_flag=True, help="With --backend torch: torch.compile every model.")
+@click.option(
+    "--cuda-graphs",
+    is_flag=True,
+    help="With --backend torch --device cuda: replay each model as a CUDA graph.",
+)
+def bench(
+    run_path,
+    compare,
+    backend,
+    threads,
+    batch,
+    runs,
+    min_time,
+    labelled_list,
+    max_clips,
+    e2e,
+    device,
+    precisions,
+    compile_,
+    cuda_graphs,
+) -> None:
     """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
     from pathlib import Path
 
@@ -410,6 +439,10 @@ def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_l
         max_eval_clips=max_clips,
         e2e=e2e,
     )
+        device=device,
+        precisions=precisions,
+        compile=compile_,
+        cuda_graphs=cuda_graphs,
     report = run_bench(options)
     click.echo(table_text(report))
     for path in write_reports(report, Path(report["run"]) / "bench"):
