@@ -299,6 +299,7 @@ def calib_build(data, run_dir, out, num_clips, seed) -> None:
     show_default=True,
     help="Weight of KL to the FP32 student (0: off).",
 )
+@WORKERS
 @click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
 @click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")
 @click.option("--no-export", is_flag=True, help="Skip the Q/DQ ONNX and OpenVINO INT8 exports.")
@@ -438,11 +439,11 @@ def bench(
         labelled_list=Path(labelled_list) if labelled_list else None,
         max_eval_clips=max_clips,
         e2e=e2e,
-    )
         device=device,
         precisions=precisions,
         compile=compile_,
         cuda_graphs=cuda_graphs,
+    )
     report = run_bench(options)
     click.echo(table_text(report))
     for path in write_reports(report, Path(report["run"]) / "bench"):

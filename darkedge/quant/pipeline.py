@@ -26,6 +26,7 @@ from darkedge.models import load_model
 from darkedge.models.int8_checkpoint import load_int8_model, save_int8_checkpoint, state_dict_bytes
 from darkedge.names import INT8_NAME, STAGE_KINDS, TEACHER_KINDS
 from darkedge.quant.calib import calibration_batches, open_calibration
+from darkedge.quant.device import qat_device
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
@@ -134,6 +135,7 @@ def quantize_run(
     """
     d = init_distributed()
     try:
+        d = qat_device(d)
         run = open_run(run_path)
         calib = Path(calib)
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
