@@ -25,6 +25,15 @@ from darkedge.models import ClassifierConfig, build_model
 from darkedge.run import save_run_config
 
 CLASSES = ["Drink", "Jump", "Pick"]
+QUICK_BENCH = [
+    "bench",
+    "--threads",
+    "1",
+    "--runs",
+    "5",
+    "--min-time",
+    "0",
+]  # few runs: these tests check plumbing
 
 
 class FakeClock:
@@ -202,19 +211,7 @@ def tiny_run(tmp_path_factory):
 
 def test_bench_command_on_a_tiny_run(tiny_run):
     run, videos = tiny_run
-    args = [
-        "bench",
-        "--run",
-        str(run),
-        "--compare",
-        "enhance-then-classify",
-        "--threads",
-        "1",
-        "--runs",
-        "5",
-        "--min-time",
-        "0",
-    ]
+    args = [*QUICK_BENCH, "--run", str(run), "--compare", "enhance-then-classify"]
     result = CliRunner().invoke(main, [*args, "--batch", "2", "--list", str(videos)])
     assert result.exit_code == 0, result.output
     assert "student_int8" in result.output and "x vs teacher_fp32" in result.output
@@ -315,22 +312,8 @@ def test_not_a_run(tmp_path):
 def test_torch_backend_times_autocast_models_side_by_side(tiny_run, tmp_path):
     """The GPU table's code path, run on the CPU: bf16 autocast of the student and two-stream, same report."""
     run = Path(shutil.copytree(tiny_run[0], tmp_path / "run"))
-    args = [
-        "bench",
-        "--run",
-        str(run),
-        "--backend",
-        "torch",
-        "--threads",
-        "1",
-        "--runs",
-        "5",
-        "--min-time",
-        "0",
-    ]
-    result = CliRunner().invoke(
-        main, [*args, "--compare", "two-stream", "--batch", "2", "--precision", "bf16"]
-    )
+    args = [*QUICK_BENCH, "--run", str(run), "--backend", "torch", "--compare", "two-stream"]
+    result = CliRunner().invoke(main, [*args, "--batch", "2", "--precision", "bf16"])
     assert result.exit_code == 0, result.output
     report = json.loads((run / "bench" / "bench.json").read_text())
     assert [m["name"] for m in report["models"]] == ["student_bf16", "two_stream_bf16"]

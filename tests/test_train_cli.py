@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_model import timm_vit_shapes
 
 from darkedge.checkpoint import load_checkpoint
 from darkedge.cli import main
@@ -217,35 +218,8 @@ def test_an_existing_run_takes_new_workers_and_epochs_but_keeps_its_recipe(train
 
 
 # timm's ViT-S/16 (vit_small_patch16_224, the paper preset's encoder) as its model.safetensors holds it: width 384,
-# 12 blocks, 6 heads, MLP 1536, 16-px patches of 224-px images (14 x 14 + 1 position embeddings), 1000-class head
-VIT_S16 = {
-    "cls_token": (1, 1, 384),
-    "pos_embed": (1, 197, 384),
-    "patch_embed.proj.weight": (384, 3, 16, 16),
-    "patch_embed.proj.bias": (384,),
-    **{
-        f"blocks.{i}.{name}": shape
-        for i in range(12)
-        for name, shape in {
-            "norm1.weight": (384,),
-            "norm1.bias": (384,),
-            "attn.qkv.weight": (1152, 384),
-            "attn.qkv.bias": (1152,),
-            "attn.proj.weight": (384, 384),
-            "attn.proj.bias": (384,),
-            "norm2.weight": (384,),
-            "norm2.bias": (384,),
-            "mlp.fc1.weight": (1536, 384),
-            "mlp.fc1.bias": (1536,),
-            "mlp.fc2.weight": (384, 1536),
-            "mlp.fc2.bias": (384,),
-        }.items()
-    },
-    "norm.weight": (384,),
-    "norm.bias": (384,),
-    "head.weight": (1000, 384),
-    "head.bias": (1000,),
-}
+# 12 blocks, 16-px patches of 224-px images (14 x 14 + 1 position embeddings), a 1000-class head
+VIT_S16 = timm_vit_shapes(dim=384, depth=12, patch=16)
 
 
 def test_pretrained_timm_vit_s16_file_is_loaded_and_trained_from(tiny_data, tmp_path):
