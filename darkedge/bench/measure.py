@@ -68,13 +68,16 @@ def on_gpu(predictor) -> bool:
     return predictor.backend == "tensorrt" or str(getattr(predictor, "device", "cpu")).startswith("cuda")
 
 
-def _synchronised_clock() -> float:
-    """perf_counter after the GPU finished its queued work: a call timed between two of these is its latency
-    from launch to result, as a caller waiting for the logits sees it."""
+def synchronised_clock(device: str) -> Callable[[], float]:
+    """A clock that reads perf_counter after `device` finished its queued work: a call timed between two readings
+    is its latency from launch to result, as a caller waiting for the logits sees it."""
     import torch
 
-    torch.cuda.synchronize()
-    return time.perf_counter()
+    def clock() -> float:
+        torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    return clock
 
 
 def timed_call(predictor, batch: int) -> tuple[Callable[[], object], Callable[[], float]]:
@@ -86,7 +89,7 @@ def timed_call(predictor, batch: int) -> tuple[Callable[[], object], Callable[[]
     clip = _clip(predictor.input_shape, batch)
     if predictor.backend == "torch" and on_gpu(predictor):
         x = predictor.torch.from_numpy(clip).to(predictor.device)
-        return (lambda: predictor.predict_tensor(x)), _synchronised_clock
+        return (lambda: predictor.predict_tensor(x)), synchronised_clock(predictor.device)
     return (lambda: predictor.predict(clip)), time.perf_counter
 
 
@@ -94,7 +97,7 @@ def _gpu_peak_mb(predictor) -> float | None:
     """Peak GPU memory torch allocated in this process so far (MB), for a torch model on CUDA."""
     if predictor.backend != "torch" or not on_gpu(predictor):
         return None
-    return predictor.torch.cuda.max_memory_allocated() / 2**20
+    return predictor.torch.cuda.max_memory_allocated(predictor.device) / 2**20
 
 
 def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:

@@ -41,11 +41,13 @@ class TorchPredictor(Predictor):
         super().__init__(path, (None, *model_input_shape(ckpt)), ckpt.get("class_names"), threads)
 
     def _autocast(self):
-        """Autocast to the settings' precision on their device, or nothing for FP32."""
+        """Autocast to the settings' precision on their device, or nothing for FP32. Under CUDA graphs without
+        autocast's cache of cast weights: the cache is freed when the context exits, under a graph that uses it."""
         if self.settings.precision == "fp32":
             return contextlib.nullcontext()
         dtype = self.torch.float16 if self.settings.precision == "fp16" else self.torch.bfloat16
-        return self.torch.autocast(self.torch.device(self.device).type, dtype=dtype)
+        device_type = self.torch.device(self.device).type
+        return self.torch.autocast(device_type, dtype=dtype, cache_enabled=not self.settings.cuda_graphs)
 
     def predict_tensor(self, clips):
         """Logits for a clip tensor already on the device (no copies, no sync: the caller times or waits)."""
