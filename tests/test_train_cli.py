@@ -18,11 +18,11 @@ from darkedge.data.synth import SynthConfig, synthesize
 from darkedge.data.synth_actions import CLASSES
 from darkedge.data.writer import write_video
 from darkedge.models import load_model
-from darkedge.names import STAGES
+from darkedge.names import DEFAULT_STAGES
 from darkedge.run import open_run
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
-CLASSIFIER_STAGES = ("teacher", "student", "raw", "two_stream")
+CLASSIFIER_STAGES = ("teacher", "student", "raw", "two_stream")  # two_stream: `--stage two_stream` afterwards
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,8 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
-    """(out folder, CLI result) of one `darkedge train --preset test` run."""
+    """(out folder, CLI result) of one `darkedge train --preset test` run (the default stages), with the
+    two-stream baseline added to it by `darkedge train --stage two_stream --run`."""
     out = tmp_path_factory.mktemp("runs")
     calib = out.with_name(f"{out.name}-calibration")
     result = CliRunner().invoke(
@@ -40,7 +41,10 @@ def trained(tiny_data, tmp_path_factory):
         ["train", "--preset", "test", "--data", str(tiny_data), "--out", str(out), "--calib", str(calib)],
     )
     assert result.exit_code == 0, result.output
-    return out, result
+    assert not (out / "latest" / "two_stream.pt").exists(), "two-stream is trained on request only"
+    added = CliRunner().invoke(main, ["train", "--run", str(out / "latest"), "--stage", "two_stream"])
+    assert added.exit_code == 0, added.output
+    return out, added
 
 
 def _run_copy(trained, tmp_path: Path) -> Path:
@@ -71,7 +75,12 @@ def test_train_makes_the_run_directory_and_the_table(trained, tiny_data):
     )
     run = open_run(out / "latest")
     assert run.config.preset == "test" and run.class_names == list(CLASSES)
-    for name in ("config.json", "metrics.json", "table.md", *(f"{s}.pt" for s in STAGES)):
+    for name in (
+        "config.json",
+        "metrics.json",
+        "table.md",
+        *(f"{s}.pt" for s in (*DEFAULT_STAGES, "two_stream")),
+    ):
         assert (run.path / name).is_file(), name
     kinds = {"enhancer": "enhancer", "teacher": "teacher", "student": "classifier", "raw": "classifier"}
     for stage in CLASSIFIER_STAGES:

@@ -5,8 +5,10 @@ PERFORMANCE makes activations symmetric (zero-point 0), which TensorRT requires.
 nets as NNCF's default CNN type, which also quantizes the residual adds (the INT8 R(2+1)D student runs 5 % faster
 in OpenVINO than quantized as TRANSFORMER). NNCF still makes the quantizers after a ReLU unsigned (uint8),
 which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model, the OpenVINO
-IR and the Q/DQ ONNX then compute the same thing. SmoothQuant can be switched off: it crashes on some
-shared-weight models (nncf issue 4172).
+IR and the Q/DQ ONNX then compute the same thing. The input normalisation stays in floating point: with
+per-clip statistics NNCF would quantize a clip's variance (a scale near 1e-3, which QAT drove to NaN and OpenVINO
+then refused to compile); the first convolution's input quantizer comes after it as usual. SmoothQuant can be
+switched off: it crashes on some shared-weight models (nncf issue 4172).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
             smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
         )
     batches = list(batches)
+    # the ops of every InputNorm (module attribute `normalise`), e.g. backbone/normalise/mean/0
+    float_ops = nncf.IgnoredScope(patterns=[r"(.*/)?normalise/.*"], validate=False)
     transformer = any(isinstance(module, Block) for module in model.modules())
     quantized = nncf.quantize(
         copy.deepcopy(model).eval().cpu(),
@@ -42,6 +46,7 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
         preset=nncf.QuantizationPreset.PERFORMANCE,
         subset_size=len(batches),
         advanced_parameters=advanced,
+        ignored_scope=float_ops,
     ).eval()
     make_quantizers_signed(quantized)
     return quantized

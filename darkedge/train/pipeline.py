@@ -24,11 +24,11 @@ from darkedge.config import (
 )
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.names import BUILTIN_DATA, STAGE_KINDS, STAGES
+from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES
 from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.loop import RESUME_FILE, fit
-from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table
+from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_description
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     metrics["params"] = count_parameters(model)
     enhancer = _enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
     metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
+    metrics["training"] = training_description(stage, cfg)
     return metrics
 
 
@@ -274,7 +275,7 @@ def train(
         if d.is_main:
             log.info("run directory: %s", the_run.path)
         metrics: dict[str, Any] = {}
-        for name in [stage] if stage else STAGES:
+        for name in [stage] if stage else DEFAULT_STAGES:
             if resume and _stage_done(the_run, name):
                 continue
             if name == "enhancer":
