@@ -30,11 +30,17 @@ def backend_for(path: str | os.PathLike) -> str:
 
 
 def load_predictor(
-    path: str | os.PathLike, backend: str | None = None, threads: int | None = None, batch: int | None = None
+    path: str | os.PathLike,
+    backend: str | None = None,
+    threads: int | None = None,
+    batch: int | None = None,
+    max_batch: int | None = None,
 ) -> Predictor:
     """A predictor for the model at `path`; `backend` defaults to the one its extension implies.
 
     `batch` (OpenVINO only) reshapes a static IR to that batch size, for throughput measurements.
+    `max_batch` (OpenVINO only) frees a static IR's batch to 1..max_batch, for batched multi-camera inference;
+    the other backends take the batches their file allows (Predictor.max_batch says which).
     """
     path = Path(path)
     backend = backend or backend_for(path)
@@ -56,7 +62,7 @@ def load_predictor(
     if backend == "openvino":
         from darkedge.runtime.openvino_predictor import OpenVinoPredictor
 
-        return OpenVinoPredictor(path, threads, batch)
+        return OpenVinoPredictor(path, threads, batch, max_batch)
     from darkedge.runtime.tensorrt_predictor import TensorRtPredictor
 
     return TensorRtPredictor(path, threads)
