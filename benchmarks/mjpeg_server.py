@@ -1,6 +1,6 @@
 """Loopback MJPEG-over-HTTP cameras for the tests and bench_cameras.py: what `darkedge infer` reads from an IP camera.
 
-    camera = MjpegCamera(dark_frames(320, 240), fps=15).start()   # camera.url: http://127.0.0.1:PORT/stream.mjpg
+    camera = MjpegCamera(encode(dark_frames(320, 240)), fps=15).start()   # http://127.0.0.1:PORT/stream.mjpg
     camera.stop()                                                 # every client sees its stream end mid-way
     camera.start()                                                # the same port again
     MjpegCamera(garbage=True).start()                             # random bytes where the JPEGs should be
@@ -46,6 +46,11 @@ def dark_frames(width: int = 320, height: int = 240, count: int = 30, seed: int 
         x = (4 * i) % max(1, width - patch_w)
         frame[height // 2 - patch_h // 2 : height // 2 + patch_h // 2, x : x + patch_w] += 30
     return list(frames)
+
+
+def encode(images: list[np.ndarray], quality: int = 80) -> list[bytes]:
+    """BGR frames as JPEG files, once, to be served by any number of cameras."""
+    return [cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for image in images]
 
 
 def video_frames(path: Path, limit: int = 300) -> list[np.ndarray]:
@@ -94,20 +99,18 @@ class _Server(ThreadingHTTPServer):
 
 
 class MjpegCamera:
-    """An MJPEG camera on 127.0.0.1 serving `frames` at `fps`; stop() and start() again keep its port."""
+    """An MJPEG camera on 127.0.0.1 serving `jpegs` (default: small dark frames) in a loop at `fps`, from
+    the `first`-th on; stop() and start() again keep its port."""
 
     def __init__(
         self,
-        frames: list[np.ndarray] | None = None,
+        jpegs: list[bytes] | None = None,
         fps: float = 25.0,
         port: int = 0,
         garbage: bool = False,
-        quality: int = 80,
         first: int = 0,
     ):
-        images = frames if frames is not None else dark_frames(64, 48)
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
-        self.jpegs = [cv2.imencode(".jpg", image, params)[1].tobytes() for image in images]
+        self.jpegs = jpegs if jpegs is not None else encode(dark_frames(64, 48))
         self.fps, self.port, self.garbage, self.first = fps, port, garbage, first
         self.sent = 0  # frames sent, over every client
         self.late = 0  # frames skipped because a client had not taken the previous ones in time
@@ -125,7 +128,10 @@ class MjpegCamera:
         self._server = _Server(("127.0.0.1", self.port), _Handler)
         self._server.camera = self
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        serve.start()
         return self
 
     def stop(self) -> None:
@@ -181,9 +187,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="first port (0: free ports)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    frames = video_frames(args.video) if args.video else dark_frames(width, height)
+    jpegs = encode(video_frames(args.video) if args.video else dark_frames(width, height))
     cameras = [
-        MjpegCamera(frames, args.fps, args.port + i if args.port else 0, first=7 * i).start()
+        MjpegCamera(jpegs, args.fps, args.port + i if args.port else 0, first=7 * i).start()
         for i in range(args.cameras)
     ]
     for camera in cameras:
@@ -199,8 +205,13 @@ def main() -> None:
         signal.signal(sig, lambda *_: done.set())
     while not done.wait(0.5):
         pass
-    for camera in cameras:
-        camera.stop()
+    stopping = [
+        threading.Thread(target=camera.stop) for camera in cameras
+    ]  # each waits for its server's poll
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()
     counts()
 
 

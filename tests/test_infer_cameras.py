@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_infer import models, write_video  # noqa: F401 (the tiny model fixture, shared)
 from test_infer_stream import count_lines, run_in_background, wait_for
 
-from benchmarks.mjpeg_server import MjpegCamera, dark_frames
+from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
 from darkedge.cli import main
 from darkedge.export.onnx import export_onnx
 from darkedge.export.openvino import export_openvino
@@ -328,8 +328,8 @@ def test_soak_memory_stays_flat(tmp_path, models):  # noqa: F811
     import psutil
 
     seconds = float(os.environ.get("DARKEDGE_SOAK_S", "180"))
-    frames = dark_frames(160, 120)
-    cameras = [MjpegCamera(frames, fps=25.0, first=9 * i).start() for i in range(3)]
+    jpegs = encode(dark_frames(160, 120))
+    cameras = [MjpegCamera(jpegs, fps=25.0, first=9 * i).start() for i in range(3)]
     events = tmp_path / "events.jsonl"
     command = [sys.executable, "-m", "darkedge", "infer", *(c.url for c in cameras)]
     options = ["--model", str(models["onnxruntime"]), "--threads", "1", "--stride", "1", "--smooth", "1"]
