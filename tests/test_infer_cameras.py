@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -254,6 +255,23 @@ def test_several_cameras_skip_a_corrupt_file_and_go_on(tmp_path, models):  # noq
         InferConfig([str(bad), str(good)], str(models["onnxruntime"]), threads=1, events=str(tmp_path / "e"))
     )
     assert summary.skipped == [str(bad)] and summary.windows > 0
+
+
+def test_annotated_video_per_camera(tmp_path, models):  # noqa: F811
+    videos = [write_video(tmp_path / f"{name}.avi", 10 + i) for i, name in enumerate(("x", "y"))]
+    out = tmp_path / "out" / "seen.avi"
+    cfg = InferConfig(
+        [str(v) for v in videos], str(models["onnxruntime"]), annotate=str(out), events=str(tmp_path / "e")
+    )
+    run_infer(cfg)
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "seen_x.avi",
+        "seen_y.avi",
+    ]  # nothing half-written
+    for name, count in (("seen_x.avi", 10), ("seen_y.avi", 11)):
+        capture = cv2.VideoCapture(str(out.parent / name))
+        assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == count
+        capture.release()
 
 
 def frame(index: int, after_gap: bool = False) -> Frame:
