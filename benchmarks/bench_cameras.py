@@ -397,7 +397,7 @@ def models_and_sampling(args, folder: Path) -> tuple[dict[str, Path], int, int, 
     """({name: IR}, frames per window, frame step, where they come from)."""
     if args.random:
         from darkedge.bench.preset_models import make_preset_models
-        from darkedge.train.config import make_config
+        from darkedge.config import make_config
 
         cfg = make_config(args.preset)
         made = make_preset_models(args.preset, folder, int8_models=("student",))
@@ -405,7 +405,7 @@ def models_and_sampling(args, folder: Path) -> tuple[dict[str, Path], int, int, 
         return {n: made[n][0] for n in MODELS if n in made}, cfg.num_frames, cfg.stride, source
     from bench_latency import run_models
 
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     cfg = open_run(args.run).config
     models = run_models(args.run)

@@ -1,16 +1,21 @@
-"""Data pipeline benchmark: synthetic data-set generation time, clip decoding and DataLoader throughput.
+"""Data pipeline benchmark: synthetic data-set generation time, clip decoding, DataLoader throughput and
+`darkedge data check` with 1 ... N worker processes.
 
     python benchmarks/bench_data.py            # writes benchmarks/results/data.md
+    python benchmarks/bench_data.py --synth data/synth --check-only --workers 1,2 --out /tmp/check.md
 
 Decoding: read_frames of one centred clip per video, one process. Loading: a training epoch of ClipDataset
 (random offset, multi-scale crop to 112, flip) through a DataLoader with 2 workers, batch 8, the workers'
-start-up included. Both on the default synthetic data set (128 x 96, 32 frames a clip: T = 64 wraps around)
-and on ARID-sized videos (320 x 240, 150 frames, mp4v) written here.
+start-up included. Check: `check_dataset` (every frame decoded, brightness statistics, Dark-48's darkness rule)
+with each worker count, its pool start-up included. All on the default synthetic data set (128 x 96, 32 frames a
+clip: T = 64 wraps around; generated here unless --synth names one) and on ARID-sized videos (320 x 240, 150
+frames, mp4v) written here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -23,6 +28,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from darkedge.bench.machine import machine_info
+from darkedge.cores import usable_cores
+from darkedge.data.check import check_dataset
 from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.sampling import sample_indices
@@ -31,16 +38,17 @@ from darkedge.data.video import count_frames, read_frames
 from darkedge.fileio import write_text
 
 CLIP_LENGTHS = (16, 64)
-ARID_SIZE, ARID_FRAMES, ARID_CLIPS = (320, 240), 150, 24
+ARID_SIZE, ARID_FRAMES, ARID_CLIPS = (320, 240), 150, 96
 
 
 def write_arid_sized(folder: Path) -> DataIndex:
-    """ARID-sized dark videos with moving texture, as an index of one class."""
+    """ARID-sized dark videos with moving texture in folder/texture/ (a folder-per-class set), as an index."""
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 40, (ARID_SIZE[1], ARID_SIZE[0] * 2, 3), dtype=np.uint8)
     samples = []
+    (folder / "texture").mkdir(parents=True)
     for i in range(ARID_CLIPS):
-        path = folder / f"clip_{i:02d}.mp4"
+        path = folder / "texture" / f"clip_{i:02d}.mp4"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, ARID_SIZE)
         for t in range(ARID_FRAMES):
             writer.write(np.ascontiguousarray(texture[:, t : t + ARID_SIZE[0]]))
@@ -66,28 +74,69 @@ def load_rate(index: DataIndex, length: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def check_rate(root: Path, workers: int) -> tuple[float, int]:
+    """(clips/s, clips) of `check_dataset` over every clip of the data set at `root` with `workers` processes."""
+    start = time.perf_counter()
+    report = check_dataset(root, "all", progress=False, workers=workers)
+    return report.num_clips / (time.perf_counter() - start), report.num_clips
+
+
+def default_workers() -> list[int]:
+    """1, 2, 4 ... up to every usable core, and every usable core itself."""
+    counts, n = [], 1
+    while n < usable_cores():
+        counts.append(n)
+        n *= 2
+    return [*counts, usable_cores()]
+
+
+def check_table(sets: list[tuple[str, Path]], workers: list[int]) -> list[str]:
+    """The `data check` rows: clips/s per worker count, and the speed-up over one worker."""
+    lines = [
+        "| videos | clips | workers | check (clips/s) | speed-up |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, root in sets:
+        single = None
+        for n in workers:
+            rate, clips = check_rate(root, n)
+            single = single or rate
+            lines.append(f"| {name} | {clips} | {n} | {rate:.1f} | {rate / single:.2f}x |")
+            print(lines[-1], file=sys.stderr)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data.md")
+    parser.add_argument("--synth", type=Path, default=None, help="An existing synthetic set (not generated).")
+    parser.add_argument("--workers", default=None, help="Worker counts for data check, e.g. 1,2,4.")
+    parser.add_argument("--check-only", action="store_true", help="Only the data check table.")
     args = parser.parse_args()
+    workers = [int(n) for n in args.workers.split(",")] if args.workers else default_workers()
     torch.set_num_threads(1)
     load_before = os.getloadavg()[0]
+    cfg = SynthConfig()
+    generation_s = None
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = SynthConfig()
-        start = time.perf_counter()
-        synth_root = synthesize(cfg, Path(tmp) / "synth", progress=False)
-        generation_s = time.perf_counter() - start
+        synth_root = args.synth
+        if synth_root is None:
+            start = time.perf_counter()
+            synth_root = synthesize(cfg, Path(tmp) / "synth", progress=False)
+            generation_s = time.perf_counter() - start
+        else:
+            cfg = SynthConfig(**json.loads((synth_root / "synth_config.json").read_text()))
         synth = open_dataset(synth_root, "all")
-        (Path(tmp) / "arid").mkdir()
         arid = write_arid_sized(Path(tmp) / "arid")
-        rows = []
-        for name, index, size in (
-            (f"synthetic ({cfg.width}x{cfg.height}, {cfg.frames} frames)", synth, len(synth.samples)),
-            (f"ARID-sized ({ARID_SIZE[0]}x{ARID_SIZE[1]}, {ARID_FRAMES} frames)", arid, ARID_CLIPS),
-        ):
-            for length in CLIP_LENGTHS:
-                rows.append((name, size, length, decode_rate(index, length), load_rate(index, length)))
-                print(*rows[-1], file=sys.stderr)
+        synth_name = f"synthetic ({cfg.width}x{cfg.height}, {cfg.frames} frames)"
+        arid_name = f"ARID-sized ({ARID_SIZE[0]}x{ARID_SIZE[1]}, {ARID_FRAMES} frames)"
+        if not args.check_only:
+            for name, index, size in ((synth_name, synth, len(synth.samples)), (arid_name, arid, ARID_CLIPS)):
+                for length in CLIP_LENGTHS:
+                    rows.append((name, size, length, decode_rate(index, length), load_rate(index, length)))
+                    print(*rows[-1], file=sys.stderr)
+        checks = check_table([(synth_name, synth_root), (arid_name, Path(tmp) / "arid")], workers)
     machine = machine_info()
     lines = [
         "# Data pipeline benchmark",
@@ -99,19 +148,34 @@ def main() -> None:
         + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
         + ".",
         "",
-        f"Default synthetic data set (`SynthConfig()`: {cfg.clips_per_class} clips per class x 11 classes, "
-        f"{cfg.frames} frames, {cfg.width}x{cfg.height}): generated in **{generation_s:.1f} s** "
-        "(`synthesize`, 2 workers).",
+    ]
+    if generation_s is not None:
+        lines += [
+            f"Default synthetic data set (`SynthConfig()`: {cfg.clips_per_class} clips per class x 11 classes, "
+            f"{cfg.frames} frames, {cfg.width}x{cfg.height}): generated in **{generation_s:.1f} s** "
+            "(`synthesize`, 2 workers).",
+            "",
+        ]
+    if rows:
+        lines += [
+            "Decode: `read_frames` of one centred clip per video, one process. Load: one training epoch of "
+            "`ClipDataset` (random offset, multi-scale crop to 112 x 112, flip, float32 tensor) through a "
+            "`DataLoader` with 2 workers, batch 8, worker start-up included.",
+            "",
+            "| videos | clips | T | decode (clips/s) | load, 2 workers (clips/s) |",
+            "|---|---:|---:|---:|---:|",
+            *(f"| {name} | {n} | {t} | {dec:.1f} | {load:.1f} |" for name, n, t, dec, load in rows),
+            "",
+        ]
+    lines += [
+        "`darkedge data check`: every frame of every clip decoded, brightness statistics and Dark-48's darkness "
+        "rule, on a pool of worker processes (`--workers`, default every usable core), pool start-up included; "
+        "the report is the same for every worker count.",
         "",
-        "Decode: `read_frames` of one centred clip per video, one process. Load: one training epoch of "
-        "`ClipDataset` (random offset, multi-scale crop to 112 x 112, flip, float32 tensor) through a "
-        "`DataLoader` with 2 workers, batch 8, worker start-up included.",
+        *checks,
         "",
-        "| videos | clips | T | decode (clips/s) | load, 2 workers (clips/s) |",
-        "|---|---:|---:|---:|---:|",
-        *(f"| {name} | {n} | {t} | {dec:.1f} | {load:.1f} |" for name, n, t, dec, load in rows),
-        "",
-        f"Produced by `python benchmarks/bench_data.py` on {time.strftime('%Y-%m-%d')}.",
+        f"Produced by `python benchmarks/bench_data.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` "
+        f"on {time.strftime('%Y-%m-%d')}.",
     ]
     write_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from darkedge.bench.machine import machine_info
+from darkedge.bench.preset_models import preset_configs
 from darkedge.checkpoint import save_checkpoint
+from darkedge.config import PRESETS
 from darkedge.data.writer import write_video
 from darkedge.fileio import write_text
 from darkedge.infer.run import InferConfig, Summary, run_infer
-from darkedge.models import ClassifierConfig, build_model
-from darkedge.train.config import PRESETS
+from darkedge.logs import setup_logging
+from darkedge.models import build_model
 
 VIDEO_SIZE, VIDEO_FRAMES, VIDEO_FPS = (320, 240), 240, 30.0
 
@@ -35,16 +36,7 @@ def small_preset_models(folder: Path) -> dict[str, Path]:
     import openvino as ov
 
     preset = PRESETS["small"]
-    config = asdict(
-        ClassifierConfig(
-            encoder=preset.encoder,
-            head=preset.head,
-            head_depth=preset.head_depth,
-            num_classes=11,
-            num_frames=preset.num_frames,
-            img_size=preset.crop,
-        )
-    )
+    config = preset_configs("small")["student"]
     model = build_model("classifier", config, load_pretrained=False).eval()
     example = torch.rand(1, 3, preset.num_frames, preset.crop, preset.crop)
     checkpoint = save_checkpoint(
@@ -80,6 +72,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "infer.md")
     args = parser.parse_args()
+    setup_logging()  # darkedge's messages on stderr, as the CLI prints them
     torch.set_num_threads(args.threads)
     frame_step = PRESETS["small"].stride
     default_stride = ((PRESETS["small"].num_frames - 1) * frame_step + 1) // 2  # what infer picks

@@ -30,7 +30,7 @@ ORDER = ("student_int8", "student_fp32", "teacher_int8", "teacher_fp32", "two_st
 def run_models(run: Path) -> dict[str, tuple[Path, Path]]:
     """{name: (IR, checkpoint)} of a trained run, exporting missing FP32 IRs as `darkedge bench` does."""
     from darkedge.bench.compare import BenchOptions, find_candidates
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     candidates, _ = find_candidates(open_run(run), BenchOptions(run=run, compare="all", backend="openvino"))
     return {c.name: (c.path, c.checkpoint) for c in candidates}

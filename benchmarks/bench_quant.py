@@ -26,7 +26,9 @@ import torch
 from darkedge.bench.machine import machine_info
 from darkedge.data.dataset import collate_clips
 from darkedge.fileio import write_json, write_text
+from darkedge.logs import setup_logging
 from darkedge.models import load_model
+from darkedge.models.int8_checkpoint import load_int8_model, load_run_int8_student
 from darkedge.quant import (
     QatConfig,
     build_calibration_set,
@@ -34,10 +36,9 @@ from darkedge.quant import (
     open_calibration,
     quantize_ptq,
 )
-from darkedge.quant.int8_checkpoint import load_int8_model, load_run_int8_student
 from darkedge.quant.pipeline import quantize_run
+from darkedge.run import open_run
 from darkedge.train.evaluate import evaluate, predict
-from darkedge.train.run import open_run
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -206,6 +207,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=QatConfig.lr)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
+    setup_logging()  # darkedge's messages on stderr, as the CLI prints them
     run = open_run(args.run)
     with tempfile.TemporaryDirectory() as tmp:
         sizes = ptq_by_calibration_size(run, [int(s) for s in args.sizes.split(",")], Path(tmp))

@@ -1,3 +1,4 @@
 from darkedge.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes started by spawn or a fork server import this module again
+    main()

@@ -1,6 +1,7 @@
 """The `darkedge` command line: parse options, call the function that does the work, print the result.
 
-Heavy imports (torch, nncf, openvino) happen inside each command so that `darkedge --help` is instant.
+Heavy imports (torch, nncf, openvino) happen inside each command so that `darkedge --help` is instant; the
+choices the options offer come from darkedge.names, which imports nothing.
 """
 
 from __future__ import annotations
@@ -11,25 +12,54 @@ import click
 
 from darkedge import __version__
 from darkedge.errors import DarkedgeError
+from darkedge.fileio import cleanup_on_interrupt, interruption
+from darkedge.logs import setup_logging
+from darkedge.names import (
+    BACKENDS,
+    BUILTIN_DATA,
+    ENHANCE_BACKENDS,
+    EXPORT_MODELS,
+    FORMATS,
+    PRECISIONS,
+    STAGES,
+)
 
 
 class _Group(click.Group):
-    """A click group that turns DarkedgeError into a one-line message and a non-zero exit, no traceback."""
+    """A click group that turns DarkedgeError into a one-line message and a non-zero exit, no traceback, and
+    Ctrl-C or SIGTERM into one line, exit 130 or 143, with no temporary file left behind."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with cleanup_on_interrupt():
+                return super().invoke(ctx)
         except DarkedgeError as e:
             raise click.ClickException(str(e)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            name, code = interruption(e)
+            click.echo(f"interrupted by {name}", err=True)
+            sys.exit(code)
+
+
+def _video_root_option(command):
+    """--video-root, for every command that takes a data set or a list."""
+    return click.option(
+        "--video-root",
+        default=None,
+        type=click.Path(file_okay=False, path_type=str),
+        help="Folder the list's videos are under, searched before the usual places (for any other arrangement).",
+    )(command)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="darkedge")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also print debug messages.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors (progress bars stay).")
+def main(verbose: bool, quiet: bool) -> None:
     """Recognise actions in dark video with one INT8 network on raw frames."""
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet exclude each other")
+    setup_logging(verbose=verbose, quiet=quiet)
 
 
 @main.group(cls=_Group)
@@ -37,13 +67,11 @@ def data() -> None:
     """Make, inspect and check data sets."""
 
 
-# --- data commands (issue 2) ---
-
 # data synth: the built-in dark-action data set
 
 
 @data.command("synth")
-@click.option("--out", default="data/synth", show_default=True, type=click.Path(path_type=str))
+@click.option("--out", default=BUILTIN_DATA, show_default=True, type=click.Path(path_type=str))
 @click.option("--seed", default=None, type=int, help="[default: 0]")
 @click.option("--clips-per-class", default=None, type=click.IntRange(min=1), help="[default: 80]")
 @click.option("--frames", default=None, type=click.IntRange(min=1), help="Frames per clip [default: 32].")
@@ -86,7 +114,9 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
-@click.option("--fold", type=click.IntRange(min=1), default=1, show_default=True, help="ARID split number.")
+@click.option(
+    "--fold", type=click.IntRange(min=0), default=1, show_default=True, help="Split number (ARID v1.5: 0, 1)."
+)
 @click.option(
     "--frames",
     type=click.IntRange(min=1),
@@ -94,19 +124,27 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
     show_default=True,
     help="Report clips shorter than this.",
 )
-def data_check(path: str, split: str, fold: int, frames: int) -> None:
-    """Decode every clip of a data set (folder or list file); exit non-zero if any clip is unreadable."""
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decoding processes [default: every usable core].",
+)
+@_video_root_option
+def data_check(
+    path: str, split: str, fold: int, frames: int, workers: int | None, video_root: str | None
+) -> None:
+    """Decode every clip of a data set (its root, list folder or one list); exit non-zero if any is unreadable."""
     from darkedge.data.check import check_dataset, format_report
 
-    report = check_dataset(path, split=split, fold=fold, min_frames=frames)
+    report = check_dataset(
+        path, split=split, fold=fold, min_frames=frames, workers=workers, video_root=video_root
+    )
     click.echo(format_report(report))
     if not report.ok:
         raise click.ClickException(
             f"{path}: {len(report.unreadable)} of {report.num_clips} clips are unreadable"
         )
-
-
-# --- enhance commands (issue 3) ---
 
 
 @main.group(cls=_Group)
@@ -116,7 +154,7 @@ def enhance() -> None:
 
 @enhance.command("train")
 @click.option(
-    "--data", "data_path", default="data/synth", show_default=True, help="Data-set folder or list file."
+    "--data", "data_path", default=BUILTIN_DATA, show_default=True, help="Data-set folder or list file."
 )
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="train", show_default=True)
 @click.option(
@@ -126,7 +164,10 @@ def enhance() -> None:
 @click.option(
     "--out", default="enhancer.pt", show_default=True, help="Checkpoint; history goes to OUT without .pt/."
 )
-def enhance_train(data_path: str, split: str, model: str, steps: int, out: str) -> None:
+@_video_root_option
+def enhance_train(
+    data_path: str, split: str, model: str, steps: int, out: str, video_root: str | None
+) -> None:
     """Train an enhancer on a data set's own dark frames (zero-reference, no labels)."""
     from pathlib import Path
 
@@ -135,7 +176,7 @@ def enhance_train(data_path: str, split: str, model: str, steps: int, out: str) 
     from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
 
     cfg = EnhancerTrainConfig(enhancer=EnhancerConfig(name=model), steps=steps)
-    m = train_enhancer(open_dataset(data_path, split), cfg, Path(out))
+    m = train_enhancer(open_dataset(data_path, split, video_root=video_root), cfg, Path(out))
     click.echo(
         f"{out}: loss {m['loss_first']:.4f} -> {m['loss_last']:.4f}, mean brightness "
         f"{m['brightness_raw']:.3f} -> {m['brightness_enhanced']:.3f} ({m['frames']} frames, "
@@ -154,27 +195,40 @@ def enhance_train(data_path: str, split: str, model: str, steps: int, out: str) 
 @click.option("--gamma", type=float, default=None, help="Use gamma correction instead (DarkLight: 1.8).")
 @click.option("--out", default=None, help="Output file [default: SOURCE_enhanced.<ext> beside SOURCE].")
 @click.option("--side-by-side", is_flag=True, help="Write raw | enhanced next to each other.")
+@click.option(
+    "--backend",
+    type=click.Choice(ENHANCE_BACKENDS),
+    default=None,
+    help="Runtime the enhancer runs on, converted in memory [default: openvino; torch for one image].",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="Inference threads [default: the runtime's]."
+)
 def enhance_apply(
-    source: str, enhancer_path: str | None, gamma: float | None, out: str | None, side_by_side: bool
+    source: str,
+    enhancer_path: str | None,
+    gamma: float | None,
+    out: str | None,
+    side_by_side: bool,
+    backend: str | None,
+    threads: int | None,
 ) -> None:
     """Enhance a video, a frame folder or an image and write the result."""
     from darkedge.enhance.apply import choose_enhancer, enhance_file
 
-    written = enhance_file(source, choose_enhancer(enhancer_path, gamma), out, side_by_side)
+    enhancer = choose_enhancer(enhancer_path, gamma)
+    written = enhance_file(source, enhancer, out, side_by_side, backend=backend, threads=threads)
     click.echo(f"wrote {written}")
-
-
-# --- train command (issue 3) ---
 
 
 @main.command("train")
 @click.option(
-    "--data", default=None, help="Data set folder or list file (default: the built-in set, data/synth)."
+    "--data", default=None, help=f"Data set folder or list file (default: the built-in set, {BUILTIN_DATA})."
 )
 @click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
 @click.option("--out", default="runs", show_default=True, help="Where new run directories go.")
 @click.option("--seed", type=int, default=None, help="Seed of the run (default 0).")
-@click.option("--stage", default=None, help="Run one stage: enhancer, teacher, student, raw or two_stream.")
+@click.option("--stage", default=None, help=f"Run one stage: {', '.join(STAGES)}.")
 @click.option("--run", "run_dir", default=None, help="An existing run directory to work in.")
 @click.option(
     "--resume", is_flag=True, help="Continue the run (default OUT/latest) from its last epoch checkpoint."
@@ -189,28 +243,35 @@ def enhance_apply(
     show_default=True,
     help="After a full run, fill this folder with calibration clips from the run's data if it has none.",
 )
-def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir) -> None:
+@_video_root_option
+def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir, video_root) -> None:
     """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
     from darkedge.quant.calib import fill_if_empty
+    from darkedge.run import open_run
     from darkedge.train.pipeline import train
-    from darkedge.train.run import open_run
 
     path, table = train(
-        out=out, preset=preset, data=data, seed=seed, epochs=epochs, stage=stage, run=run_dir, resume=resume
+        out=out,
+        preset=preset,
+        data=data,
+        video_root=video_root,
+        seed=seed,
+        epochs=epochs,
+        stage=stage,
+        run=run_dir,
+        resume=resume,
     )
     if table is None:
         return
     click.echo(table)
     click.echo(f"run: {path}")
     if stage is None and calib_dir:
-        built = fill_if_empty(calib_dir, open_run(path).config.data)
+        config = open_run(path).config
+        built = fill_if_empty(calib_dir, config.data, video_root=config.video_root)
         if built:
             click.echo(
                 f"calibration: {built['chosen']} clips in {calib_dir} (for `darkedge quantize --calib {calib_dir}`)"
             )
-
-
-# --- calib / quantize / export commands (issue 4) ---
 
 
 @main.group(cls=_Group)
@@ -220,7 +281,9 @@ def calib() -> None:
 
 @calib.command("build")
 @click.option(
-    "--data", default=None, help="Data set folder or list file [default: the run's data, else data/synth]."
+    "--data",
+    default=None,
+    help=f"Data set folder or list file [default: the run's data, else {BUILTIN_DATA}].",
 )
 @click.option(
     "--run", "run_dir", default="runs/latest", show_default=True, help="Run whose data is the default."
@@ -230,11 +293,13 @@ def calib() -> None:
 )
 @click.option("--clips", "num_clips", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def calib_build(data, run_dir, out, num_clips, seed) -> None:
+@_video_root_option
+def calib_build(data, run_dir, out, num_clips, seed, video_root) -> None:
     """Pick clips stratified over classes and brightness from the training split; copy them with a list."""
     from darkedge.quant.calib import build_calibration_set, default_calibration_data
 
-    summary = build_calibration_set(data or default_calibration_data(run_dir), out, num_clips, seed)
+    data, video_root = (data, video_root) if data else default_calibration_data(run_dir)
+    summary = build_calibration_set(data, out, num_clips, seed, video_root=video_root)
     click.echo(
         f"{out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
         f"brightness terciles split at {summary['brightness_tercile_edges']}; "
@@ -252,6 +317,10 @@ def calib_build(data, run_dir, out, num_clips, seed) -> None:
 @click.option("--max-steps", type=click.IntRange(min=0), default=0, help="Stop QAT after this many steps.")
 @click.option("--lr", type=float, default=1e-5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--accumulate", type=click.IntRange(min=1), default=1, help="Batches per optimiser step.")
+@click.option(
+    "--grad-clip", type=click.FloatRange(min=0), default=0.0, help="Clip the gradient norm (0: off)."
+)
 @click.option(
     "--student-kl",
     type=float,
@@ -262,33 +331,20 @@ def calib_build(data, run_dir, out, num_clips, seed) -> None:
 @click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
 @click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")
 @click.option("--no-export", is_flag=True, help="Skip the Q/DQ ONNX and OpenVINO INT8 exports.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the QAT a killed run left in RUN/quant/resume.pt (same settings); without it, start over.",
+)
 def quantize_command(
-    calib_path,
-    run_dir,
-    calib_clips,
-    epochs,
-    max_steps,
-    lr,
-    batch_size,
-    student_kl,
-    no_labels,
-    no_smooth_quant,
-    no_export,
+    calib_path, run_dir, student_kl, no_labels, no_smooth_quant, no_export, resume, **options
 ) -> None:
     """PTQ from calibration clips, then QAT with distillation from the teacher; INT8 student, report, exports."""
     from darkedge.quant import QatConfig, quantize_run
 
-    cfg = QatConfig(
-        calib_clips=calib_clips,
-        smooth_quant=not no_smooth_quant,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        lr=lr,
-        gamma=student_kl,
-        use_labels=not no_labels,
-    )
-    report, table = quantize_run(run_dir, calib_path, cfg, export=not no_export)
+    given = dict(gamma=student_kl, use_labels=not no_labels, smooth_quant=not no_smooth_quant)
+    cfg = QatConfig(**given, **options)  # the other options are named as QatConfig's fields
+    report, table = quantize_run(run_dir, calib_path, cfg, export=not no_export, resume=resume)
     if table is not None:
         click.echo(table)
         click.echo(f"report: {run_dir}/quant/report.json")
@@ -296,15 +352,9 @@ def quantize_command(
 
 @main.command("export")
 @click.option("--run", "run_dir", default="runs/latest", show_default=True)
-@click.option(
-    "--model",
-    type=click.Choice(["student", "teacher", "raw", "two_stream", "student_int8"]),
-    default="student",
-)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "openvino", "tensorrt"]), default=None)
-@click.option(
-    "--precision", type=click.Choice(["fp32", "fp16", "int8"]), default=None, help="[default: fp32]"
-)
+@click.option("--model", type=click.Choice(EXPORT_MODELS), default="student")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None)
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="[default: fp32]")
 @click.option(
     "--check", is_flag=True, help="Compare every exported model with PyTorch in each runtime present."
 )
@@ -319,18 +369,15 @@ def quantize_command(
 def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tensorrt) -> None:
     """Export a run's model to ONNX, OpenVINO IR or a TensorRT engine (RUN/export/, listed in manifest.json)."""
     from darkedge.export import check_exports, export_model, format_check
-    from darkedge.train.run import open_run
+    from darkedge.run import open_run
 
     run = open_run(run_dir)
     if fmt is None and not check:
-        raise click.UsageError("give --format onnx|openvino|tensorrt, or --check")
+        raise click.UsageError(f"give --format {'|'.join(FORMATS)}, or --check")
     if fmt is not None:
         click.echo(f"wrote {export_model(run, model, fmt, precision, torch_tensorrt)}")
     if check:
         click.echo(format_check(*check_exports(run, num_clips)))
-
-
-# --- bench command (issue 5) ---
 
 
 @main.command()
@@ -342,12 +389,7 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     show_default=True,
     help="Which baseline designs to measure beside the INT8 and FP32 student.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["openvino", "onnxruntime", "torch", "tensorrt"]),
-    default="openvino",
-    show_default=True,
-)
+@click.option("--backend", type=click.Choice(BACKENDS), default="openvino", show_default=True)
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -378,7 +420,10 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     is_flag=True,
     help="Also time decode, preprocess, enhance and inference on the run's test videos.",
 )
-def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e) -> None:
+@_video_root_option
+def bench(
+    run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e, video_root
+) -> None:
     """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
     from pathlib import Path
 
@@ -394,6 +439,7 @@ def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_l
         batch=batch,
         protocol=TimingProtocol(min_runs=runs, min_time_s=min_time, warmup_s=min(1.0, min_time)),
         labelled_list=Path(labelled_list) if labelled_list else None,
+        video_root=video_root,
         max_eval_clips=max_clips,
         e2e=e2e,
     )
@@ -401,9 +447,6 @@ def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_l
     click.echo(table_text(report))
     for path in write_reports(report, Path(report["run"]) / "bench"):
         click.echo(f"wrote {path}")
-
-
-# --- infer command (issue 6) ---
 
 
 @main.command()
@@ -420,7 +463,7 @@ def bench(run_path, compare, backend, threads, batch, runs, min_time, labelled_l
 )
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnxruntime", "openvino", "tensorrt"]),
+    type=click.Choice(BACKENDS),
     default=None,
     help="Runtime (default: from the model file's extension).",
 )

@@ -1,10 +1,22 @@
-"""Atomic writes: a crash never leaves a half-written artifact under its real name."""
+"""Atomic writes, and no temporary file left behind when a command is interrupted.
+
+Every large file is written to a hidden temporary file beside its target and renamed onto the real name only
+once it is complete (`atomic_path`, and data.writer.VideoWriter for videos), so a crash never leaves a
+half-written artifact under the real name. The temporary files are registered here; inside
+`cleanup_on_interrupt` (the CLI wraps every command in it) SIGTERM raises `Terminated` in the main thread as
+Ctrl-C raises KeyboardInterrupt, so `finally` blocks and `with` exits delete what they were writing, and
+whatever this process still has registered is removed before the exception leaves. A forked worker process
+(a multiprocessing pool, DataLoader workers) that receives SIGTERM removes its own temporary files and exits.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,27 +24,128 @@ from typing import Any
 
 from darkedge.errors import DarkedgeError
 
+# Temporary files not yet renamed or deleted, each with the process that made it (forked workers inherit
+# the dict, and must not delete their parent's files).
+_temporary: dict[Path, int] = {}
+_handler_pid: int | None = None  # the process whose SIGTERM raises Terminated
 
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C's KeyboardInterrupt; the CLI prints one line and exits 143."""
+
+    signal_name = "SIGTERM"
+    exit_code = 128 + signal.SIGTERM
+
+
+def interruption(error: KeyboardInterrupt) -> tuple[str, int]:
+    """The signal's name and the conventional exit code (128 + signal number) for an interruption."""
+    if isinstance(error, Terminated):
+        return error.signal_name, error.exit_code
+    return "SIGINT", 128 + signal.SIGINT
+
+
+def temporary_beside(path: str | os.PathLike, keep_extension: bool = False, folder: bool = False) -> Path:
+    """A new, registered, empty hidden file beside `path` (`.name.XXXX.tmp`, or `.stem.XXXX.ext` with
+    `keep_extension`, for writers that pick the format by extension), or an empty folder (`folder`); rename it
+    with `commit_temporary`, or delete it with `discard_temporary`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; the artifact should get the usual permissions
+    prefix, suffix = (f".{path.stem}.", path.suffix) if keep_extension else (f".{path.name}.", ".tmp")
+    while True:
+        tmp = path.parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        _temporary[tmp] = os.getpid()  # registered before it exists: a signal can never orphan it
+        try:
+            if folder:
+                os.mkdir(tmp)
+            else:  # 0o666 less the umask: the artifact gets the usual permissions (mkstemp would make it 0600)
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            _temporary.pop(tmp, None)
+
+
+def commit_temporary(tmp: Path, path: str | os.PathLike) -> None:
+    """Move the complete temporary file onto its real name."""
+    os.replace(tmp, path)
+    _temporary.pop(tmp, None)
+
+
+def discard_temporary(tmp: Path) -> None:
+    """Delete a temporary file or folder (the write failed or was interrupted)."""
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
+    _temporary.pop(tmp, None)
+
+
+def remove_temporary_files() -> int:
+    """Delete every temporary file this process made and has not renamed yet; how many were left."""
+    mine = [tmp for tmp, pid in _temporary.items() if pid == os.getpid()]
+    for tmp in mine:
+        discard_temporary(tmp)
+    return len(mine)
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    if os.getpid() != _handler_pid:  # a forked worker: its parent reports the interruption
+        remove_temporary_files()
+        os._exit(128 + signum)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated
+
+
+@contextmanager
+def cleanup_on_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated; on Terminated or KeyboardInterrupt, leftover temporary files of
+    this process are removed before the exception goes on. Only the main thread can handle signals."""
+    global _handler_pid
+    if threading.current_thread() is not threading.main_thread() or _handler_pid == os.getpid():
+        yield  # no signals off the main thread; nested (a command group's command): already in place
+        return
+    _handler_pid = os.getpid()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        remove_temporary_files()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _handler_pid = None
+
+
+def ignore_sigint() -> None:
+    """Pool-worker initializer: Ctrl-C goes to the parent, which stops the pool (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, companions: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    `companions` are the suffixes of files the block writes beside the temporary path under its stem (OpenVINO's
+    .bin beside the .xml). The temporary path then has `path`'s own name, inside a hidden folder (such writers
+    check the extension and derive the companions' names from it), and the companions are renamed in first: the
+    file readers open comes last.
+    """
+    path = Path(path)
+    if companions:
+        folder = temporary_beside(path, folder=True)
+        try:
+            yield folder / path.name
+            for suffix in companions:
+                os.replace(folder / f"{path.stem}{suffix}", path.with_suffix(suffix))
+            os.replace(folder / path.name, path)
+        finally:
+            discard_temporary(folder)
+        return
+    tmp = temporary_beside(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        commit_temporary(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        discard_temporary(tmp)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -9,8 +9,10 @@
 # every precision flag: networks are strongly typed, so the Q/DQ graph itself says what runs in INT8 and the
 # ONNX's own types (FP32, or an FP16 export) say the rest. The script reads the TensorRT version and picks.
 #
-# Next to the engine it writes <engine>.layers.json (per-layer precision: deploy/layer_precision.py reads it)
-# and <engine>.build.log (trtexec's output, with its timing summary). Arguments after `--` go to trtexec.
+# Next to the engine it writes <engine>.json (the ONNX's darkedge metadata: class names, frames, frame step,
+# resize and crop, which `darkedge infer` reads; needs darkedge installed), <engine>.layers.json (per-layer
+# precision: deploy/layer_precision.py reads it) and <engine>.build.log (trtexec's output, with its timing
+# summary). Arguments after `--` go to trtexec.
 # Environment: TRTEXEC (path to trtexec), TRT_MAJOR (skip version detection), PRECISION=fp32 (TensorRT 10:
 # no reduced-precision flags at all).
 set -euo pipefail
@@ -56,3 +58,17 @@ fi
 mv "$tmp" "$engine"  # the engine appears under its real name only when complete
 trap - EXIT
 echo "wrote $engine (layers: ${engine}.layers.json)" >&2
+
+# What the engine is and how to feed it, from the ONNX it was built from (an engine cannot hold metadata).
+if (( TRT_MAJOR >= 11 )); then built=""  # strongly typed: the ONNX's own precision
+elif [[ ${flags[*]:-} == *--int8* ]]; then built=int8
+elif [[ ${flags[*]:-} == *--fp16* ]]; then built=fp16
+else built=fp32
+fi
+if python3 -c 'import darkedge' 2>/dev/null; then
+    python3 -c 'import sys; from darkedge.export.tensorrt import describe_engine; print("wrote", describe_engine(*sys.argv[1:]), file=sys.stderr)' \
+        "$onnx" "$engine" "$built" \
+        || echo "warning: no ${engine}.json: darkedge infer takes class names and sampling from export/manifest.json and the run's config.json instead" >&2
+else
+    echo "warning: darkedge is not installed here, so no ${engine}.json was written" >&2
+fi

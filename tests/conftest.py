@@ -1,7 +1,12 @@
-"""Shared test set-up: one torch thread (the CI box has 2 cores) and deterministic seeds."""
+"""Shared test set-up: one torch thread (the CI box has 2 cores), deterministic seeds, and the fixtures several test
+files use (each built once per session)."""
+
+from pathlib import Path
 
 import pytest
 import torch
+from helpers_model import make_tiny_models
+from helpers_run import quantize_tiny_run
 
 torch.set_num_threads(1)
 
@@ -9,3 +14,15 @@ torch.set_num_threads(1)
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def qrun(tmp_path_factory) -> Path:
+    """A tiny run directory after `darkedge calib build` and `darkedge quantize` (tests copy it to change it)."""
+    return quantize_tiny_run(tmp_path_factory.mktemp("quantized"))
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """The tiny classifier of helpers_model as a checkpoint ("torch") and an ONNX graph ("onnxruntime")."""
+    return make_tiny_models(tmp_path_factory.mktemp("model"))

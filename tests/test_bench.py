@@ -17,10 +17,10 @@ from darkedge.bench.report import markdown, table_text, write_reports
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls, time_interleaved
 from darkedge.checkpoint import save_checkpoint
 from darkedge.cli import main
+from darkedge.config import make_config
 from darkedge.enhance import EnhancerConfig
 from darkedge.models import ClassifierConfig, build_model
-from darkedge.train.config import make_config
-from darkedge.train.run import save_run_config
+from darkedge.run import save_run_config
 
 CLASSES = ["Drink", "Jump", "Pick"]
 
@@ -266,13 +266,12 @@ def test_throughput_reshapes_a_static_openvino_ir_to_the_batch(tmp_path):
 def test_end_to_end_stages_on_real_videos(tiny_run):
     run, videos = tiny_run
     clips = sorted(videos.glob("*/*.avi"))
-    settings = {"stride": 2, "resize": 40}
-    teacher = time_pipeline(run / "teacher.pt", "torch", 1, run / "enhancer.pt", clips, settings)
+    teacher = time_pipeline(run / "teacher.pt", "torch", 1, run / "enhancer.pt", clips)  # sampled as trained
     assert set(teacher) == {"decode", "preprocess", "enhance", "inference", "total"}
     assert all(ms > 0 for ms in teacher.values())
     assert teacher["total"] == pytest.approx(teacher["decode"] + teacher["preprocess"] + teacher["inference"])
     student = time_pipeline(
-        run / "export" / "student_int8.xml", "openvino", 1, None, [*clips, videos / "bad.avi"], settings
+        run / "export" / "student_int8.xml", "openvino", 1, None, [*clips, videos / "bad.avi"]
     )
     assert set(student) == {
         "decode",

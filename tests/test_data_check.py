@@ -121,8 +121,8 @@ def write_list(root: Path, name: str, text: str) -> Path:
         (lambda root: root, "{root}: no videos found (expected list files or a folder of videos per class)"),
         (
             lambda root: write_list(root, "ARID_split1_train.txt", "0\t0\tnope/x.avi\n1\t0\tnope/y.avi\n"),
-            "{root}/ARID_split1_train.txt: 2 of 2 listed videos are missing under {root}: "
-            "nope/x.avi (line 1), nope/y.avi (line 2)",
+            "{root}/ARID_split1_train.txt: 2 of 2 listed videos are missing; searched {root}, {root}/clips, "
+            "{root.parent}",
         ),
         (
             lambda root: write_list(root, "bad.txt", "\nDrink/Drink_1_1.avi\n"),
@@ -140,3 +140,22 @@ def test_bad_input_is_one_line_error(tmp_path, setup, message):
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0  # only the error line: nothing else was printed
     assert result.output.strip().startswith("Error: " + message.format(root=tmp_path))
+    if "missing;" in message:  # every folder the videos were looked for in, then the first lines
+        assert (
+            "(point at the videos' folder with --video-root DIR): nope/x.avi (line 1), nope/y.avi (line 2)"
+            in (result.output)
+        )
+
+
+def test_workers_give_the_same_report(tmp_path):
+    """A pool of decoding processes: the same counts, lists (in list order) and statistics as one process."""
+    root = make_dataset(tmp_path / "ds")
+    write_video(root / "clips" / "Jump" / "Jump_2_1.avi", num_frames=40, level=BRIGHT)
+    truncate(write_video(root / "clips" / "Drink" / "Drink_2_1.avi", num_frames=40, level=DARK))
+    (root / "clips" / "Jump" / "Jump_1_1.avi").write_text("not a video")
+    reports = [check_dataset(root, min_frames=30, progress=False, workers=n) for n in (1, 2, 3)]
+    assert reports[0] == reports[1] == reports[2]
+    assert len(reports[0].unreadable) == 2 and len(reports[0].not_dark) == 1
+    outputs = [run_check(root, "--frames", 30, "--workers", n) for n in (1, 2)]
+    assert outputs[0].exit_code == outputs[1].exit_code == 1
+    assert outputs[0].stdout == outputs[1].stdout and "unreadable: 2" in outputs[0].stdout

@@ -113,7 +113,7 @@ def test_cli_apply_gamma_side_by_side_on_a_video(tmp_path):
         main, ["enhance", "apply", str(source), "--gamma", "1.8", "--out", str(out), "--side-by-side"]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"wrote {out}"
+    assert result.stdout.strip() == f"wrote {out}"  # the progress bar went to stderr
     written = read_frames(out, range(count_frames(out)))
     assert written.shape == (6, 48, 128, 3)
     decoded_raw = read_frames(source, range(6)).astype(np.float32) / 255

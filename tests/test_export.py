@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -16,22 +15,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
-from test_quant import quantized_run
 
 from darkedge.cli import main
 from darkedge.errors import DarkedgeError
-from darkedge.export import check_exports, resolve_target
+from darkedge.export import EXPORTERS, check_exports, resolve_target
 from darkedge.export.onnx import check_qdq_int8, export_onnx_int8
 from darkedge.export.tensorrt import build_engine, import_tensorrt, plan_build
+from darkedge.fileio import atomic_path
 from darkedge.models import build_model
-from darkedge.train.run import open_run
+from darkedge.names import FORMATS
+from darkedge.run import open_run
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
-
-
-@pytest.fixture(scope="module")
-def qrun(tmp_path_factory) -> Path:
-    return quantized_run(tmp_path_factory)
 
 
 def _one_line_error(result, text: str) -> None:
@@ -58,6 +53,7 @@ def test_exports_load_in_onnxruntime_and_openvino_and_agree_with_torch(qrun, tmp
     assert "3 test clips" in summary and "onnxruntime" in summary and "openvino" in summary
     for name, row in by_file.items():
         assert row["status"] == "ok", row
+        assert row["metadata"] == "ok", row  # every file carries metadata that agrees with its run
         assert row["top1_agreement"] == 1.0, row
         assert row["max_logit_diff"] < (
             1e-4 if name.endswith("fp32.onnx") or name == "student_int8.onnx" else 0.05
@@ -72,6 +68,7 @@ def test_exports_load_in_onnxruntime_and_openvino_and_agree_with_torch(qrun, tmp
     assert manifest["student_fp32.onnx"]["input_shape"] == [None, 3, 4, 32, 32]
     result = runner.invoke(main, ["export", "--run", str(run), "--check", "--clips", "2"])
     assert result.exit_code == 0 and "student_int8.xml" in result.output and "100.0 %" in result.output
+    assert "metadata" in result.output.splitlines()[0]
 
 
 def _qdq_graph(zero_point: np.ndarray, through_identity: bool = False) -> onnx.ModelProto:
@@ -160,6 +157,24 @@ def test_resolve_target_checks_model_format_precision():
     ):
         with pytest.raises(DarkedgeError, match=message):
             resolve_target(*args)
+
+
+def test_one_export_function_per_format():
+    assert tuple(EXPORTERS) == FORMATS
+
+
+def test_a_file_with_a_companion_appears_whole_or_not_at_all(tmp_path):
+    xml = tmp_path / "export" / "model.xml"
+    with pytest.raises(RuntimeError), atomic_path(xml, companions=(".bin",)) as tmp:
+        assert tmp.name == "model.xml" and tmp.parent != xml.parent  # OpenVINO derives model.bin from it
+        tmp.write_text("<net/>")
+        raise RuntimeError("the converter failed before writing the weights")
+    assert list(xml.parent.iterdir()) == []  # no half-written pair, no temporary folder
+    with atomic_path(xml, companions=(".bin",)) as tmp:
+        tmp.write_text("<net/>")
+        tmp.with_suffix(".bin").write_bytes(b"weights")
+    assert sorted(p.name for p in xml.parent.iterdir()) == ["model.bin", "model.xml"]
+    assert xml.with_suffix(".bin").read_bytes() == b"weights"
 
 
 def test_unsupported_export_requests_are_one_line_errors_and_write_nothing(qrun, tmp_path):

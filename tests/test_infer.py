@@ -3,51 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
+from helpers_model import CLASSES, FRAMES
 
-from darkedge.checkpoint import save_checkpoint
 from darkedge.cli import main
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.smoothing import Smoother, softmax
 from darkedge.infer.sources import Frame
 from darkedge.infer.window import SlidingWindow
-from darkedge.models import ClassifierConfig, build_model
 
-CLASSES = ["Drink", "Jump", "Walk"]
-FRAMES, SIZE, FPS = 4, 32, 10.0
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    """A tiny classifier (T=4, 32x32, 3 classes) as a darkedge checkpoint and as a static ONNX graph."""
-    folder = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    config = asdict(ClassifierConfig(encoder="vit_nano", num_classes=3, num_frames=FRAMES, img_size=SIZE))
-    model = build_model("classifier", config).eval()
-    checkpoint = save_checkpoint(
-        folder / "tiny.pt",
-        kind="classifier",
-        config=config,
-        state_dict=model.state_dict(),
-        class_names=CLASSES,
-    )
-    onnx_path = folder / "tiny.onnx"
-    torch.onnx.export(
-        model,
-        torch.rand(1, 3, FRAMES, SIZE, SIZE),
-        onnx_path,
-        dynamo=False,
-        opset_version=17,
-        input_names=["clip"],
-    )
-    return {"torch": checkpoint, "onnxruntime": onnx_path}
+FPS = 10.0  # the test videos' frame rate; `models` (conftest.py) is the tiny classifier of helpers_model
 
 
 def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48) -> Path:
@@ -232,14 +202,18 @@ def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path,
     assert {e["action"] for e in read_events(events)} <= set(CLASSES)
 
 
-def test_a_model_in_a_run_directory_is_fed_clips_the_way_it_was_trained(tmp_path):
-    from darkedge.infer.run import training_sampling
-    from darkedge.train.config import make_config
-    from darkedge.train.run import save_run_config
+def test_an_older_export_in_a_run_directory_is_fed_clips_the_way_its_run_was_trained(tmp_path):
+    """An export made before files described themselves: its run directory's config.json says how to feed it."""
+    from darkedge.config import make_config
+    from darkedge.run import save_run_config
+    from darkedge.runtime.metadata import frame_step, from_run_directory, resize_ratio
 
     cfg = make_config("test")
     save_run_config(tmp_path, cfg, ["a", "b"])
     (tmp_path / "export").mkdir()
     for model in (tmp_path / "student.pt", tmp_path / "export" / "student_int8.xml"):
-        assert training_sampling(model) == (cfg.stride, cfg.resize / cfg.crop)
-    assert training_sampling(tmp_path.parent / "elsewhere.onnx") == (1, 128 / 112)
+        metadata = from_run_directory(model)
+        assert (frame_step(metadata), resize_ratio(metadata)) == (cfg.stride, cfg.resize / cfg.crop)
+        assert metadata["class_names"] == ["a", "b"]
+    alone = from_run_directory(tmp_path.parent / "elsewhere.onnx")
+    assert alone == {} and (frame_step(alone), resize_ratio(alone)) == (1, 128 / 112)

@@ -23,7 +23,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
-from test_infer import models, write_video  # noqa: F401 (the tiny model fixture, shared)
+from test_infer import write_video
 from test_infer_stream import count_lines, run_in_background, wait_for
 
 from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
@@ -72,7 +72,7 @@ def assert_ordered(events: list[dict]) -> None:
     assert starts == sorted(set(starts)) and times == sorted(set(times))
 
 
-def test_three_cameras_one_killed_and_restarted(tmp_path, models):  # noqa: F811
+def test_three_cameras_one_killed_and_restarted(tmp_path, models):
     cameras = {name: MjpegCamera(fps=25.0, first=7 * i).start() for i, name in enumerate("abc")}
     events = tmp_path / "events.jsonl"
     sources = [f"{name}={camera.url}" for name, camera in cameras.items()]
@@ -109,7 +109,7 @@ def test_three_cameras_one_killed_and_restarted(tmp_path, models):  # noqa: F811
     assert [line.split(":")[0] for line in lines[-3:]] == ["camera a", "camera b", "camera c"]
 
 
-def test_garbage_camera_metrics_and_sigterm(tmp_path, models):  # noqa: F811
+def test_garbage_camera_metrics_and_sigterm(tmp_path, models):
     """One camera serves random bytes: one warning, the others go on; /metrics and /healthz; SIGTERM ends it."""
     good = [MjpegCamera(fps=25.0).start(), MjpegCamera(fps=25.0, first=11).start()]
     garbage = MjpegCamera(fps=25.0, garbage=True).start()
@@ -216,7 +216,7 @@ def test_files_in_step_share_inference_calls(tmp_path, conv_models, backend):
             )
 
 
-def test_sources_file_names_and_bad_lists(tmp_path, models):  # noqa: F811
+def test_sources_file_names_and_bad_lists(tmp_path, models):
     clips = tmp_path / "clips"
     (clips / "more").mkdir(parents=True)
     write_video(clips / "a.avi", 10)
@@ -247,7 +247,7 @@ def test_sources_file_names_and_bad_lists(tmp_path, models):  # noqa: F811
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_several_cameras_skip_a_corrupt_file_and_go_on(tmp_path, models):  # noqa: F811
+def test_several_cameras_skip_a_corrupt_file_and_go_on(tmp_path, models):
     good = write_video(tmp_path / "good.avi", 12)
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 300)
@@ -257,7 +257,7 @@ def test_several_cameras_skip_a_corrupt_file_and_go_on(tmp_path, models):  # noq
     assert summary.skipped == [str(bad)] and summary.windows > 0
 
 
-def test_annotated_video_per_camera(tmp_path, models):  # noqa: F811
+def test_annotated_video_per_camera(tmp_path, models):
     videos = [write_video(tmp_path / f"{name}.avi", 10 + i) for i, name in enumerate(("x", "y"))]
     out = tmp_path / "out" / "seen.avi"
     cfg = InferConfig(
@@ -338,7 +338,7 @@ def test_predict_many_chunks_and_pads_to_what_the_model_takes(conv_models):
 
 
 @pytest.mark.slow
-def test_soak_memory_stays_flat(tmp_path, models):  # noqa: F811
+def test_soak_memory_stays_flat(tmp_path, models):
     """Three cameras for a few minutes (DARKEDGE_SOAK_S, default 180), one cut and restored every 30 s:
     the process's resident memory at the end is within 10 % of what it was after the first minute."""
     import os

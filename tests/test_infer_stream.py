@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_infer import models  # noqa: F401 (the tiny model fixture, shared)
 
 from benchmarks.mjpeg_server import MjpegCamera
 from darkedge.errors import DarkedgeError
@@ -88,7 +87,7 @@ def test_stream_that_cannot_be_opened_is_a_one_line_error():
         LiveSource(f"http://127.0.0.1:{port}/x", f"http://127.0.0.1:{port}/x")
 
 
-def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_path, models):  # noqa: F811
+def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_path, models):
     server = MjpegCamera(fps=25.0).start()
     events = tmp_path / "events.jsonl"
     runner, stop, result = run_in_background(server.url, models["onnxruntime"], events)
@@ -115,7 +114,7 @@ def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_
     assert max(b - a for a, b in zip(times, times[1:], strict=False)) >= 1.0  # the outage is visible in time
 
 
-def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models):  # noqa: F811
+def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models):
     events = tmp_path / "events.jsonl"
     command = [
         sys.executable,

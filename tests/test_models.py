@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from darkedge.checkpoint import save_checkpoint
 from darkedge.errors import DarkedgeError
 from darkedge.models import (
-    KINDS,
     ClassifierConfig,
     build_model,
     count_macs,
@@ -19,6 +18,7 @@ from darkedge.models import (
     load_model,
     model_input_shape,
 )
+from darkedge.names import MODEL_KINDS as KINDS
 
 ENHANCER = {"name": "zero_dce", "scale_factor": 1, "gamma": 1.8}
 
@@ -62,6 +62,19 @@ def test_normalisation_lives_inside_the_model():
     same = ((clip - mean.view(1, 3, 1, 1, 1)) / std.view(1, 3, 1, 1, 1)) * 0.25 + 0.5
     torch.testing.assert_close(shifted(same), plain(clip), rtol=1e-4, atol=1e-5)
     assert not torch.allclose(shifted(clip), plain(clip))
+
+
+def test_clip_normalisation_sees_a_dark_clip_as_its_bright_original():
+    """input_norm "clip": a clip and the same clip at a fifth of the exposure (plus an offset) give the same
+    logits; with fixed constants they do not."""
+    clip = torch.rand(2, 3, 4, 16, 16)
+    dark = 0.2 * clip + 0.01
+    per_clip = build_model("classifier", tiny("r2plus1d_nano", input_norm="clip")).eval()
+    torch.testing.assert_close(per_clip(dark), per_clip(clip), rtol=0.02, atol=0.01)  # eps: 1e-3 of std 0.06
+    fixed = build_model("classifier", tiny("r2plus1d_nano")).eval()
+    assert not torch.allclose(fixed(dark), fixed(clip), atol=0.05)
+    with pytest.raises(DarkedgeError, match="input_norm"):
+        ClassifierConfig(input_norm="auto")
 
 
 TIMM_BLOCK_NAMES = {
@@ -305,8 +318,9 @@ def test_count_macs_matches_a_hand_count():
     assert count_parameters(mean_model) == expected_params == 19_235
 
 
-def test_onnx_export_matches_torch(tmp_path):
-    model = build_model("classifier", tiny()).eval()
+@pytest.mark.parametrize("input_norm", ["fixed", "clip"])
+def test_onnx_export_matches_torch(tmp_path, input_norm):
+    model = build_model("classifier", tiny(input_norm=input_norm)).eval()
     clip = torch.rand(2, 3, 4, 16, 16)
     path = tmp_path / "nano.onnx"
     torch.onnx.export(

@@ -1,7 +1,7 @@
 """INT8 students: the real NNCF path on a tiny ViT (PTQ, QAT with distillation, save/restore), `darkedge quantize`.
 
-`make_tiny_run` and `quantized_run` are shared with tests/test_export.py: one tiny run directory (real video clips,
-an ARID-format list, vit_nano student and teacher), quantized once per test session.
+`qrun` (conftest.py) is one tiny run directory (real video clips, an ARID-format list, vit_nano student and
+teacher), quantized once per test session and shared with tests/test_export.py.
 """
 
 from __future__ import annotations
@@ -11,20 +11,18 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_run import CLASSES, make_tiny_data, make_tiny_run
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.cli import main
-from darkedge.data.writer import write_video
-from darkedge.enhance import EnhancerConfig
 from darkedge.errors import DarkedgeError
 from darkedge.models import build_model
+from darkedge.models.int8_checkpoint import from_plain, to_plain
 from darkedge.quant import (
     QatConfig,
     finetune_quantized,
@@ -33,96 +31,8 @@ from darkedge.quant import (
     quantize_ptq,
     save_int8_checkpoint,
 )
-from darkedge.quant.int8_checkpoint import from_plain, to_plain
-from darkedge.train.config import make_config
+from darkedge.run import open_run
 from darkedge.train.distributed import Dist
-from darkedge.train.pipeline import classifier_config
-from darkedge.train.run import open_run, save_run_config
-
-CLASSES = ["Drink", "Jump", "Wave"]
-
-
-def make_tiny_data(root: Path, clips_per_class: int = 5) -> Path:
-    """An ARID-format data set: 3 classes, textured clips of varying brightness, 3 train + 2 test per class."""
-    rng = np.random.default_rng(0)
-    lines: dict[str, list[str]] = {"train": [], "test": []}
-    n = 0
-    for label, name in enumerate(CLASSES):
-        for clip in range(clips_per_class):
-            level = 10 + 25 * (clip % 3) + 10 * label
-            frames = (rng.random((8, 40, 40, 3)) * level).astype(np.uint8)
-            rel = f"{name}/{name}_{clip}_1.avi"
-            write_video(root / "clips" / rel, frames, fps=10)
-            lines["train" if clip < 3 else "test"].append(f"{n}\t{label}\t{rel}")
-            n += 1
-    (root / "mapping_table.txt").write_text("".join(f"{i}\t{c}\n" for i, c in enumerate(CLASSES)))
-    for split, split_lines in lines.items():
-        (root / f"ARID_split1_{split}.txt").write_text("\n".join(split_lines) + "\n")
-    return root
-
-
-def make_tiny_run(root: Path, data: Path, teacher: bool = True) -> Path:
-    """A run directory with config.json, a vit_nano student.pt and (gamma-enhancer) teacher.pt; no training."""
-    run = root / "run"
-    run.mkdir(parents=True)
-    cfg = make_config("test", data=str(data))
-    save_run_config(run, cfg, CLASSES)
-    ccfg = classifier_config(cfg, len(CLASSES))
-    torch.manual_seed(0)
-    student = build_model("classifier", ccfg)
-    save_checkpoint(
-        run / "student.pt",
-        kind="classifier",
-        config=ccfg,
-        state_dict=student.state_dict(),
-        class_names=CLASSES,
-    )
-    if teacher:
-        tcfg = {"enhancer": asdict(EnhancerConfig(name="gamma")), "classifier": ccfg}
-        model = build_model("teacher", tcfg)
-        save_checkpoint(
-            run / "teacher.pt",
-            kind="teacher",
-            config=tcfg,
-            state_dict=model.state_dict(),
-            class_names=CLASSES,
-        )
-    return run
-
-
-def quantized_run(tmp_path_factory) -> Path:
-    """A tiny run after `darkedge calib build` and `darkedge quantize` (a few QAT steps), built once per session."""
-    base = tmp_path_factory.getbasetemp() / "quantized"
-    run = base / "run"
-    if (run / "quant" / "report.json").is_file():
-        return run
-    shutil.rmtree(base, ignore_errors=True)
-    data = make_tiny_data(base / "data")
-    make_tiny_run(base, data)
-    runner = CliRunner()
-    built = runner.invoke(
-        main, ["calib", "build", "--data", str(data), "--out", str(base / "calib"), "--clips", "6"]
-    )
-    assert built.exit_code == 0, built.output
-    args = [
-        "quantize",
-        "--calib",
-        str(base / "calib"),
-        "--run",
-        str(run),
-        "--max-steps",
-        "2",
-        "--batch-size",
-        "2",
-    ]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
-    return run
-
-
-@pytest.fixture(scope="module")
-def qrun(tmp_path_factory) -> Path:
-    return quantized_run(tmp_path_factory)
 
 
 def test_quantize_writes_int8_checkpoint_report_and_exports(qrun):
@@ -237,6 +147,73 @@ def test_int8_checkpoint_of_another_architecture_is_one_line_error(qrun, tmp_pat
     )
     with pytest.raises(DarkedgeError, match="do not fit this architecture"):
         load_run_int8_student(open_run(run))
+
+
+# A QAT run that kills itself (SIGKILL: no clean-up runs) as soon as its first resume checkpoint is on disk.
+KILL_AFTER_FIRST_RESUME_CHECKPOINT = """
+import os, signal, sys
+import torch
+import darkedge.quant.qat as qat
+from darkedge.cli import main
+
+torch.set_num_threads(1)  # as in this test process (conftest.py): the same sums in the same order
+
+save = qat.save_resume
+
+def save_then_die(*args, **kwargs):
+    save(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+qat.save_resume = save_then_die
+main(sys.argv[1:])
+"""
+
+
+def test_qat_killed_after_an_epoch_resumes_to_the_weights_and_metrics_of_an_uninterrupted_run(
+    tmp_path, monkeypatch
+):
+    data = make_tiny_data(tmp_path / "data")
+    runs = {name: make_tiny_run(tmp_path / name, data) for name in ("full", "killed")}
+    # 9 training clips in batches of 4: 2 steps per epoch, 2 epochs; clipping on, so it is exercised here too
+    settings = ["--calib", str(data), "--calib-clips", "4", "--epochs", "2", "--batch-size", "4"]
+    settings += ["--grad-clip", "0.5", "--no-export"]
+    full = CliRunner().invoke(main, ["quantize", "--run", str(runs["full"]), *settings])
+    assert full.exit_code == 0, full.output
+
+    killed = runs["killed"]
+    command = [sys.executable, "-c", KILL_AFTER_FIRST_RESUME_CHECKPOINT, "quantize", "--run", str(killed)]
+    done = subprocess.run([*command, *settings], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert load_checkpoint(killed / "quant" / "resume.pt", kind="resume")["extra"]["epoch"] == 1
+    assert not (killed / "student_int8.pt").exists() and not (killed / "quant" / "report.json").exists()
+
+    other = CliRunner().invoke(
+        main, ["quantize", "--run", str(killed), *settings, "--lr", "1e-3", "--resume"]
+    )
+    assert other.exit_code == 1 and other.output.strip().splitlines()[-1].startswith("Error: ")
+    assert "resume.pt: resume checkpoint of QAT with other settings" in other.output
+    assert (killed / "quant" / "resume.pt").is_file()
+
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
+
+    def counting_step(self, *args, **kwargs):
+        calls["n"] += 1
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", counting_step)
+    resumed = CliRunner().invoke(main, ["quantize", "--run", str(killed), *settings, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert calls["n"] == 2  # only the second epoch was trained again
+    assert not (killed / "quant" / "resume.pt").exists()
+
+    a, b = (load_checkpoint(run / "student_int8.pt") for run in (runs["full"], killed))
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    reports = [json.loads((run / "quant" / "report.json").read_text()) for run in (runs["full"], killed)]
+    assert reports[0]["qat"]["steps"] == 4
+    assert reports[0]["qat"] == reports[1]["qat"]
+    assert reports[0]["models"] == reports[1]["models"]
 
 
 def test_quantize_without_teacher_is_one_line_error(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_quant import CLASSES, make_tiny_data
+from helpers_run import CLASSES, make_tiny_data
 
 from darkedge.cli import main
 from darkedge.errors import DarkedgeError

@@ -59,9 +59,14 @@ def test_backend_agrees_with_torch(tiny, name):
 
 
 def test_class_names_from_checkpoint_and_manifest(tiny):
+    """A checkpoint names its classes; an export without metadata takes them from the manifest beside it."""
     out, _, _ = tiny
-    assert load_predictor(out / "student.pt").class_names == CLASSES
-    assert load_predictor(out / "student_fp32.onnx").class_names is None
+    torch_predictor = load_predictor(out / "student.pt")
+    assert torch_predictor.class_names == CLASSES
+    assert torch_predictor.metadata["input_shape"] == [None, *SHAPE[1:]]
+    assert torch_predictor.metadata["frames"] == SHAPE[2] and "frame_step" not in torch_predictor.metadata
+    bare = load_predictor(out / "student_fp32.onnx")  # exported without metadata, no manifest, no run
+    assert bare.class_names is None and bare.metadata == {}
     (out / "manifest.json").write_text(
         '{"files": {"student_fp32.onnx": {"model": "student", "class_names": ["a", "b", "c", "d", "e"]}}}'
     )
@@ -129,7 +134,7 @@ def test_bad_paths_and_backends(tiny, tmp_path):
 
 
 def test_torch_backend_runs_the_fake_quantized_int8_student(tiny, tmp_path):
-    from darkedge.quant.int8_checkpoint import save_int8_checkpoint
+    from darkedge.models.int8_checkpoint import save_int8_checkpoint
     from darkedge.quant.ptq import quantize_ptq
 
     out, clips, reference = tiny

@@ -15,7 +15,8 @@ from darkedge.data.synth import SynthConfig, synthesize
 from darkedge.data.synth_actions import CLASSES
 from darkedge.data.writer import write_video
 from darkedge.models import load_model
-from darkedge.train.run import STAGES, open_run
+from darkedge.names import STAGES
+from darkedge.run import open_run
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
 CLASSIFIER_STAGES = ("teacher", "student", "raw", "two_stream")

@@ -10,7 +10,8 @@ import pytest
 
 from darkedge.data.lists import open_dataset
 from darkedge.data.synth import SynthConfig, synthesize
-from darkedge.train.run import STAGES, open_run
+from darkedge.names import STAGES
+from darkedge.run import open_run
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
 

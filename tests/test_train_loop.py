@@ -10,16 +10,16 @@ import torch
 import torch.nn.functional as F
 
 from darkedge.checkpoint import load_checkpoint
+from darkedge.config import make_config
 from darkedge.data.dataset import ClipDataset
 from darkedge.data.lists import open_dataset
 from darkedge.data.synth import SynthConfig, synthesize
 from darkedge.enhance import EnhancerConfig
 from darkedge.models import build_model
-from darkedge.train.config import make_config
+from darkedge.run import open_run
 from darkedge.train.evaluate import accuracy_metrics, predict
 from darkedge.train.loop import fit
 from darkedge.train.pipeline import classifier_config, train
-from darkedge.train.run import open_run
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
 

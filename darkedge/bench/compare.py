@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from darkedge.bench.e2e import run_e2e
 from darkedge.bench.machine import machine_info
 from darkedge.bench.measure import (
     MeasureJob,
@@ -22,7 +23,13 @@ from darkedge.bench.measure import (
     measure_interleaved,
 )
 from darkedge.bench.timing import TimingProtocol
+from darkedge.checkpoint import load_checkpoint
 from darkedge.errors import DarkedgeError
+from darkedge.export.exporter import export_model
+from darkedge.export.openvino import size_on_disk
+from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
+from darkedge.names import BACKEND_SUFFIXES, INT8_NAME
+from darkedge.run import open_run
 from darkedge.runtime.predictor import require
 
 SCHEMA_VERSION = 1
@@ -36,7 +43,6 @@ BASELINES = {
     "enhance-then-classify": ("teacher",),
     "all": ("two_stream", "teacher"),
 }
-EXTENSIONS = {"openvino": ".xml", "onnxruntime": ".onnx", "tensorrt": ".engine"}
 
 
 @dataclass
@@ -50,6 +56,7 @@ class BenchOptions:
     batch: int = 4
     protocol: TimingProtocol = field(default_factory=TimingProtocol)
     labelled_list: Path | None = None
+    video_root: str | None = None  # where --list's videos are looked for first
     max_eval_clips: int | None = None
     e2e: bool = False
 
@@ -70,10 +77,8 @@ class Candidate:
 
 def _export(run, model: str, precision: str, backend: str) -> Path:
     """Export a model the run lacks for this backend with `darkedge export`'s function (listed in the manifest)."""
-    from darkedge.export.exporter import export_model
-
     fmt = "onnx" if backend == "onnxruntime" else backend
-    return export_model(run, "student_int8" if precision == "int8" else model, fmt, precision)
+    return export_model(run, INT8_NAME if precision == "int8" else model, fmt, precision)
 
 
 def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[str]]:
@@ -87,7 +92,7 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
         checkpoint = run.checkpoint(model)
         for precision in ("int8", "fp32"):
             name = f"{model}_{precision}"
-            path = run.path / "export" / f"{name}{EXTENSIONS.get(options.backend, '.pt')}"
+            path = run.path / "export" / f"{name}{BACKEND_SUFFIXES[options.backend]}"
             if precision == "int8" and model != "student" and not path.is_file():
                 notes.append(
                     f"{name}: no INT8 export in {path.parent} (only the student is quantized), not measured"
@@ -104,7 +109,7 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
             if path.is_file():
                 candidates.append(Candidate(model, precision, path, checkpoint))
                 continue
-            if precision == "int8" and not (run.path / "student_int8.pt").is_file():
+            if precision == "int8" and not (run.path / f"{INT8_NAME}.pt").is_file():
                 raise DarkedgeError(
                     f"{path}: no INT8 student; make it with `darkedge quantize --calib calibration/ --run {run.path}`"
                 )
@@ -116,8 +121,6 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
 
 def static_costs(checkpoint: Path) -> dict[str, Any]:
     """Parameters and multiply-accumulates per clip of a checkpoint's model, at its own input shape."""
-    from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
-
     model, ckpt = load_model(checkpoint)
     shape = (1, *model_input_shape(ckpt))
     return {
@@ -127,18 +130,8 @@ def static_costs(checkpoint: Path) -> dict[str, Any]:
     }
 
 
-def size_on_disk(path: Path) -> int:
-    """Bytes of a model file, with the weights file an OpenVINO .xml refers to."""
-    size = path.stat().st_size
-    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
-        size += path.with_suffix(".bin").stat().st_size
-    return size
-
-
 def recorded_top1(checkpoint: Path) -> float | None:
     """The test top-1 (percent) that training or `darkedge quantize` stored in a checkpoint, if any."""
-    from darkedge.checkpoint import load_checkpoint
-
     if not checkpoint.is_file():
         return None
     metrics = load_checkpoint(checkpoint).get("metrics") or {}
@@ -149,7 +142,7 @@ def _accuracy(run, candidate: Candidate, measured: dict[str, Any]) -> dict[str, 
     """Top-1 (percent) on the labelled list when one was given, else what training or quantization recorded."""
     if "accuracy" in measured:
         return dict(measured["accuracy"], source="labelled list")
-    checkpoint = run.path / "student_int8.pt" if candidate.precision == "int8" else candidate.checkpoint
+    checkpoint = run.path / f"{INT8_NAME}.pt" if candidate.precision == "int8" else candidate.checkpoint
     top1 = recorded_top1(checkpoint)
     return None if top1 is None else {"top1": top1, "source": f"{checkpoint.name} (recorded test top-1)"}
 
@@ -166,8 +159,6 @@ def add_ratios(models: list[dict[str, Any]]) -> None:
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Measure every model of the comparison; returns the report (written by report.write_reports)."""
-    from darkedge.train.run import open_run
-
     run = open_run(options.run)
     threads = options.threads or cpu_threads_default()
     candidates, notes = find_candidates(run, options)
@@ -181,7 +172,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             batch=options.batch,
             protocol=options.protocol,
             labelled_list=options.labelled_list,
-            clip_settings={"stride": run.config.stride, "resize": run.config.resize},
+            video_root=options.video_root,
             max_eval_clips=options.max_eval_clips,
         )
         measured = in_subprocess(measure, job)
@@ -226,7 +217,5 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         "notes": notes,
     }
     if options.e2e:
-        from darkedge.bench.e2e import run_e2e
-
         report["e2e"] = run_e2e(run, candidates, options, threads)
     return report

@@ -2,6 +2,9 @@
 
 The enhance stage runs the run's enhancer alone, on the same backend, on the clip's T frames: it is the share of
 the teacher's or two-stream's inference spent enhancing, measured separately (their exports contain it).
+
+Each measurement runs in a fresh process that imports this module: darkedge's modules that load torch are imported
+inside the functions that need them, so that a child timing an ONNX or OpenVINO model holds no torch.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from darkedge.bench.measure import in_subprocess
+from darkedge.bench.measure import clip_sampling, in_subprocess
 from darkedge.errors import DarkedgeError
+from darkedge.names import BACKEND_SUFFIXES
 
 ENHANCING = ("teacher", "two_stream")
 
@@ -22,12 +26,11 @@ def enhancer_file(run, backend: str, shape: tuple[int, ...]) -> Path:
     """The run's enhancer exported for `backend` at (T, 3, S, S) into RUN/bench/models (made once)."""
     if backend == "torch":
         return run.checkpoint("enhancer")
-    suffixes = {"openvino": ".xml", "onnxruntime": ".onnx"}
-    if backend not in suffixes:
+    if backend not in ("openvino", "onnxruntime"):
         raise DarkedgeError(
             f"--e2e --backend {backend}: end-to-end timing runs on torch, openvino or onnxruntime"
         )
-    suffix = suffixes[backend]
+    suffix = BACKEND_SUFFIXES[backend]
     path = run.path / "bench" / "models" / f"enhancer_t{shape[0]}_s{shape[-1]}{suffix}"
     if not path.is_file():
         from darkedge.enhance import load_enhancer
@@ -70,7 +73,6 @@ def time_pipeline(
     threads: int,
     enhancer_path: Path | None,
     videos: list[Path],
-    clip_settings: dict[str, Any],
 ) -> dict[str, float]:
     """Run in a child process: median ms per clip of each stage over `videos` (the first clip is warm-up)."""
     from darkedge.data.sampling import sample_indices
@@ -79,18 +81,18 @@ def time_pipeline(
     from darkedge.runtime import load_predictor
 
     predictor = load_predictor(model_path, backend, threads)
-    _, _, frames, size, _ = predictor.input_shape
+    frames, size, stride, resize = clip_sampling(predictor)  # as the model was trained
     enhance = _enhancer_runner(enhancer_path, backend, threads) if enhancer_path else None
     stages: dict[str, list[float]] = {"decode": [], "preprocess": [], "enhance": [], "inference": []}
     for i, video in enumerate([videos[0], *videos]):
         t0 = time.perf_counter()
         try:
-            indices = sample_indices(count_frames(video), frames, clip_settings["stride"])[0]
+            indices = sample_indices(count_frames(video), frames, stride)[0]
             raw = read_frames(video, indices)
         except VideoError:
             continue  # a corrupt file: skipped, the stage medians come from the others
         t1 = time.perf_counter()
-        clip = to_tensor(transform_clip(raw, False, clip_settings["resize"], size, 1, None)[0]).numpy()[None]
+        clip = to_tensor(transform_clip(raw, False, resize, size, 1, None)[0]).numpy()[None]
         t2 = time.perf_counter()
         if enhance is not None:
             enhance(np.ascontiguousarray(clip[0].transpose(1, 0, 2, 3)))
@@ -113,14 +115,15 @@ def run_e2e(run, candidates, options, threads: int, max_clips: int = 20) -> dict
     from darkedge.data.lists import open_dataset
 
     source = options.labelled_list or run.config.data
-    index = open_dataset(source, split="all" if options.labelled_list else "test", fold=run.config.fold)
+    video_root = options.video_root if options.labelled_list else run.config.video_root
+    split = "all" if options.labelled_list else "test"
+    index = open_dataset(source, split=split, fold=run.config.fold, video_root=video_root)
     videos = [s.path for s in index.samples[:max_clips]]
-    clip_settings = {"stride": run.config.stride, "resize": run.config.resize}
     shape = (run.config.num_frames, 3, run.config.crop, run.config.crop)
     results = {}
     for candidate in candidates:
         enhancer = enhancer_file(run, options.backend, shape) if candidate.model in ENHANCING else None
         results[candidate.name] = in_subprocess(
-            time_pipeline, candidate.path, options.backend, threads, enhancer, videos, clip_settings
+            time_pipeline, candidate.path, options.backend, threads, enhancer, videos
         )
     return {"source": str(source), "clips": len(videos), "models": results}

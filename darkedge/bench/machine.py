@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 from pathlib import Path
 from typing import Any
+
+from darkedge.cores import usable_cores
+from darkedge.run import library_versions
 
 # CPU flags that decide how fast FP32, bf16 and INT8 kernels can be (VNNI and AMX do INT8 dot products).
 RELEVANT_FLAGS = (
@@ -40,17 +42,6 @@ def _cpuinfo() -> dict[str, str]:
     return fields
 
 
-def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
-    """Installed version of each library in `names` (absent ones left out)."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def machine_info() -> dict[str, Any]:
     """A plain dict describing this machine and the libraries a benchmark used."""
     info = _cpuinfo()
@@ -67,11 +58,11 @@ def machine_info() -> dict[str, Any]:
         "architecture": platform.machine(),
         "logical_cores": os.cpu_count(),
         "physical_cores": physical_cores,
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "usable_cores": usable_cores(),
         "memory_gb": memory_gb,
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "cpu_flags": [f for f in RELEVANT_FLAGS if f in flags],
         "os": platform.platform(),
         "python": platform.python_version(),
-        "libraries": library_versions(),
+        "libraries": library_versions(LIBRARIES),
     }

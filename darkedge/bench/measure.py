@@ -1,14 +1,14 @@
 """Measure one model in a fresh process: load it, time it, read its memory high-water mark, score it.
 
 A process per model is the honest way to report peak memory of native runtimes (their allocations are
-invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings.
+invisible to tracemalloc) and keeps one runtime's thread pool from disturbing another's timings. For the same
+reason darkedge's runtime and data modules are imported inside the functions the child runs, when they are needed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
+from darkedge.cores import usable_cores
 from darkedge.errors import DarkedgeError
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ class MeasureJob:
     batch: int = 4
     protocol: TimingProtocol = field(default_factory=TimingProtocol)
     labelled_list: Path | None = None
-    clip_settings: dict[str, Any] = field(default_factory=dict)  # ClipDataset stride / resize (the run's)
+    video_root: str | None = None  # where the labelled list's videos are looked for first
     max_eval_clips: int | None = None
 
 
@@ -63,16 +64,16 @@ def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:
 
 
 def top1(
-    predictor, labelled_list: Path, clip_settings: dict[str, Any], max_clips: int | None
+    predictor, labelled_list: Path, max_clips: int | None, video_root: str | None = None
 ) -> dict[str, Any]:
-    """Top-1 of `predictor` on a labelled list, clip by clip, centre clip and crop (unreadable clips skipped)."""
+    """Top-1 of `predictor` on a labelled list, clip by clip, centre clip and crop (unreadable clips skipped),
+    sampled the way the model was trained (its metadata: frame step, resize)."""
     from darkedge.data.dataset import ClipDataset
     from darkedge.data.lists import open_dataset
 
-    index = open_dataset(labelled_list, split="all")
-    _, _, frames, size, _ = predictor.input_shape
-    settings = {"resize": round(size * 8 / 7), **clip_settings}
-    dataset = ClipDataset(index, frames, crop=size, skip_unreadable=True, **settings)
+    index = open_dataset(labelled_list, split="all", video_root=video_root)
+    frames, size, stride, resize = clip_sampling(predictor)
+    dataset = ClipDataset(index, frames, stride=stride, resize=resize, crop=size, skip_unreadable=True)
     count = len(dataset) if max_clips is None else min(max_clips, len(dataset))
     correct = skipped = 0
     for i in range(count):
@@ -85,6 +86,15 @@ def top1(
         correct += int(np.argmax(logits[0]) == label)
     scored = count - skipped
     return {"top1": 100.0 * correct / scored if scored else None, "clips": scored, "skipped": skipped}
+
+
+def clip_sampling(predictor) -> tuple[int, int, int, int]:
+    """(frames, crop, frame step, resize) a predictor's model is fed with, from its input shape and metadata."""
+    from darkedge.runtime.metadata import frame_step, resize_ratio
+
+    _, _, frames, size, _ = predictor.input_shape
+    meta = predictor.metadata
+    return frames, size, frame_step(meta), round(size * resize_ratio(meta))
 
 
 def measure(job: MeasureJob) -> dict[str, Any]:
@@ -117,7 +127,7 @@ def measure(job: MeasureJob) -> dict[str, Any]:
         "model_peak_mb": peak - rss_before,
     }
     if job.labelled_list is not None:
-        result["accuracy"] = top1(predictor, job.labelled_list, job.clip_settings, job.max_eval_clips)
+        result["accuracy"] = top1(predictor, job.labelled_list, job.max_eval_clips, job.video_root)
     return result
 
 
@@ -180,4 +190,4 @@ def in_subprocess(fn: Callable[..., T], *args: Any) -> T:
 
 def cpu_threads_default() -> int:
     """The number of cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable_cores()

@@ -12,26 +12,23 @@ from pathlib import Path
 import torch
 
 from darkedge.checkpoint import save_checkpoint
+from darkedge.config import make_config
+from darkedge.data.synth_actions import CLASSES
 from darkedge.enhance import EnhancerConfig
-from darkedge.models import ClassifierConfig, build_model
+from darkedge.export.openvino import export_openvino
+from darkedge.models import build_model, model_input_shape
+from darkedge.names import STAGE_KINDS
+from darkedge.quant.ptq import quantize_ptq
+from darkedge.train.pipeline import classifier_config
 
-KINDS = {"student": "classifier", "teacher": "teacher", "two_stream": "two_stream"}
 
-
-def preset_configs(preset: str, num_frames: int | None = None) -> dict[str, dict]:
-    """Model configs of the student, teacher and two-stream at `preset`'s encoder, frames and crop."""
-    from darkedge.train.config import make_config
-
-    cfg = make_config(preset)
-    classifier = asdict(
-        ClassifierConfig(
-            encoder=cfg.encoder,
-            head=cfg.head,
-            num_classes=11,
-            num_frames=num_frames or cfg.num_frames,
-            img_size=cfg.crop,
-        )
-    )
+def preset_configs(
+    preset: str, num_frames: int | None = None, num_classes: int = len(CLASSES)
+) -> dict[str, dict]:
+    """Model configs of the student, teacher and two-stream as `preset` trains them (`num_frames` may differ);
+    `num_classes` defaults to the built-in data set's."""
+    cfg = make_config(preset, num_frames=num_frames)
+    classifier = classifier_config(cfg, num_classes)
     enhancer = EnhancerConfig(name=cfg.enhancer, scale_factor=cfg.enhancer_scale)
     both = {"enhancer": asdict(enhancer), "classifier": classifier}
     return {"student": classifier, "teacher": both, "two_stream": both}
@@ -49,17 +46,13 @@ def make_preset_models(
 
     INT8 is NNCF post-training quantization on random clips (the same graph QAT produces; only the ranges differ).
     """
-    from darkedge.export.openvino import export_openvino
-    from darkedge.models import model_input_shape
-    from darkedge.quant.ptq import quantize_ptq
-
     out.mkdir(parents=True, exist_ok=True)
     made = {}
     for name, config in preset_configs(preset, num_frames).items():
         torch.manual_seed(0)
-        model = build_model(KINDS[name], config, load_pretrained=False).eval()
+        model = build_model(STAGE_KINDS[name], config, load_pretrained=False).eval()
         checkpoint = save_checkpoint(
-            out / f"{name}.pt", kind=KINDS[name], config=config, state_dict=model.state_dict()
+            out / f"{name}.pt", kind=STAGE_KINDS[name], config=config, state_dict=model.state_dict()
         )
         shape = (batch, *model_input_shape(config))
         made[f"{name}_fp32"] = (export_openvino(model, shape, out / f"{name}_fp32.xml", "fp32"), checkpoint)

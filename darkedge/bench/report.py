@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from darkedge.bench.plot import plot_latency_accuracy
 from darkedge.fileio import write_json, write_text
 
 COLUMNS = (
@@ -115,8 +116,6 @@ def markdown(report: dict[str, Any]) -> str:
 
 def write_reports(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """bench.json, bench.md and bench.png in `out_dir`, each written atomically."""
-    from darkedge.bench.plot import plot_latency_accuracy
-
     paths = [out_dir / "bench.json", out_dir / "bench.md", out_dir / "bench.png"]
     write_json(paths[0], report)
     write_text(paths[1], markdown(report))

@@ -6,24 +6,35 @@ Formats (one per list file, taken from its first line, every later line must mat
   frame_list  `Class/clip n_frames label` (LateTemporalModeling / DarkLight style)
   dark48      `class/video.mp4 label`, class names in classInd.txt
   folders     no list: a folder per class, with train/ and test/ subfolders honoured if present
+
+Where the lists, the class table and the videos of a data set are (as each data set is distributed, or
+anywhere with a video root) is layout.py's business.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkedge.data.layout import (
+    choose_video_folder,
+    find_class_table,
+    folder_fold,
+    list_folder,
+    resolve_clip,
+    split_candidates,
+    video_folders,
+)
 from darkedge.data.video import VIDEO_EXTENSIONS, is_frame_folder, is_video
 from darkedge.errors import DarkedgeError
 
 SPLITS = ("train", "test", "all")
-CLASS_TABLES = ("mapping_table.txt", "classInd.txt")
-VIDEO_DIRS = ("", "clips", "clips_v1.5", "videos")
 SPLIT_WORDS = {"train": ("train",), "test": ("test", "val")}
 CSV_HEADER = "videoid,video,classid"
 MAX_MISSING_SHOWN = 3
+MAX_SEARCHED_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -37,12 +48,14 @@ class Sample:
 
 @dataclass
 class DataIndex:
-    """The clips of one split, the class names their labels index, the data-set root and the list format."""
+    """The clips of one split, the class names their labels index, the data-set root, the list format, and
+    the folders the listed videos were found in (one per list file; the root itself for a folder per class)."""
 
     samples: list[Sample]
     class_names: list[str]
     root: Path
     fmt: str
+    video_roots: list[Path] = field(default_factory=list)
 
 
 # A parsed list line: (relative video path, label, frame count or None).
@@ -151,51 +164,46 @@ def _class_names_from_paths(entries: list[Entry]) -> list[str]:
     return [names.get(i, f"class_{i}") for i in range(count)]
 
 
-def _resolve(base: Path, rel: str) -> Path | None:
-    """The video or frame folder `rel` under `base`, trying video extensions when `rel` has none."""
-    path = base / rel
-    if path.exists():
-        return path
-    if not path.suffix:
-        for ext in VIDEO_EXTENSIONS:
-            candidate = path.with_name(path.name + ext)
-            if candidate.exists():
-                return candidate
-    return None
+def _video_folder(file: Path, entries: list[tuple[int, Entry]], video_root: Path | None) -> Path:
+    """The folder a list's clips are under; one line naming every folder searched when none holds any."""
+    searched = video_folders(file, video_root)
+    base = choose_video_folder(searched, [rel for _, (rel, _, _) in entries])
+    if base is None:
+        shown = ", ".join(f"{rel} (line {n})" for n, (rel, _, _) in entries[:MAX_MISSING_SHOWN])
+        folders = ", ".join(str(folder) for folder in searched[:MAX_SEARCHED_SHOWN])
+        more = f" and {len(searched) - MAX_SEARCHED_SHOWN} more" if len(searched) > MAX_SEARCHED_SHOWN else ""
+        raise DarkedgeError(
+            f"{file}: {len(entries)} of {len(entries)} listed videos are missing; searched {folders}{more} "
+            f"(point at the videos' folder with --video-root DIR): {shown}"
+        )
+    return base
 
 
-def _video_base(list_file: Path, entries: list[Entry]) -> Path:
-    """The folder the list's paths are relative to: the list's own folder or its clips/ (or similar) folder."""
-    bases = [list_file.parent / d for d in VIDEO_DIRS if (list_file.parent / d).is_dir()]
-    probe = entries[:20]
-    return max(bases, key=lambda base: sum(_resolve(base, rel) is not None for rel, _, _ in probe))
-
-
-def _find_class_table(folder: Path) -> Path | None:
-    return next((folder / name for name in CLASS_TABLES if (folder / name).is_file()), None)
-
-
-def _samples_from_lists(list_files: list[Path]) -> tuple[list[Sample], list[str], str]:
-    """Parse list files (all one format), check labels against the class table and that every video exists."""
+def _samples_from_lists(
+    list_files: list[Path], video_root: Path | None = None
+) -> tuple[list[Sample], list[str], str, list[Path]]:
+    """Parse list files (all one format), check labels against the class table and that every video exists;
+    also returns the folder each list's videos were found in."""
     parsed = [(file, *parse_list(file)) for file in list_files]
     formats = sorted({fmt for _, fmt, _ in parsed})
     if len(formats) > 1:
         raise DarkedgeError(f"{list_files[0].parent}: lists of different formats: {', '.join(formats)}")
-    table_file = _find_class_table(list_files[0].parent)
+    table_file = find_class_table(list_files[0])
     all_entries = [entry for _, _, entries in parsed for _, entry in entries]
     class_names = read_class_table(table_file) if table_file else _class_names_from_paths(all_entries)
     table_name = table_file.name if table_file else "the list's folders"
-    samples = []
+    samples, bases = [], []
     for file, _, entries in parsed:
         missing = []
-        base = _video_base(file, [entry for _, entry in entries])
+        base = _video_folder(file, entries, video_root)
+        bases.append(base)
         for number, (rel, label, num_frames) in entries:
             if not 0 <= label < len(class_names):
                 raise DarkedgeError(
                     f"{file}:{number}: label {label} is outside the class table "
                     f"({len(class_names)} classes in {table_name})"
                 )
-            path = _resolve(base, rel)
+            path = resolve_clip(base, rel)
             if path is None:
                 missing.append(f"{rel} (line {number})")
             else:
@@ -205,7 +213,7 @@ def _samples_from_lists(list_files: list[Path]) -> tuple[list[Sample], list[str]
             raise DarkedgeError(
                 f"{file}: {len(missing)} of {len(entries)} listed videos are missing under {base}: {shown}"
             )
-    return samples, class_names, formats[0]
+    return samples, class_names, formats[0], list(dict.fromkeys(bases))
 
 
 def _names_fold(name: str, fold: int) -> bool:
@@ -215,16 +223,9 @@ def _names_fold(name: str, fold: int) -> bool:
     return re.search(rf"(?<!\d){fold}(?!\d)", name) is not None
 
 
-def _find_split_lists(root: Path, split: str, fold: int) -> list[Path] | None:
-    """The list files of `split` in a data-set folder, or None when the folder has no list files at all."""
-    candidates = sorted(
-        p
-        for p in root.iterdir()
-        if p.is_file() and p.suffix.lower() in (".txt", ".csv") and p.name not in CLASS_TABLES
-        if not p.name.lower().startswith("readme")
-    )
-    if not candidates:
-        return None
+def _find_split_lists(root: Path, split: str, fold: int) -> list[Path]:
+    """The list files of `split` in a list folder."""
+    candidates = split_candidates(root)
     splits = ("train", "test") if split == "all" else (split,)
     found = []
     for name in splits:
@@ -265,21 +266,36 @@ def _samples_from_folders(root: Path, split: str) -> tuple[list[Sample], list[st
     return samples, class_names
 
 
-def open_dataset(path: str | Path, split: str = "train", fold: int = 1) -> DataIndex:
-    """The clips of `split` ("train", "test" or "all") of a data-set folder, or of one list file."""
+def open_dataset(
+    path: str | Path, split: str = "train", fold: int = 1, video_root: str | Path | None = None
+) -> DataIndex:
+    """The clips of `split` ("train", "test" or "all") of a data set: its root, its list folder or one list.
+
+    `video_root` is searched first for the listed videos (see layout.py for the rest of the search); a list
+    file is its own split.
+    """
     path = Path(path)
     if split not in SPLITS:
         raise DarkedgeError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     if not path.exists():
         raise DarkedgeError(f"{path}: no such file or folder")
+    if video_root is not None:
+        video_root = Path(video_root)
+        if not video_root.is_dir():
+            raise DarkedgeError(f"{video_root}: no such folder (given as the videos' folder, --video-root)")
     if path.is_file():
         if path.suffix.lower() in VIDEO_EXTENSIONS:
             raise DarkedgeError(f"{path}: a video, not a list file or data-set folder")
-        samples, class_names, fmt = _samples_from_lists([path])
-        return DataIndex(samples, class_names, path.parent, fmt)
-    list_files = _find_split_lists(path, split, fold)
-    if list_files is None:
+        samples, class_names, fmt, roots = _samples_from_lists([path], video_root)
+        return DataIndex(samples, class_names, path.parent, fmt, roots)
+    folder = list_folder(path, fold)
+    if folder is None:
+        if video_root is not None:
+            raise DarkedgeError(
+                f"{path}: a folder per class has no list, so --video-root {video_root} has nothing to resolve"
+            )
         samples, class_names = _samples_from_folders(path, split)
-        return DataIndex(samples, class_names, path, "folders")
-    samples, class_names, fmt = _samples_from_lists(list_files)
-    return DataIndex(samples, class_names, path, fmt)
+        return DataIndex(samples, class_names, path, "folders", [path])
+    list_files = _find_split_lists(folder, split, folder_fold(folder, fold))
+    samples, class_names, fmt, roots = _samples_from_lists(list_files, video_root)
+    return DataIndex(samples, class_names, path, fmt, roots)

@@ -26,9 +26,10 @@ from darkedge.data.synth_props import Props
 from darkedge.data.synth_scene import Scene, make_scene
 from darkedge.data.writer import write_video
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import write_json, write_text
+from darkedge.fileio import ignore_sigint, write_json, write_text
+from darkedge.names import BUILTIN_DATA
 
-DEFAULT_OUT = Path("data/synth")
+DEFAULT_OUT = Path(BUILTIN_DATA)
 LOCOMOTION = ("Walk", "Run", "Push", "Jump")
 
 
@@ -179,7 +180,7 @@ def synthesize(
     sums = []
     with tqdm(total=len(jobs), desc="synth", unit="clip", disable=not progress) as bar:
         if workers > 1:
-            with get_context("fork").Pool(workers) as pool:
+            with get_context("fork").Pool(workers, initializer=ignore_sigint) as pool:
                 for s in pool.imap(_make_clip, args, chunksize=4):
                     sums.append(s)
                     bar.update()

@@ -98,8 +98,6 @@ KEYFRAMES: dict[str, list[tuple[float, Pose]]] = {
 }
 KEYFRAMES["Stand"] = [(1.0 - u, p) for u, p in reversed(KEYFRAMES["Sit"])]
 
-ROOT_ONLY = ("fwd", "turn", "hold", "tilt")
-
 
 def mirror(p: Pose) -> Pose:
     """The same pose done with the other side of the body (left and right swapped)."""

@@ -1,16 +1,17 @@
 """Write RGB frames as a video file, atomically: frames go to a temporary file beside the target (same
-extension, so the container is right), which is renamed onto the real name only once it is complete."""
+extension, so the container is right), which is renamed onto the real name only once it is complete. The
+temporary file is registered with fileio, so an interrupted command removes it (fileio.cleanup_on_interrupt)."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from darkedge.errors import DarkedgeError
+from darkedge.fileio import commit_temporary, discard_temporary, temporary_beside
 
 # FourCC per container; MJPG in .avi is what OpenCV's FFmpeg backend writes and reads back everywhere.
 FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mkv": "MJPG", ".mov": "mp4v"}
@@ -39,15 +40,10 @@ class VideoWriter:
                 f"{self.path}: frames must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}"
             )
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=self.path.suffix
-            )
-            os.close(fd)
-            self._tmp = Path(tmp)
+            self._tmp = temporary_beside(self.path, keep_extension=True)
             fourcc = cv2.VideoWriter_fourcc(*FOURCC[self.path.suffix.lower()])
             height, width = frame.shape[:2]
-            self._writer = cv2.VideoWriter(tmp, cv2.CAP_FFMPEG, fourcc, self.fps, (width, height))
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.CAP_FFMPEG, fourcc, self.fps, (width, height))
             if not self._writer.isOpened():
                 self.discard()
                 raise DarkedgeError(f"{self.path}: OpenCV could not open a video writer for it")
@@ -57,7 +53,7 @@ class VideoWriter:
         """Finish the file and move it under its real name (nothing is written when no frame came)."""
         if self._writer is not None:
             self._writer.release()
-            os.replace(self._tmp, self.path)
+            commit_temporary(self._tmp, self.path)
             self._writer = self._tmp = None
 
     def discard(self) -> None:
@@ -66,7 +62,7 @@ class VideoWriter:
             self._writer.release()
             self._writer = None
         if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
+            discard_temporary(self._tmp)
             self._tmp = None
 
     def __enter__(self) -> VideoWriter:

@@ -1,4 +1,9 @@
-"""Enhance a video, a frame folder or an image with an enhancer and write the result, optionally side by side."""
+"""Enhance a video, a frame folder or an image with an enhancer and write the result, optionally side by side.
+
+Videos stream frame by frame (decode, enhance on OpenVINO / ONNX Runtime / PyTorch, encode), so a recording of
+any length fits in memory; the output appears under its real name only once complete, and an interrupted run
+leaves neither it nor its temporary file (data.writer.VideoWriter, fileio.cleanup_on_interrupt).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from torch import nn
+from tqdm import tqdm
 
-from darkedge.data.video import IMAGE_EXTENSIONS, iter_frames
+from darkedge.data.video import IMAGE_EXTENSIONS, count_frames, iter_frames, reported_frame_count
 from darkedge.data.writer import VideoWriter
 from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
+from darkedge.enhance.frames import FrameEnhancer
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
+from darkedge.names import ENHANCE_BACKENDS
 
 DEFAULT_ENHANCER = Path("runs/latest/enhancer.pt")  # what `darkedge train` writes
 DEFAULT_FPS = 25.0  # for frame folders and videos whose container gives no frame rate
@@ -36,14 +43,6 @@ def choose_enhancer(enhancer_path: str | Path | None = None, gamma: float | None
     return load_enhancer(path)
 
 
-@torch.no_grad()
-def enhance_frame(enhancer: nn.Module, frame: np.ndarray) -> np.ndarray:
-    """One RGB uint8 (H, W, 3) frame through the enhancer, clamped back to RGB uint8."""
-    x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
-    y = enhancer(x).clamp(0, 1)[0].permute(1, 2, 0)
-    return (y * 255).round().to(torch.uint8).numpy()
-
-
 def default_output(source: Path) -> Path:
     """`clip.avi` -> `clip_enhanced.avi` beside it; a frame folder gives `<folder>_enhanced.avi`."""
     suffix = ".avi" if source.is_dir() else source.suffix
@@ -51,28 +50,44 @@ def default_output(source: Path) -> Path:
 
 
 def enhance_file(
-    source: str | Path, enhancer: nn.Module, out: str | Path | None = None, side_by_side: bool = False
+    source: str | Path,
+    enhancer: nn.Module,
+    out: str | Path | None = None,
+    side_by_side: bool = False,
+    backend: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
 ) -> Path:
-    """Enhance `source` (video, frame folder or image) and write it to `out`; returns the path written."""
+    """Enhance `source` (video, frame folder or image) and write it to `out`; returns the path written.
+
+    `backend` runs the enhancer (openvino, onnxruntime or torch; default: openvino, but torch for a single
+    image, where converting the model would cost more than it saves) with `threads` (default: the runtime's).
+    A video shows a progress bar with frames/s and the time left.
+    """
     source = Path(source)
     if not source.exists():
         raise DarkedgeError(f"{source}: no such file or folder")
     out = Path(out) if out else default_output(source)
-    enhancer.eval()
+    is_image = source.suffix.lower() in IMAGE_EXTENSIONS
+    backend = backend or ("torch" if is_image else ENHANCE_BACKENDS[0])
+    frame_enhancer = FrameEnhancer(enhancer.eval(), backend, threads)
 
     def enhance(frame: np.ndarray) -> np.ndarray:
-        enhanced = enhance_frame(enhancer, frame)
+        enhanced = frame_enhancer(frame)
         return np.concatenate([frame, enhanced], axis=1) if side_by_side else enhanced
 
-    if source.suffix.lower() in IMAGE_EXTENSIONS:
+    if is_image:
         image = cv2.imread(str(source), cv2.IMREAD_COLOR)
         if image is None:
             raise DarkedgeError(f"{source}: cannot be decoded as an image")
         _write_image(out, enhance(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
     else:
-        with VideoWriter(out, _frame_rate(source)) as video:  # frame by frame: long recordings fit in memory
+        total = count_frames(source) if source.is_dir() else reported_frame_count(source)
+        bar = tqdm(total=total, desc=f"enhancing ({backend})", unit="frame", disable=not progress)
+        with bar, VideoWriter(out, _frame_rate(source)) as video:
             for frame in iter_frames(source):
                 video.write(enhance(frame))
+                bar.update()
     return out
 
 

@@ -1,15 +1,12 @@
 """Exports of a run's models: ONNX (FP32/FP16, Q/DQ INT8), OpenVINO IR, TensorRT engines, and their check."""
 
 from darkedge.export.check import check_exports, format_check
-from darkedge.export.exporter import FORMATS, MODELS, PRECISIONS, export_model, read_manifest, resolve_target
+from darkedge.export.exporter import EXPORTERS, export_model, resolve_target
 
 __all__ = [
-    "FORMATS",
-    "MODELS",
-    "PRECISIONS",
+    "EXPORTERS",
     "check_exports",
     "export_model",
     "format_check",
-    "read_manifest",
     "resolve_target",
 ]

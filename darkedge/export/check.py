@@ -1,31 +1,32 @@
 """`darkedge export --check`: every exported model against its PyTorch original on the same clips.
 
 For each file in RUN/export/manifest.json whose runtime is installed: the largest logit difference and how
-often the top-1 class agrees. INT8 exports are compared with the fake-quantized PyTorch student, FP16 ones
-with the FP32 model.
+often the top-1 class agrees, and whether the metadata the file carries agrees with the run. INT8 exports are
+compared with the fake-quantized PyTorch student, FP16 ones with the FP32 model.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import sys
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 
-from darkedge.bench.machine import library_versions
 from darkedge.errors import DarkedgeError
-from darkedge.export.exporter import ExportTarget, load_run_model, read_manifest
-from darkedge.train.run import Run
+from darkedge.export.exporter import ExportTarget, load_run_model
+from darkedge.names import BACKEND_BY_SUFFIX, BACKENDS
+from darkedge.run import Run, library_versions, read_manifest
+from darkedge.runtime import backend_for, load_predictor
+from darkedge.runtime.metadata import read_metadata
 
-RUNTIMES = ("torch", "onnxruntime", "openvino", "tensorrt")
+log = logging.getLogger(__name__)
 
 
 def runtime_versions() -> dict[str, str]:
     """Installed version of each runtime (absent ones left out)."""
-    return library_versions(RUNTIMES)
+    return library_versions(BACKENDS)
 
 
 def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
@@ -42,15 +43,13 @@ def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple
         if clips:
             return np.stack(clips), f"{len(clips)} test clips"
     except DarkedgeError as error:
-        print(f"export --check: {error}; using random clips", file=sys.stderr)
+        log.warning("export --check: %s; using random clips", error)
     rng = np.random.default_rng(0)
     return rng.random((num_clips, *input_shape[1:]), dtype=np.float32), f"{num_clips} random clips"
 
 
 def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], str]:
     """Run every exported file and its PyTorch model on the same clips; (one row per file, what clips were used)."""
-    from darkedge.runtime import BACKEND_BY_SUFFIX, backend_for, load_predictor
-
     entries = read_manifest(run.path / "export")["files"]
     if not entries:
         raise DarkedgeError(f"{run.path / 'export'}: nothing exported yet; make files with `darkedge export`")
@@ -69,10 +68,17 @@ def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], s
         if importlib.util.find_spec(backend) is None:
             row["status"] = f"skipped: {backend} is not installed"
             continue
-        reference_precision = "int8" if entry["precision"] == "int8" else "fp32"
-        key = (entry["model"], reference_precision)
+        try:
+            metadata = read_metadata(path)  # the file's own, or (an older export) its manifest entry
+        except DarkedgeError as error:
+            row["status"] = f"failed: {error}"
+            continue
+        row["metadata"] = metadata_status(metadata, run)
+        model_name = metadata.get("model", entry["model"])
+        reference_precision = "int8" if metadata.get("precision", entry["precision"]) == "int8" else "fp32"
+        key = (model_name, reference_precision)
         if key not in references:
-            model, shape = load_run_model(run, ExportTarget(entry["model"], reference_precision, "onnx"))
+            model, shape = load_run_model(run, ExportTarget(model_name, reference_precision, "onnx"))
             if clips is None:
                 clips, clips_text = check_clips(run, num_clips, shape)
             with torch.no_grad():
@@ -90,15 +96,27 @@ def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], s
     return rows, f"{clips_text}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
 
 
+def metadata_status(metadata: dict[str, Any], run: Run) -> str:
+    """ "ok" when the file's own metadata matches the run (class names, frames, frame step), what differs when it
+    does not, or "none" for an export made before files described themselves."""
+    if "metadata_version" not in metadata:
+        return "none (re-export)"
+    cfg = run.config
+    expected = {"class_names": run.class_names, "frames": cfg.num_frames, "frame_step": cfg.stride}
+    differ = [key for key, value in expected.items() if metadata.get(key) != value]
+    return f"differs: {', '.join(differ)}" if differ else "ok"
+
+
 def format_check(rows: list[dict[str, Any]], summary: str) -> str:
     """A terminal table of `check_exports` rows."""
-    header = ("file", "runtime", "max |logit diff|", "top-1 agree", "status")
+    header = ("file", "runtime", "max |logit diff|", "top-1 agree", "metadata", "status")
     table = [header] + [
         (
             r["file"],
             r["runtime"],
             f"{r['max_logit_diff']:.5f}" if "max_logit_diff" in r else "-",
             f"{100 * r['top1_agreement']:.1f} %" if "top1_agreement" in r else "-",
+            r.get("metadata", "-"),
             r["status"],
         )
         for r in rows

@@ -1,7 +1,10 @@
 """`darkedge export`: any model of a run to ONNX, OpenVINO IR or a TensorRT engine, listed in a manifest.
 
-Files go to RUN/export/<model>_<precision>.<ext> (student_int8.xml, student_fp32.onnx, teacher_fp32.onnx ...)
-and RUN/export/manifest.json lists each one: model, precision, format, file, input shape, class names.
+Files go to RUN/export/<model>_<precision>.<ext> (student_int8.xml, student_fp32.onnx, teacher_fp32.onnx ...).
+Each file describes itself (darkedge.runtime.metadata: class names, input shape, frames, frame step, resize and
+crop, where it came from), so it works when copied alone; RUN/export/manifest.json indexes the run's exports:
+model, precision, format, file, input shape, class names. EXPORTERS holds one function per format; each loads
+the run's model, writes its file with its metadata and records it.
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ from typing import Any
 from torch import nn
 
 from darkedge.errors import DarkedgeError
+from darkedge.export import tensorrt
+from darkedge.export.onnx import export_onnx, export_onnx_int8
+from darkedge.export.openvino import export_openvino
 from darkedge.fileio import write_json
-from darkedge.runtime.manifest import MANIFEST, read_manifest
-from darkedge.train.run import Run
-
-MODELS = ("student", "teacher", "raw", "two_stream", "student_int8")
-FORMATS = ("onnx", "openvino", "tensorrt")
-PRECISIONS = ("fp32", "fp16", "int8")
-EXTENSIONS = {"onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}
-CHECKPOINT_KINDS = {
-    "student": "classifier",
-    "raw": "classifier",
-    "teacher": ("teacher", "dtcm"),
-    "two_stream": "two_stream",
-}
-INT8_CHECKPOINT = "student_int8"
+from darkedge.models import load_model, model_input_shape
+from darkedge.models.int8_checkpoint import load_run_int8_student
+from darkedge.names import (
+    EXPORT_MODELS,
+    FORMAT_SUFFIXES,
+    FORMATS,
+    INT8_NAME,
+    PRECISIONS,
+    STAGE_KINDS,
+    TEACHER_KINDS,
+)
+from darkedge.run import MANIFEST, Run, read_manifest
+from darkedge.runtime.metadata import export_metadata
 
 
 @dataclass(frozen=True)
@@ -40,19 +45,19 @@ class ExportTarget:
 
     @property
     def file_name(self) -> str:
-        return f"{self.model}_{self.precision}{EXTENSIONS[self.format]}"
+        return f"{self.model}_{self.precision}{FORMAT_SUFFIXES[self.format]}"
 
 
 def resolve_target(model: str, fmt: str, precision: str | None) -> ExportTarget:
     """Check the model / format / precision combination; student_int8 means the student at int8."""
-    if model not in MODELS:
-        raise DarkedgeError(f"--model {model}: unknown, expected one of {', '.join(MODELS)}")
+    if model not in EXPORT_MODELS:
+        raise DarkedgeError(f"--model {model}: unknown, expected one of {', '.join(EXPORT_MODELS)}")
     if fmt not in FORMATS:
         raise DarkedgeError(f"--format {fmt}: unknown, expected one of {', '.join(FORMATS)}")
-    if model == INT8_CHECKPOINT:
+    if model == INT8_NAME:
         if precision not in (None, "int8"):
             raise DarkedgeError(
-                f"--model student_int8 --precision {precision}: the INT8 student exports at int8 only"
+                f"--model {INT8_NAME} --precision {precision}: the INT8 student exports at int8 only"
             )
         return ExportTarget("student", "int8", fmt)
     precision = precision or "fp32"
@@ -65,17 +70,29 @@ def resolve_target(model: str, fmt: str, precision: str | None) -> ExportTarget:
     return ExportTarget(model, precision, fmt)
 
 
+def source_checkpoint(run: Run, target: ExportTarget) -> Path:
+    """The checkpoint a target is made from: RUN/<model>.pt, or RUN/student_int8.pt for int8."""
+    return run.checkpoint(INT8_NAME if target.precision == "int8" else target.model)
+
+
 def load_run_model(run: Run, target: ExportTarget) -> tuple[nn.Module, tuple[int, ...]]:
     """The PyTorch model a target exports (the fake-quantized student for int8) and its input shape (1, 3, T, S, S)."""
-    from darkedge.models import load_model, model_input_shape
-
     if target.precision == "int8":
-        from darkedge.quant.int8_checkpoint import load_run_int8_student
-
         model, ckpt = load_run_int8_student(run)
     else:
-        model, ckpt = load_model(run.checkpoint(target.model), kind=CHECKPOINT_KINDS[target.model])
+        kind = TEACHER_KINDS if target.model == "teacher" else STAGE_KINDS[target.model]
+        model, ckpt = load_model(source_checkpoint(run, target), kind=kind)
     return model.eval(), (1, *model_input_shape(ckpt))
+
+
+def metadata_for(
+    run: Run, target: ExportTarget, input_shape: tuple[int | None, ...], **extra: Any
+) -> dict[str, Any]:
+    """The metadata the file of `target` carries (darkedge.runtime.metadata.export_metadata)."""
+    checkpoint = source_checkpoint(run, target)
+    return export_metadata(
+        run, target.model, target.precision, target.format, input_shape, checkpoint, **extra
+    )
 
 
 def record_export(
@@ -96,50 +113,70 @@ def record_export(
     write_json(export_dir / MANIFEST, manifest)
 
 
+def to_onnx(run: Run, target: ExportTarget) -> Path:
+    """ONNX with a free batch dimension: FP32, FP16 inside (float32 input and logits), or the Q/DQ INT8 graph."""
+    net, shape = load_run_model(run, target)
+    out = run.path / "export" / target.file_name
+    metadata = metadata_for(run, target, (None, *shape[1:]))
+    if target.precision == "int8":
+        export_onnx_int8(net, shape, out, metadata)
+    else:
+        export_onnx(net, shape, out, target.precision, metadata)
+    record_export(run, target, out, (None, *shape[1:]))
+    return out
+
+
+def to_openvino(run: Run, target: ExportTarget) -> Path:
+    """OpenVINO IR (.xml + .bin) with a static input shape."""
+    net, shape = load_run_model(run, target)
+    out = run.path / "export" / target.file_name
+    export_openvino(net, shape, out, target.precision, metadata_for(run, target, shape))
+    record_export(run, target, out, shape)
+    return out
+
+
+def to_tensorrt(run: Run, target: ExportTarget) -> Path:
+    """A TensorRT engine built from the ONNX export its TensorRT version needs (made and recorded on the way)."""
+    trt = tensorrt.import_tensorrt()  # fail before any work when TensorRT is absent
+    plan = tensorrt.plan_build(tensorrt.tensorrt_major(trt), target.precision)
+    onnx_path = to_onnx(run, ExportTarget(target.model, plan.onnx_precision, "onnx"))
+    out = run.path / "export" / target.file_name
+    input_shape = read_manifest(out.parent)["files"][onnx_path.name]["input_shape"]
+    version = str(trt.__version__)
+    metadata = metadata_for(
+        run,
+        target,
+        input_shape,
+        tensorrt_version=version,
+        max_batch=tensorrt.MAX_BATCH,
+        built_from=onnx_path.name,
+    )
+    tensorrt.build_engine(onnx_path, out, target.precision, metadata=metadata)
+    record_export(run, target, out, input_shape, tensorrt_version=version)
+    return out
+
+
+def to_torch_tensorrt(run: Run, target: ExportTarget) -> Path:
+    """The desktop-GPU option of the tensorrt format: torch-tensorrt compiles the PyTorch model to an
+    ExportedProgram (<model>_<precision>.ep) instead of building an engine from the ONNX."""
+    net, shape = load_run_model(run, target)
+    out = run.path / "export" / f"{target.model}_{target.precision}.ep"
+    tensorrt.compile_torch_tensorrt(net, shape, out, target.precision)
+    record_export(run, target, out, shape, compiler="torch-tensorrt")
+    return out
+
+
+EXPORTERS = {"onnx": to_onnx, "openvino": to_openvino, "tensorrt": to_tensorrt}  # one function per format
+
+
 def export_model(
     run: Run, model: str, fmt: str, precision: str | None = None, torch_tensorrt: bool = False
 ) -> Path:
     """Export one model of `run` and record it in the manifest; returns the written file.
 
-    With `torch_tensorrt` (format tensorrt, desktop GPUs), torch-tensorrt compiles the PyTorch model to an
-    ExportedProgram (<model>_<precision>.ep) instead of building an engine from the ONNX.
+    With `torch_tensorrt` (format tensorrt, desktop GPUs), torch-tensorrt compiles the model instead.
     """
-    from darkedge.export import tensorrt
-
     target = resolve_target(model, fmt, precision)
-    if torch_tensorrt:
-        if fmt != "tensorrt":
-            raise DarkedgeError(f"--torch-tensorrt goes with --format tensorrt, not {fmt}")
-        net, shape = load_run_model(run, target)
-        out = run.path / "export" / f"{target.model}_{target.precision}.ep"
-        tensorrt.compile_torch_tensorrt(net, shape, out, target.precision)
-        record_export(run, target, out, shape, compiler="torch-tensorrt")
-        return out
-    if fmt == "tensorrt":
-        trt = tensorrt.import_tensorrt()  # fail before any work when TensorRT is absent
-        plan = tensorrt.plan_build(tensorrt.tensorrt_major(trt), target.precision)
-    net, shape = load_run_model(run, target)
-    out = run.path / "export" / target.file_name
-    if fmt == "openvino":
-        from darkedge.export.openvino import export_openvino
-
-        export_openvino(net, shape, out, target.precision)
-        record_export(run, target, out, shape)
-        return out
-    onnx_target = ExportTarget(
-        target.model, plan.onnx_precision if fmt == "tensorrt" else target.precision, "onnx"
-    )
-    onnx_path = run.path / "export" / onnx_target.file_name
-    from darkedge.export.onnx import export_onnx, export_onnx_int8
-
-    if onnx_target.precision == "int8":
-        export_onnx_int8(net, shape, onnx_path)
-    else:
-        export_onnx(net, shape, onnx_path, onnx_target.precision)
-    dynamic_batch = (None, *shape[1:])
-    record_export(run, onnx_target, onnx_path, dynamic_batch)
-    if fmt == "onnx":
-        return onnx_path
-    tensorrt.build_engine(onnx_path, out, target.precision)
-    record_export(run, target, out, dynamic_batch, tensorrt_version=str(trt.__version__))
-    return out
+    if torch_tensorrt and fmt != "tensorrt":
+        raise DarkedgeError(f"--torch-tensorrt goes with --format tensorrt, not {fmt}")
+    return (to_torch_tensorrt if torch_tensorrt else EXPORTERS[fmt])(run, target)

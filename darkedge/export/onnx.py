@@ -10,12 +10,14 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
+from darkedge.runtime.metadata import encode_metadata
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "clips", "logits"
@@ -32,8 +34,15 @@ class _Float16Model(nn.Module):
         return self.model(clips.half()).float()
 
 
-def _export(model: nn.Module, input_shape: tuple[int, ...], path: Path, quantized: bool) -> None:
-    """TorchScript-based export with a dynamic batch dimension; the file appears only once it is complete."""
+def _export(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    path: Path,
+    quantized: bool,
+    metadata: dict[str, Any] | None,
+) -> None:
+    """TorchScript-based export with a dynamic batch dimension and `metadata` in the graph's metadata_props; the
+    file appears only once it is complete."""
     example = torch.rand(*input_shape)
     with atomic_path(path) as tmp, torch.no_grad():
         torch.onnx.export(
@@ -46,23 +55,47 @@ def _export(model: nn.Module, input_shape: tuple[int, ...], path: Path, quantize
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
         )
+        if metadata:
+            set_metadata(tmp, metadata)
         check_qdq_int8(tmp, quantized, name=str(path))
 
 
+def set_metadata(path: str | os.PathLike, metadata: dict[str, Any]) -> None:
+    """Store `metadata` (darkedge.runtime.metadata) in the ONNX file's metadata_props, replacing what was there."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, encode_metadata(metadata))
+    onnx.save(model, str(path))
+
+
 def export_onnx(
-    model: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike, precision: str = "fp32"
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    path: str | os.PathLike,
+    precision: str = "fp32",
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Export a floating-point model (fp32, or fp16 inside with float32 input/output) to `path`."""
+    """Export a floating-point model (fp32, or fp16 inside with float32 input/output) to `path`, carrying
+    `metadata` (darkedge.runtime.metadata.export_metadata) when given."""
     if precision not in ("fp32", "fp16"):
         raise DarkedgeError(
             f"{path}: ONNX export of a floating-point model is fp32 or fp16, not {precision!r}"
         )
-    _export(model if precision == "fp32" else _Float16Model(model), input_shape, Path(path), quantized=False)
+    net = model if precision == "fp32" else _Float16Model(model)
+    _export(net, input_shape, Path(path), quantized=False, metadata=metadata)
     return Path(path)
 
 
-def export_onnx_int8(qmodel: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike) -> Path:
-    """Export a fake-quantized (NNCF) model as a Q/DQ ONNX graph, checked symmetric int8 before it is written."""
+def export_onnx_int8(
+    qmodel: nn.Module,
+    input_shape: tuple[int, ...],
+    path: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Export a fake-quantized (NNCF) model as a Q/DQ ONNX graph carrying `metadata`, checked symmetric int8
+    before it is written."""
     import nncf
 
     if not any(name.startswith("__nncf_hooks") for name in qmodel.state_dict()):
@@ -73,7 +106,7 @@ def export_onnx_int8(qmodel: nn.Module, input_shape: tuple[int, ...], path: str 
     stripped = nncf.strip(
         copy.deepcopy(qmodel).eval(), strip_format=nncf.StripFormat.NATIVE, example_input=example
     )
-    _export(stripped, input_shape, Path(path), quantized=True)
+    _export(stripped, input_shape, Path(path), quantized=True, metadata=metadata)
     return Path(path)
 
 

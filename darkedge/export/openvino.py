@@ -8,22 +8,27 @@ CPU plugin runs as int8 kernels.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from darkedge.errors import DarkedgeError
-
-PRECISIONS = ("fp32", "fp16", "int8")
+from darkedge.fileio import atomic_path
+from darkedge.names import PRECISIONS
+from darkedge.runtime.metadata import OPENVINO_SECTION, encode_metadata
 
 
 def export_openvino(
-    model: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike, precision: str
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    path: str | os.PathLike,
+    precision: str,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Convert `model` (fake-quantized for int8) to `path` (.xml, with its .bin beside it), both written atomically."""
+    """Convert `model` (fake-quantized for int8) to `path` (.xml, with its .bin beside it), both written atomically,
+    with `metadata` (darkedge.runtime.metadata.export_metadata) in the IR's rt_info under "darkedge"."""
     import openvino as ov
 
     path = Path(path)
@@ -36,14 +41,16 @@ def export_openvino(
         ov_model = ov.convert_model(model.eval().cpu(), example_input=example, input=[tuple(input_shape)])
     ov_model.inputs[0].get_tensor().set_names({"clips"})
     ov_model.outputs[0].get_tensor().set_names({"logits"})
-    # save_model writes name.xml + name.bin: write both in a hidden folder beside `path`, then move them in
-    # (the .bin first: the .xml is what readers open).
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.stem}."))
-    try:
-        ov.save_model(ov_model, str(tmp_dir / "model.xml"), compress_to_fp16=precision == "fp16")
-        os.replace(tmp_dir / "model.bin", path.with_suffix(".bin"))
-        os.replace(tmp_dir / "model.xml", path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    for key, value in encode_metadata(metadata or {}).items():  # rt_info keeps strings exactly, not lists
+        ov_model.set_rt_info(value, [OPENVINO_SECTION, key])
+    with atomic_path(path, companions=(".bin",)) as tmp:  # save_model writes name.xml and name.bin
+        ov.save_model(ov_model, str(tmp), compress_to_fp16=precision == "fp16")
     return path
+
+
+def size_on_disk(path: Path) -> int:
+    """Bytes of a model file, with the weights file an OpenVINO .xml refers to."""
+    size = path.stat().st_size
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        size += path.with_suffix(".bin").stat().st_size
+    return size

@@ -12,11 +12,18 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import atomic_path
+from darkedge.fileio import atomic_path, write_json
+from darkedge.names import PRECISIONS
+from darkedge.runtime.metadata import (
+    ENGINE_METADATA,
+    METADATA_VERSION,
+    engine_metadata_path,
+    read_metadata,
+)
 
-PRECISIONS = ("fp32", "fp16", "int8")
 MAX_BATCH = 8  # the optimisation profile covers batches 1..MAX_BATCH
 
 
@@ -60,9 +67,14 @@ def tensorrt_major(trt) -> int:
 
 
 def build_engine(
-    onnx_path: str | os.PathLike, engine_path: str | os.PathLike, precision: str, max_batch: int = MAX_BATCH
+    onnx_path: str | os.PathLike,
+    engine_path: str | os.PathLike,
+    precision: str,
+    max_batch: int = MAX_BATCH,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Parse the ONNX file (made for `plan_build(...).onnx_precision`) and write a serialized engine atomically."""
+    """Parse the ONNX file (made for `plan_build(...).onnx_precision`) and write a serialized engine atomically,
+    with `metadata` in <engine>.json beside it."""
     trt = import_tensorrt()
     plan = plan_build(tensorrt_major(trt), precision)
     logger = trt.Logger(trt.Logger.WARNING)
@@ -86,9 +98,36 @@ def build_engine(
         raise DarkedgeError(
             f"{onnx_path}: TensorRT {trt.__version__} failed to build a {precision} engine (see its log)"
         )
-    with atomic_path(engine_path) as tmp:
-        tmp.write_bytes(bytes(engine))
-    return Path(engine_path)
+    return write_engine(bytes(engine), engine_path, metadata or {})
+
+
+def write_engine(serialized: bytes, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
+    """Write an engine and its metadata JSON (darkedge.runtime.metadata) together: both appear, or neither."""
+    path = Path(path)
+    with atomic_path(path, companions=(path.suffix + ENGINE_METADATA,)) as tmp:
+        write_json(engine_metadata_path(tmp), metadata)
+        tmp.write_bytes(serialized)
+    return path
+
+
+def describe_engine(
+    onnx_path: str | os.PathLike, engine_path: str | os.PathLike, precision: str = ""
+) -> Path:
+    """Write <engine>.json for an engine built by hand (deploy/build_engine.sh runs trtexec) from the metadata of the
+    ONNX file it was built from; `precision` is what the build made of it (the ONNX's own when empty)."""
+    metadata = read_metadata(onnx_path)
+    if not metadata.get("class_names"):
+        raise DarkedgeError(
+            f"{onnx_path}: carries no darkedge metadata (export it again with `darkedge export`)"
+        )
+    # an older export's metadata comes from its run directory; written beside the engine, it is the engine's own
+    metadata.setdefault("metadata_version", METADATA_VERSION)
+    metadata.update(format="tensorrt", built_from=Path(onnx_path).name)
+    if precision:
+        metadata["precision"] = precision
+    path = engine_metadata_path(engine_path)
+    write_json(path, metadata)
+    return path
 
 
 def compile_torch_tensorrt(

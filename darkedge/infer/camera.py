@@ -13,7 +13,7 @@ named (a single file that cannot be read is an error instead: `strict`).
 from __future__ import annotations
 
 import collections
-import sys
+import logging
 import threading
 from collections.abc import Callable
 
@@ -22,6 +22,8 @@ import numpy as np
 from darkedge.data.video import VideoError
 from darkedge.infer.sources import Frame, Source
 from darkedge.infer.stats import CameraStats
+
+log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 6.0  # a reader notices the halt within one network read timeout (5 s)
 
@@ -122,7 +124,7 @@ class Camera:
                         self.error = e
                         break
                     self.stats.skipped.append(source.name)
-                    print(f"skipped: {e}", file=sys.stderr, flush=True)
+                    log.warning("skipped: %s", e)
         finally:
             with self._ready:
                 self._done = True

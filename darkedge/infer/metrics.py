@@ -36,9 +36,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from darkedge import __version__
 from darkedge.errors import DarkedgeError
 from darkedge.infer.stats import LogHistogram
+from darkedge.infer.summary import Summary
 
-if TYPE_CHECKING:  # run.py starts the server; the server only reads the summary run.py fills
-    from darkedge.infer.run import Summary
+if TYPE_CHECKING:
     from darkedge.runtime import Predictor
 
 STATES = ("connecting", "connected", "reconnecting", "ended")

@@ -18,14 +18,14 @@ event file and the annotated videos, and returns the summary (exit code 0 for a 
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +45,11 @@ from darkedge.infer.sources import (
     read_sources_file,
     split_name,
 )
-from darkedge.infer.stats import LogHistogram, RecentValues
-from darkedge.infer.window import RESIZE_RATIO, SlidingWindow, Window, prepare_frame
-from darkedge.runtime import Predictor, load_predictor
-from darkedge.runtime.manifest import any_class_names, manifest_entry
+from darkedge.infer.summary import Summary
+from darkedge.infer.window import SlidingWindow, Window, prepare_frame
+from darkedge.runtime import Predictor, load_predictor, metadata
+
+log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.1  # how long the loop sleeps when no camera has a frame (a new frame wakes it at once)
 
@@ -66,7 +67,7 @@ class InferConfig:
     size: int | None = None
     stride: int | None = None  # frames between window starts; default half the window's span
     frame_step: int | None = (
-        None  # frames between a window's frames; default the training run's stride, else 1
+        None  # frames between a window's frames; default the model's (its run's stride), else 1
     )
     smooth: int = 4
     threshold: float = 0.0
@@ -85,89 +86,13 @@ class InferConfig:
             self.sources = [self.sources]
 
 
-@dataclass
-class Summary:
-    """What a run did, overall and per camera; `format` is the report printed to stderr at the end."""
-
-    cameras: list[Camera] = field(default_factory=list)
-    latency: LogHistogram = field(default_factory=LogHistogram)  # per window: its predictor call, seconds
-    recent_latency: RecentValues = field(default_factory=RecentValues)
-    calls: int = 0  # predictor calls (fewer than windows when windows of several cameras share a call)
-    seconds: float = 0.0
-    stopped_by: str | None = None  # the signal's name when one ended the run
-    heartbeat: float = field(default_factory=time.monotonic)  # the loop's last turn (for /healthz)
-
-    @property
-    def sources(self) -> int:
-        return sum(len(camera.sources) for camera in self.cameras)
-
-    @property
-    def windows(self) -> int:
-        return sum(camera.stats.windows for camera in self.cameras)
-
-    @property
-    def events(self) -> int:
-        return sum(camera.stats.events for camera in self.cameras)
-
-    @property
-    def dropped(self) -> int:
-        return sum(camera.stats.dropped for camera in self.cameras)
-
-    @property
-    def reconnects(self) -> int:
-        return sum(camera.reconnects for camera in self.cameras)
-
-    @property
-    def skipped(self) -> list[str]:
-        return [name for camera in self.cameras for name in camera.stats.skipped]
-
-    def latency_percentiles(self) -> dict[str, float]:
-        """p50 / p90 / p99 of the per-window latency in ms (empty when no window ran)."""
-        values = self.latency.percentiles((50, 90, 99))
-        return {f"p{q}": v * 1000 for q, v in values.items()}
-
-    def format(self) -> str:
-        """A few lines for a person: totals, latency percentiles, drops, reconnects, skipped files, then per camera."""
-        rate = self.windows / self.seconds if self.seconds > 0 else 0.0
-        ending = f" (stopped by {self.stopped_by})" if self.stopped_by else ""
-        lines = [
-            f"infer: {self.sources} source(s), {self.windows} windows, {self.events} events "
-            f"in {self.seconds:.1f} s ({rate:.2f} windows/s){ending}"
-        ]
-        latency = self.latency_percentiles()
-        if latency:
-            lines.append("latency ms: " + "  ".join(f"{k} {v:.1f}" for k, v in latency.items()))
-        lines.append(f"dropped frames: {self.dropped}, reconnects: {self.reconnects}")
-        if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} unreadable file(s): {', '.join(self.skipped)}")
-        if self.calls:
-            lines.append(
-                f"batching: {self.windows} windows in {self.calls} predictor calls "
-                f"({self.windows / self.calls:.2f} windows per call)"
-            )
-        lines.extend(self.camera_line(camera) for camera in self.cameras)
-        return "\n".join(lines)
-
-    def camera_line(self, camera: Camera) -> str:
-        """One camera's account: state, frames in and their rate, drops, windows run and skipped, lag."""
-        s = camera.stats
-        fps = s.frames_in / self.seconds if self.seconds > 0 else 0.0
-        lag = s.lag.percentiles((50, 99))
-        lag_text = f", lag ms p50 {lag[50] * 1000:.0f} p99 {lag[99] * 1000:.0f}" if lag else ""
-        return (
-            f"camera {camera.name}: {camera.state}, {s.frames_in} frames ({fps:.1f} fps), "
-            f"dropped {s.dropped} ({s.drop_percent():.1f} %), {s.windows} windows "
-            f"({s.windows_skipped} skipped), {s.events} events{lag_text}, {camera.reconnects} reconnects"
-        )
-
-
 def window_shape(predictor: Predictor, model: Path, frames: int | None, size: int | None) -> tuple[int, int]:
-    """(T, S) for the window: the model's static dims (or its export manifest's), checked against --frames/--size."""
+    """(T, S) for the window: the model's static dims (or its metadata's), checked against --frames/--size."""
     shape = list(predictor.input_shape)
     if len(shape) != 5:
         raise DarkedgeError(f"{model}: expected a clip input (B, 3, T, H, W), the model takes {tuple(shape)}")
-    declared = manifest_entry(model).get("input_shape")
-    if isinstance(declared, list) and len(declared) == 5:
+    declared = predictor.metadata.get("input_shape")
+    if declared is not None:
         shape = [dim if dim is not None else declared[i] for i, dim in enumerate(shape)]
     _, _, model_t, model_h, model_w = shape
     if model_h != model_w:
@@ -182,23 +107,26 @@ def window_shape(predictor: Predictor, model: Path, frames: int | None, size: in
     return int(num_frames), int(img_size)
 
 
-def training_sampling(model: Path) -> tuple[int, float]:
-    """(frame step, resize/crop ratio) of the training run the model comes from (RUN/x.pt or RUN/export/x.*).
-
-    A model sees clips the way it was trained: T frames `stride` apart, resized to `resize` and cropped to
-    `crop`. Without a run directory's config.json: consecutive frames and the 128/112 evaluation ratio.
-    """
-    from darkedge.train.run import open_run
-
-    for folder in (model.parent, model.parent.parent):
-        if not (folder / "config.json").is_file():
-            continue
-        try:
-            cfg = open_run(folder).config
-        except DarkedgeError:
-            continue
-        return cfg.stride, cfg.resize / cfg.crop
-    return 1, RESIZE_RATIO
+def describe_feeding(predictor: Predictor, window: SlidingWindow) -> str:
+    """One line: how the model is fed and named, and where that came from (its file, its run directory, defaults)."""
+    meta = predictor.metadata
+    if "metadata_version" in meta:
+        origin = "the model file's metadata"
+    elif meta.get("frame_step") or meta.get("class_names"):
+        origin = "its run directory (the file carries no metadata)"
+    else:
+        origin = "defaults (the file carries no metadata and sits in no run directory)"
+    names = predictor.class_names
+    classes = (
+        f"{len(names)} classes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}"
+        if names
+        else "no class names"
+    )
+    resize = round(window.size * window.resize_ratio)
+    return (
+        f"model {predictor.path.name}: windows of {window.num_frames} frames {window.frame_step} apart, "
+        f"resized to {resize} px and cropped to {window.size}; {classes}; from {origin}"
+    )
 
 
 @contextmanager
@@ -270,8 +198,9 @@ class Sampling:
 def sampling_for(cfg: InferConfig, predictor: Predictor, model: Path) -> Sampling:
     """The model's window (its input shape, its training run's frame step and crop) and the options, checked."""
     num_frames, size = window_shape(predictor, model, cfg.frames, cfg.size)
-    trained_step, resize_ratio = training_sampling(model)
-    frame_step = trained_step if cfg.frame_step is None else cfg.frame_step
+    # fed the way it was trained: the model file's metadata, else its run directory's, else the defaults
+    frame_step = metadata.frame_step(predictor.metadata) if cfg.frame_step is None else cfg.frame_step
+    resize_ratio = metadata.resize_ratio(predictor.metadata)
     stride = max(1, ((num_frames - 1) * frame_step + 1) // 2) if cfg.stride is None else cfg.stride
     for option, value in (
         ("--stride", stride),
@@ -308,24 +237,16 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
             summary.cameras = open_cameras(specs, cfg, sampling.prepare, arrivals)
             runs = [CameraRun(camera, sampling.window(), Smoother(cfg.smooth)) for camera in summary.cameras]
             if batch > 1 and predictor.max_batch == 1:
-                print(
-                    f"{model}: takes one clip per call; windows run one at a time",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                log.info("%s: takes one clip per call; windows run one at a time", model)
             events = EventWriter(cfg.events)
             if cfg.metrics_port is not None:
                 from darkedge.infer.metrics import MetricsServer
 
                 metrics = MetricsServer(summary, cfg.metrics_host, cfg.metrics_port, predictor)
-                print(
-                    f"metrics: {metrics.url}/metrics  health: {metrics.url}/healthz",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                log.info("metrics: %s/metrics  health: %s/healthz", metrics.url, metrics.url)
             for camera in summary.cameras:
                 camera.start()
-            loop = Loop(runs, predictor, class_names(predictor, model), cfg, events, summary, stop, arrivals)
+            loop = Loop(runs, predictor, predictor.class_names or [], cfg, events, summary, stop, arrivals)
             with stop_on_signals(stop, summary):
                 loop.run()
         finally:
@@ -449,6 +370,8 @@ class Loop:
 
     def infer(self, ready: list[CameraRun]) -> None:
         """One predictor call for the ready windows, then each camera's smoothing, event and accounting."""
+        if self.summary.windows == 0:  # once, when the first window is ready (a bad source fails first)
+            log.info("%s", describe_feeding(self.predictor, ready[0].window))
         clips = np.concatenate([run.pending.clip for run in ready])
         began = time.perf_counter()
         logits, calls = self.predictor.predict_many(clips)
@@ -494,14 +417,6 @@ def annotated_path(annotate: str, source: Source, several: bool) -> Path:
         source.path.stem if isinstance(source, FileSource) else re.sub(r"[^A-Za-z0-9_.-]+", "_", source.name)
     )
     return out.with_name(f"{out.stem}_{tag.strip('_')}{out.suffix}")
-
-
-def class_names(predictor: Predictor, model: Path) -> list[str]:
-    """The model's class names; for an engine built by hand (trtexec), those of the other exports beside it.
-
-    Every file in a run's export folder comes from the same run, so any manifest entry has the right names.
-    """
-    return predictor.class_names or any_class_names(model.parent)
 
 
 def class_name(names: list[str], label: int) -> str:

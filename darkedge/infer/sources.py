@@ -15,9 +15,9 @@ SOURCE may carry a name, `front=rtsp://10.0.0.7/stream1`, which events, metrics 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +30,8 @@ import numpy as np
 
 from darkedge.data.video import VIDEO_EXTENSIONS, VideoError
 from darkedge.errors import DarkedgeError
+
+log = logging.getLogger(__name__)
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 DEFAULT_FPS = 25.0  # when a container or camera does not say
@@ -178,27 +180,23 @@ class LiveSource:
             return
         if self._lost_at is not None:
             self.reconnects += 1
-            print(f"{self.name}: reconnected after {now - self._lost_at:.1f} s", file=sys.stderr, flush=True)
+            log.info("%s: reconnected after %.1f s", self.name, now - self._lost_at)
         elif self.state == "reconnecting":
-            print(f"{self.name}: connected", file=sys.stderr, flush=True)
+            log.info("%s: connected", self.name)
         self.state, self._lost_at = "connected", None
 
     def _lost(self) -> None:
         """The stream stopped, or could not be opened or read: say so once per outage, then retry quietly."""
         if self.state == "connected":
             self._lost_at = time.monotonic()
-            print(
-                f"{self.name}: stream stopped, reconnecting (back-off {self.backoff.initial:g} .. "
-                f"{self.backoff.maximum:g} s)",
-                file=sys.stderr,
-                flush=True,
+            log.warning(
+                "%s: stream stopped, reconnecting (back-off %g .. %g s)",
+                self.name,
+                self.backoff.initial,
+                self.backoff.maximum,
             )
         elif self.state == "connecting":
-            print(
-                f"{self.name}: cannot open stream or decode its frames; retrying in the background",
-                file=sys.stderr,
-                flush=True,
-            )
+            log.warning("%s: cannot open stream or decode its frames; retrying in the background", self.name)
         self.state = "reconnecting"
 
 

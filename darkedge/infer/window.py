@@ -19,8 +19,7 @@ import numpy as np
 
 from darkedge.data.transforms import transform_clip
 from darkedge.infer.sources import Frame
-
-RESIZE_RATIO = 128 / 112  # evaluation resizes to 128 px and crops 112 px: the same ratio at every size
+from darkedge.runtime.metadata import DEFAULT_RESIZE_RATIO as RESIZE_RATIO
 
 
 def prepare_frame(image: np.ndarray, size: int, resize_ratio: float = RESIZE_RATIO) -> np.ndarray:

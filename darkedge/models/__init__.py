@@ -22,12 +22,10 @@ from darkedge.models.classifier import ENCODERS, ClassifierConfig, ClipFeatures,
 from darkedge.models.teacher import Teacher
 from darkedge.models.two_stream import TwoStream
 from darkedge.models.weights import load_by_name
-
-KINDS = ("classifier", "teacher", "dtcm", "two_stream")
+from darkedge.names import MODEL_KINDS
 
 __all__ = [
     "ENCODERS",
-    "KINDS",
     "ClassifierConfig",
     "ClipFeatures",
     "Teacher",
@@ -44,8 +42,8 @@ __all__ = [
 
 def classifier_config(kind: str, config: dict[str, Any]) -> ClassifierConfig:
     """The ClassifierConfig inside a model config of any kind."""
-    if kind not in KINDS:
-        raise DarkedgeError(f"model kind '{kind}': unknown, expected one of {', '.join(KINDS)}")
+    if kind not in MODEL_KINDS:
+        raise DarkedgeError(f"model kind '{kind}': unknown, expected one of {', '.join(MODEL_KINDS)}")
     if kind == "classifier":
         return ClassifierConfig.from_dict(config)
     if not isinstance(config.get("classifier"), dict) or not isinstance(config.get("enhancer"), dict):
@@ -82,7 +80,7 @@ def load_model(
 
     `expect` holds classifier config fields that must match (e.g. {"num_classes": 11, "encoder": "vit_tiny"}).
     """
-    ckpt = load_checkpoint(path, kind or KINDS)
+    ckpt = load_checkpoint(path, kind or MODEL_KINDS)
     try:
         cfg = classifier_config(ckpt["kind"], ckpt["config"])
         model = build_model(ckpt["kind"], ckpt["config"], load_pretrained=False)

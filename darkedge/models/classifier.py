@@ -16,6 +16,7 @@ from darkedge.errors import DarkedgeError
 from darkedge.models.heads import HEADS, BertHead, MeanHead
 from darkedge.models.r2plus1d import R2PLUS1D_SIZES, R2Plus1D
 from darkedge.models.vit import VIT_SIZES, VisionTransformer
+from darkedge.names import INPUT_NORMS
 
 ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES)
 
@@ -39,6 +40,7 @@ class ClassifierConfig:
     pretrained: str | None = None
     mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
     std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    input_norm: str = "fixed"  # "fixed": (x - mean) / std; "clip": each clip by its own mean / std
 
     def __post_init__(self):
         if self.encoder not in ENCODERS:
@@ -48,6 +50,10 @@ class ClassifierConfig:
         if self.head not in HEADS:
             raise DarkedgeError(
                 f"classifier config: unknown head '{self.head}' (choose from {', '.join(HEADS)})"
+            )
+        if self.input_norm not in INPUT_NORMS:
+            raise DarkedgeError(
+                f"classifier config: unknown input_norm '{self.input_norm}' (choose from {', '.join(INPUT_NORMS)})"
             )
         if self.num_classes < 1 or self.num_frames < 1 or self.img_size < 1:
             raise DarkedgeError("classifier config: num_classes, num_frames and img_size must be positive")
@@ -73,11 +79,22 @@ def build_encoder(name: str, img_size: int) -> VisionTransformer | R2Plus1D:
     return R2Plus1D(R2PLUS1D_SIZES[name])
 
 
+CLIP_NORM_EPS = 1e-3  # keeps an all-black clip finite; dark clips' per-channel std is ~0.02-0.06
+
+
+def standardise_clip(clip: torch.Tensor, eps: float = CLIP_NORM_EPS) -> torch.Tensor:
+    """(B, 3, T, H, W) -> each clip's channels shifted and scaled to mean 0, std 1 over time and space."""
+    mean = clip.mean(dim=(2, 3, 4), keepdim=True)
+    std = (clip - mean).square().mean(dim=(2, 3, 4), keepdim=True).sqrt()
+    return (clip - mean) / (std + eps)
+
+
 class ClipFeatures(nn.Module):
     """Normalisation + encoder + temporal head: clip in [0, 1] -> one feature vector (B, dim)."""
 
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
+        self.input_norm = cfg.input_norm
         self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1, 1), persistent=False)
         self.encoder = build_encoder(cfg.encoder, cfg.img_size)
@@ -90,7 +107,8 @@ class ClipFeatures(nn.Module):
             self.head = MeanHead()
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder((clip - self.mean) / self.std))
+        x = standardise_clip(clip) if self.input_norm == "clip" else (clip - self.mean) / self.std
+        return self.head(self.encoder(x))
 
 
 class VideoClassifier(nn.Module):

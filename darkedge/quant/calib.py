@@ -25,7 +25,16 @@ from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.video import VideoError, count_frames, is_frame_folder, is_video, read_frames
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import write_json, write_text
+from darkedge.fileio import (
+    atomic_path,
+    commit_temporary,
+    discard_temporary,
+    temporary_beside,
+    write_json,
+    write_text,
+)
+from darkedge.names import BUILTIN_DATA
+from darkedge.run import open_run
 
 log = logging.getLogger(__name__)
 
@@ -61,31 +70,41 @@ def stratified_pick(keys: list[tuple[int, int]], n: int, seed: int) -> list[int]
 
 
 def _copy_clip(source: Path, target: Path) -> None:
-    """Copy a video file or frame folder; the target name appears only once the copy is complete."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    if source.is_dir():
-        shutil.copytree(source, tmp, dirs_exist_ok=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
-def default_calibration_data(run_dir: str | os.PathLike) -> str:
-    """The data set `calib build` picks from by default: the run's, else the built-in synthetic set."""
-    from darkedge.train.run import open_run
-
+    """Copy a video file or frame folder; the target name appears only once the copy is complete, and an
+    interrupted copy leaves nothing (fileio.cleanup_on_interrupt)."""
+    if not source.is_dir():
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        return
+    tmp = temporary_beside(target, folder=True)
     try:
-        return open_run(run_dir).config.data
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        commit_temporary(tmp, target)
+    finally:
+        discard_temporary(tmp)
+
+
+def default_calibration_data(run_dir: str | os.PathLike) -> tuple[str, str | None]:
+    """The data set `calib build` picks from by default, and its videos' folder: the run's, else the built-in
+    synthetic set."""
+    try:
+        config = open_run(run_dir).config
     except DarkedgeError:
-        return "data/synth"
+        return BUILTIN_DATA, None
+    return config.data, config.video_root
 
 
 def build_calibration_set(
-    data: str | os.PathLike, out: str | os.PathLike, num_clips: int, seed: int = 0
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    num_clips: int,
+    seed: int = 0,
+    video_root: str | os.PathLike | None = None,
 ) -> dict:
-    """Choose `num_clips` training clips of `data` stratified over class x brightness tercile; copy them to `out`."""
-    index = open_dataset(data, split="train")
+    """Choose `num_clips` training clips of `data` stratified over class x brightness tercile; copy them to `out`.
+
+    `video_root`: where the list's videos are looked for first (see data/layout.py)."""
+    index = open_dataset(data, split="train", video_root=video_root)
     out = Path(out)
     brightness: list[float | None] = []
     for sample in tqdm(index.samples, desc="measuring brightness", unit="clip", leave=False):
@@ -123,6 +142,7 @@ def build_calibration_set(
     write_text(out / CLASS_TABLE, "".join(f"{i}\t{name}\n" for i, name in enumerate(index.class_names)))
     summary = {
         "data": str(data),
+        "videos": [str(root) for root in index.video_roots],
         "seed": seed,
         "requested": num_clips,
         "chosen": len(chosen),
@@ -136,12 +156,17 @@ def build_calibration_set(
     return summary
 
 
-def fill_if_empty(folder: str | os.PathLike, data: str | os.PathLike, num_clips: int = 64) -> dict | None:
+def fill_if_empty(
+    folder: str | os.PathLike,
+    data: str | os.PathLike,
+    num_clips: int = 64,
+    video_root: str | os.PathLike | None = None,
+) -> dict | None:
     """Build a calibration set in `folder` from `data` unless it already holds clips; the summary, or None."""
     folder = Path(folder)
     if (folder / LIST_NAME).is_file() or (folder.is_dir() and _scan_clips(folder, [])):
         return None
-    return build_calibration_set(data, folder, num_clips)
+    return build_calibration_set(data, folder, num_clips, video_root=video_root)
 
 
 def _scan_clips(folder: Path, class_names: list[str]) -> list[Sample]:

@@ -2,27 +2,38 @@
 
 Under torchrun, rank 0 quantizes and saves the PTQ checkpoint; every rank then loads that same checkpoint (the
 same quantizer placement and ranges), trains its DDP copy, and rank 0 writes the results.
+
+QAT writes RUN/quant/resume.pt after every epoch; `resume` continues a killed run from it (PTQ, deterministic,
+is done again), and a finished run removes it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from darkedge.data.dataset import ClipDataset
 from darkedge.errors import DarkedgeError
+from darkedge.export.exporter import export_model
+from darkedge.export.openvino import size_on_disk
 from darkedge.fileio import write_json
+from darkedge.models import load_model
+from darkedge.models.int8_checkpoint import load_int8_model, save_int8_checkpoint, state_dict_bytes
+from darkedge.names import INT8_NAME, STAGE_KINDS, TEACHER_KINDS
 from darkedge.quant.calib import calibration_batches, open_calibration
-from darkedge.quant.int8_checkpoint import INT8_NAME, load_int8_model, save_int8_checkpoint, state_dict_bytes
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
+from darkedge.run import Run, open_run
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.evaluate import describe_protocol
-from darkedge.train.run import Run, open_run
+from darkedge.train.evaluate import describe_protocol, evaluate
+from darkedge.train.loop import RESUME_FILE
+
+log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 
@@ -51,7 +62,7 @@ def _calibrate(
         index, tc.num_frames, tc.stride, tc.resize, tc.crop, cfg.calib_clips
     )
     if skipped:
-        print(f"calibration: skipped {skipped} clip(s) that could not be decoded", file=sys.stderr)
+        log.warning("calibration: skipped %d clip(s) that could not be decoded", skipped)
     ptq = quantize_ptq(student, batches, cfg.smooth_quant)
     save_int8_checkpoint(ptq_path, ptq, student_ckpt["config"], run.class_names)
     return {"path": str(calib), "clips_used": len(batches), "clips_skipped": skipped}
@@ -62,9 +73,7 @@ def _qat_dataset(run: Run, calib: Path) -> tuple[ClipDataset, bool, str]:
     try:
         return run.dataset("train", train=True), True, f"training split of {run.config.data}"
     except DarkedgeError as error:
-        print(
-            f"quantize: {error}; distilling on the calibration clips, teacher targets only", file=sys.stderr
-        )
+        log.warning("quantize: %s; distilling on the calibration clips, teacher targets only", error)
     tc = run.config
     index = open_calibration(calib, run.class_names)
     dataset = ClipDataset(
@@ -82,12 +91,10 @@ def _qat_dataset(run: Run, calib: Path) -> tuple[ClipDataset, bool, str]:
 
 def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> tuple[dict[str, Any], int]:
     """Top-1 / top-5 of each model on the run's test split (None when the test data is not available)."""
-    from darkedge.train.evaluate import evaluate
-
     try:
         test_set = run.dataset("test")
     except DarkedgeError as error:
-        print(f"quantize: no test split to report accuracy on ({error})", file=sys.stderr)
+        log.warning("quantize: no test split to report accuracy on (%s)", error)
         return {name: None for name in models}, 0
     results = {}
     for name, model in models.items():
@@ -98,46 +105,52 @@ def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> 
 
 def _export_int8(run: Run) -> dict[str, str]:
     """Q/DQ ONNX and OpenVINO INT8 IR of the new INT8 student, plus a TensorRT engine where TensorRT is installed."""
-    import importlib.util
-
-    from darkedge.export.exporter import export_model
-
     files = {"openvino": str(export_model(run, INT8_NAME, "openvino"))}
     try:
         files["onnx"] = str(export_model(run, INT8_NAME, "onnx"))
     except DarkedgeError as e:  # e.g. a uint8 activation quantizer: the IR is still good for OpenVINO
-        print(f"warning: Q/DQ ONNX (and so TensorRT) not written: {e}", file=sys.stderr)
+        log.warning("Q/DQ ONNX (and so TensorRT) not written: %s", e)
         return files
     if importlib.util.find_spec("tensorrt") is not None:
         files["tensorrt"] = str(export_model(run, INT8_NAME, "tensorrt"))
     return files
 
 
-def _ir_size_mb(xml: Path) -> float:
-    """Size of an OpenVINO IR (.xml + .bin): the deployed INT8 model."""
-    return (xml.stat().st_size + xml.with_suffix(".bin").stat().st_size) / MB
-
-
 def quantize_run(
-    run_path: str | os.PathLike, calib: str | os.PathLike, cfg: QatConfig, export: bool = True
+    run_path: str | os.PathLike,
+    calib: str | os.PathLike,
+    cfg: QatConfig,
+    export: bool = True,
+    resume: bool = False,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """The whole `darkedge quantize`; returns (report, table) on rank 0 and (None, None) on other ranks."""
-    from darkedge.models import load_model
+    """The whole `darkedge quantize`; returns (report, table) on rank 0 and (None, None) on other ranks.
 
+    With `resume`, QAT continues from the resume checkpoint a killed run with the same settings left (and starts
+    from the beginning when there is none); without, such a checkpoint is replaced.
+    """
     d = init_distributed()
     try:
         run = open_run(run_path)
         calib = Path(calib)
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
-        student, student_ckpt = load_model(student_path, kind="classifier")
-        teacher, _ = load_model(teacher_path, kind=("teacher", "dtcm"))
+        student, student_ckpt = load_model(student_path, kind=STAGE_KINDS["student"])
+        teacher, _ = load_model(teacher_path, kind=TEACHER_KINDS)
+        resume_path = run.path / "quant" / RESUME_FILE
+        if d.is_main and resume_path.is_file():
+            what = "continuing its QAT" if resume else "starting over (--resume continues it)"
+            log.info("quantize: %s holds an interrupted QAT; %s", resume_path, what)
+        elif d.is_main and resume:
+            log.info("quantize: no interrupted QAT in %s; starting from the beginning", resume_path.parent)
         ptq_path = run.path / "quant" / f"{INT8_NAME}_ptq.pt"
         calibration = _on_rank0(d, lambda: _calibrate(run, calib, cfg, student, student_ckpt, ptq_path))
         ptq_model, _ = load_int8_model(ptq_path, student_ckpt["config"])  # the same quantizers on every rank
         qat_model, _ = load_int8_model(ptq_path, student_ckpt["config"])
         dataset, labelled, source = _qat_dataset(run, calib)
         student_fp32 = student if cfg.gamma > 0 else None
-        training = finetune_quantized(qat_model, teacher, student_fp32, dataset, labelled, cfg, d)
+        data = f"{source}; calibration {calib.resolve()}"
+        training = finetune_quantized(
+            qat_model, teacher, student_fp32, dataset, labelled, cfg, d, resume_path, resume, data
+        )
         accuracy, test_clips = _evaluate_all(
             run, {"student_fp32": student, "ptq_int8": ptq_model, "qat_kd_int8": qat_model}, cfg, d
         )
@@ -152,7 +165,7 @@ def quantize_run(
             metrics={"test": accuracy["qat_kd_int8"]},
         )
         exports = _export_int8(run) if export else {}
-        int8_mb = _ir_size_mb(Path(exports["openvino"])) if "openvino" in exports else None
+        int8_mb = size_on_disk(Path(exports["openvino"])) / MB if "openvino" in exports else None
         report = {
             "student": str(student_path),
             "teacher": str(teacher_path),
@@ -174,6 +187,7 @@ def quantize_run(
             "float_point": float_summary(Path(exports["onnx"])) if "onnx" in exports else None,
         }
         write_json(run.path / "quant" / "report.json", report)
+        resume_path.unlink(missing_ok=True)
         barrier(d)
         return report, format_report(report)
     finally:

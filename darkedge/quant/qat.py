@@ -8,23 +8,33 @@ PTQ; with both terms QAT matched or beat PTQ on all three premise seeds. The tea
 inside its forward, as in training. The model stays in eval mode (dropout off); gradients still reach the
 weights and NNCF's learnable quantizer scales. A small learning rate keeps the PTQ ranges meaningful. Under
 torchrun every rank trains a DDP copy of the same quantized model.
+
+The batches go through the classifier stages' loop (darkedge.train.loop.train_epoch); after every epoch a resume
+checkpoint holds the quantized weights, NNCF's quantizer configuration, the optimiser, schedule and data-order
+states, so a killed QAT continues where it stopped and ends with the weights an uninterrupted one ends with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm import tqdm
 
 from darkedge.data.dataset import collate_clips
 from darkedge.errors import DarkedgeError
-from darkedge.train.distributed import Dist, all_reduce_sum
-from darkedge.train.loop import seed_epoch, warmup_cosine
+from darkedge.models.int8_checkpoint import nncf_config_of
+from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
+from darkedge.train.loop import Tally, load_resume, save_resume, seed_epoch, train_epoch, warmup_cosine
 from darkedge.train.losses import distillation_loss
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,8 +46,11 @@ class QatConfig:
     epochs: int = 2
     max_steps: int = 0  # stop after this many optimiser steps (0: run every epoch)
     batch_size: int = 8
+    accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step
     lr: float = 1e-5
     weight_decay: float = 0.0
+    grad_clip: float = 0.0  # gradient-norm clip (0: none)
+    amp: bool = False  # bf16 autocast, CUDA only
     alpha: float = 1.0  # cross-entropy, when labels are known
     beta: float = 1.0  # KL to the FP32 teacher
     gamma: float = 1.0  # KL to the FP32 student (0: off)
@@ -61,6 +74,11 @@ def qat_loss(
     return loss
 
 
+def resume_settings(cfg: QatConfig, data: str) -> dict[str, Any]:
+    """What a QAT result depends on: its settings (all but the worker count) and the clips it trains on."""
+    return {**{k: v for k, v in asdict(cfg).items() if k != "workers"}, "data": data}
+
+
 def finetune_quantized(
     qmodel: nn.Module,
     teacher: nn.Module,
@@ -68,9 +86,16 @@ def finetune_quantized(
     dataset: Dataset,
     labelled: bool,
     cfg: QatConfig,
-    d: Dist,
+    d: Dist = SINGLE_PROCESS,
+    resume_path: Path | None = None,
+    resume: bool = False,
+    data: str = "",
 ) -> dict[str, float]:
-    """Train `qmodel` in place on `dataset` (clip, label) pairs; returns the mean loss and clips seen/skipped."""
+    """Train `qmodel` in place on `dataset` (clip, label) pairs; returns the mean loss and clips seen/skipped.
+
+    With `resume_path`, rank 0 writes a resume checkpoint there after every epoch (`data` names the clips, to
+    tell runs apart); with `resume` too, training continues from the one found there.
+    """
     device = d.device
     qmodel.to(device).eval()
     teacher.to(device).eval()
@@ -95,42 +120,68 @@ def finetune_quantized(
     trained = DistributedDataParallel(qmodel) if d.enabled else qmodel
     params = [p for p in qmodel.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = len(loader) * cfg.epochs
+    optimizer.zero_grad(set_to_none=True)
+    total = -(-len(loader) // cfg.accumulate) * cfg.epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, 0, total))
-    step, loss_sum, seen, skipped = 0, 0.0, 0, 0
-    bar = tqdm(total=total, desc="QAT with distillation", unit="step", disable=not d.is_main)
-    for epoch in range(cfg.epochs):
+    use_labels = labelled and cfg.use_labels
+    gamma = student_fp32 is not None and cfg.gamma > 0
+
+    def targets(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return teacher(clips), student_fp32(clips) if gamma else None
+
+    def loss_fn(logits: torch.Tensor, labels: torch.Tensor, target) -> torch.Tensor:
+        return qat_loss(logits, target[0], target[1], labels if use_labels else None, cfg)
+
+    settings = resume_settings(cfg, data)
+    tally, start_epoch = Tally(), 0
+    if resume and resume_path is not None and resume_path.is_file():
+        mismatch = (
+            "resume checkpoint of QAT with other settings or data; run `darkedge quantize` without --resume"
+        )
+        state = load_resume(resume_path, settings, qmodel, optimizer, schedule, mismatch)
+        if state["nncf_config"] != nncf_config_of(qmodel):
+            raise DarkedgeError(f"{resume_path}: {mismatch}")
+        generator.set_state(state["generator"])
+        start_epoch = state["epoch"]
+        # every rank counts the steps taken; rank 0 alone carries the sums so far (the others add their new ones)
+        tally = Tally(**state["tally"]) if d.is_main else Tally(steps=state["tally"]["steps"])
+        if d.is_main:
+            log.info("QAT: resuming after epoch %d from %s", start_epoch, resume_path)
+    for epoch in range(start_epoch, cfg.epochs):
         seed_epoch(cfg.seed, epoch, d.rank)
         if sampler is not None:
             sampler.set_epoch(epoch)
-        for clips, labels, n_skipped in loader:
-            skipped += n_skipped
-            if step >= total:
-                break
-            if all_reduce_sum(d, [float(clips is None)])[0] > 0:  # every rank skips together (see train.loop)
-                continue
-            clips = clips.to(device)
-            with torch.no_grad():
-                teacher_logits = teacher(clips)
-                fp32_logits = student_fp32(clips) if student_fp32 is not None and cfg.gamma > 0 else None
-            targets = labels.to(device) if labelled and cfg.use_labels else None
-            loss = qat_loss(trained(clips), teacher_logits, fp32_logits, targets, cfg)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            loss_sum += loss.item() * len(clips)
-            seen += len(clips)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-    bar.close()
-    loss_sum, seen, skipped = all_reduce_sum(d, [loss_sum, float(seen), float(skipped)])
+        started = time.time()
+        desc = f"QAT {epoch + 1}/{cfg.epochs}"
+        step = dict(targets=targets, d=d, desc=desc, tally=tally, max_steps=total)
+        train_epoch(trained, qmodel, loader, optimizer, schedule, loss_fn, cfg, **step)
+        totals = all_reduce_sum(d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped])
+        if d.is_main:
+            log.info(
+                f"QAT epoch {epoch + 1}/{cfg.epochs}: {tally.steps} steps so far, "
+                f"mean loss {totals[0] / max(totals[2], 1):.4f} ({time.time() - started:.0f} s)"
+            )
+            if resume_path is not None:
+                kept = Tally(totals[0], int(totals[1]), int(totals[2]), int(totals[3]), tally.steps)
+                save_resume(
+                    resume_path,
+                    settings,
+                    qmodel,
+                    optimizer,
+                    schedule,
+                    epoch + 1,
+                    [],
+                    nncf_config=nncf_config_of(qmodel),
+                    generator=generator.get_state(),
+                    tally=asdict(kept),
+                )
+        barrier(d)
+    loss_sum, seen, skipped = all_reduce_sum(d, [tally.loss_sum, float(tally.seen), float(tally.skipped)])
     qmodel.eval()
     return {
-        "steps": step,
+        "steps": tally.steps,
         "mean_loss": loss_sum / max(seen, 1),
         "clips_seen": int(seen),
         "clips_skipped": int(skipped),

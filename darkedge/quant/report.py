@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from darkedge.export.onnx import float_layers
+
 # ONNX operators that compute in floating point in the Q/DQ graph (NNCF's TRANSFORMER model type leaves them so).
 FLOAT_OP_TYPES = ("LayerNormalization", "Softmax", "Gelu", "Erf", "ReduceMean", "Div", "Sqrt", "Pow", "Tanh")
 
@@ -16,8 +18,6 @@ FLOAT_OP_TYPES = ("LayerNormalization", "Softmax", "Gelu", "Erf", "ReduceMean", 
 def float_summary(qdq_onnx: Path) -> dict[str, Any]:
     """Which layers of the Q/DQ graph stayed in floating point: unquantized MatMul/Gemm/Conv and FP op counts."""
     import onnx
-
-    from darkedge.export.onnx import float_layers
 
     nodes = onnx.load(str(qdq_onnx)).graph.node
     counts = Counter(node.op_type for node in nodes)

@@ -10,11 +10,8 @@ import os
 from pathlib import Path
 
 from darkedge.errors import DarkedgeError
+from darkedge.names import BACKEND_BY_SUFFIX, BACKEND_SUFFIXES, BACKENDS
 from darkedge.runtime.predictor import Predictor
-
-# The backend each file extension implies when none is named.
-BACKEND_BY_SUFFIX = {".pt": "torch", ".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt"}
-BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def backend_for(path: str | os.PathLike) -> str:
@@ -48,9 +45,10 @@ def load_predictor(
         raise DarkedgeError(f"{path}: unknown backend '{backend}' (expected one of {', '.join(BACKENDS)})")
     if not path.is_file():
         raise DarkedgeError(f"{path}: no such model file")
-    expected = next(s for s, b in BACKEND_BY_SUFFIX.items() if b == backend)
+    expected = BACKEND_SUFFIXES[backend]
     if path.suffix != expected:
         raise DarkedgeError(f"{path}: backend '{backend}' loads {expected} files, not '{path.suffix}'")
+    # each backend's module is imported only when used: its runtime library is optional, and heavy
     if backend == "torch":
         from darkedge.runtime.torch_predictor import TorchPredictor
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.errors import DarkedgeError
-from darkedge.runtime.manifest import manifest_entry
+from darkedge.runtime.metadata import decode_metadata, own_or_run_metadata
 from darkedge.runtime.predictor import Predictor, require, static_dims
 
 
@@ -31,8 +31,9 @@ class OnnxRuntimePredictor(Predictor):
             ) from None
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
-        entry = manifest_entry(path)
-        super().__init__(path, static_dims(model_input.shape), entry.get("class_names"), threads)
+        stored = self.session.get_modelmeta().custom_metadata_map  # the graph's metadata_props
+        metadata = own_or_run_metadata(decode_metadata(stored, path), path)
+        super().__init__(path, static_dims(model_input.shape), metadata, threads)
 
     def _run(self, clips: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: clips})[0]

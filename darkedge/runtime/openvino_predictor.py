@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.errors import DarkedgeError
-from darkedge.runtime.manifest import manifest_entry
+from darkedge.runtime.metadata import decode_metadata, own_or_run_metadata, stored_openvino
 from darkedge.runtime.predictor import Predictor, require, static_dims
 
 
@@ -53,8 +53,8 @@ class OpenVinoPredictor(Predictor):
         self.compiled = core.compile_model(model, "CPU", config)
         self.request = self.compiled.create_infer_request()
         dims = [d.get_length() if d.is_static else None for d in model.input(0).get_partial_shape()]
-        entry = manifest_entry(path)
-        super().__init__(path, static_dims(dims), entry.get("class_names"), threads)
+        metadata = own_or_run_metadata(decode_metadata(stored_openvino(model), path), path)
+        super().__init__(path, static_dims(dims), metadata, threads)
         if self.input_shape[0] is None:
             self.max_batch = max_batch
 

@@ -17,22 +17,22 @@ import numpy as np
 
 from darkedge.errors import DarkedgeError
 
-# Which pip package provides each backend's Python module.
-PACKAGES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt"}
-
 
 def require(backend: str, what: object) -> ModuleType:
-    """Import the module a backend needs, or fail with one line naming `what` needs it and the package to install."""
+    """Import the module a backend needs, or fail with one line naming `what` needs it and the package to install
+    (each backend's pip package has its module's name)."""
     try:
         return importlib.import_module(backend)
     except ImportError:
-        raise DarkedgeError(
-            f"{what}: backend '{backend}' is not installed (pip install {PACKAGES[backend]})"
-        ) from None
+        raise DarkedgeError(f"{what}: backend '{backend}' is not installed (pip install {backend})") from None
 
 
 class Predictor:
-    """Runs one model on clip batches; subclasses set the fields below and implement `_run`."""
+    """Runs one model on clip batches; subclasses set the fields below and implement `_run`.
+
+    `metadata` is what the model file says about itself (darkedge.runtime.metadata), so a model copied alone to
+    another machine still knows its class names and how it must be fed.
+    """
 
     backend: str = ""
 
@@ -40,15 +40,20 @@ class Predictor:
         self,
         path: Path,
         input_shape: tuple[int | None, ...],
-        class_names: list[str] | None,
+        metadata: dict[str, Any],
         threads: int | None,
     ):
         self.path = path
         self.input_shape = tuple(input_shape)
-        self.class_names = list(class_names) if class_names else None
+        self.metadata = metadata  # darkedge.runtime.metadata: class names, input shape, sampling, provenance
         self.threads = threads
         # The most clips one call takes: the fixed batch, or a backend's bound on a free one (None: any).
         self.max_batch: int | None = self.input_shape[0] if self.input_shape else None
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The model's action names (from its own metadata, else its run directory), or None when unknown."""
+        return list(self.metadata["class_names"]) if self.metadata.get("class_names") else None
 
     def predict(self, clips: np.ndarray) -> np.ndarray:
         """Logits (B, C) for clips float32 (B, 3, T, H, W) in [0, 1]."""

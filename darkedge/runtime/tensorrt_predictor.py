@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.errors import DarkedgeError
-from darkedge.runtime.manifest import manifest_entry
+from darkedge.runtime.metadata import read_metadata
 from darkedge.runtime.predictor import Predictor, require, static_dims
 
 
@@ -41,11 +41,10 @@ class TensorRtPredictor(Predictor):
         }
         self.output_dtype = dtypes[self.engine.get_tensor_dtype(self.output_name)]
         self.stream = self.torch.cuda.Stream()
-        entry = manifest_entry(path)
         super().__init__(
             path,
             static_dims(list(self.engine.get_tensor_shape(self.input_name))),
-            entry.get("class_names"),
+            read_metadata(path),  # <engine>.engine.json beside it
             threads,
         )
         if self.input_shape[0] is None:  # a free batch: the optimisation profile's maximum bounds it

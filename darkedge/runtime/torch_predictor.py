@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.checkpoint import load_checkpoint
+from darkedge.models import load_model, model_input_shape
+from darkedge.models.int8_checkpoint import load_int8_model
+from darkedge.names import INT8_KIND
+from darkedge.runtime.metadata import checkpoint_metadata
 from darkedge.runtime.predictor import Predictor, require
 
 
@@ -17,20 +21,16 @@ class TorchPredictor(Predictor):
 
     def __init__(self, path: Path, threads: int | None = None, device: str = "cpu"):
         self.torch = require("torch", path)
-        from darkedge.models import load_model, model_input_shape
-
         if threads:
             self.torch.set_num_threads(threads)
-        if load_checkpoint(path).get("kind") == "classifier_int8":  # fake-quantized (NNCF) student
-            from darkedge.quant.int8_checkpoint import load_int8_model
-
+        if load_checkpoint(path).get("kind") == INT8_KIND:  # fake-quantized (NNCF) student
             model, ckpt = load_int8_model(path)
         else:
             model, ckpt = load_model(path)
+        metadata = checkpoint_metadata(ckpt, path)
         self.model = model.eval().to(device)
         self.device = device
-        self.checkpoint_kind = ckpt.get("kind")
-        super().__init__(path, (None, *model_input_shape(ckpt)), ckpt.get("class_names"), threads)
+        super().__init__(path, (None, *model_input_shape(ckpt)), metadata, threads)
 
     def _run(self, clips: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from darkedge.data.dataset import collate_clips
 from darkedge.fileio import save_figure
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_gather
 
@@ -33,8 +34,6 @@ def predict(
 
     Under DDP each rank predicts every world_size-th clip and the results are gathered on every rank.
     """
-    from darkedge.data.dataset import collate_clips
-
     shard = Subset(dataset, range(d.rank, len(dataset), d.world_size))
     loader = DataLoader(shard, batch_size=batch_size, num_workers=workers, collate_fn=collate_clips)
     model.eval()

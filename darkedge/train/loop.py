@@ -1,19 +1,26 @@
 """One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, bf16 on CUDA, distillation.
 
-Each epoch is seeded from (seed, epoch, rank), so data order, augmentation and dropout are a function of the epoch
-alone: a run resumed from an epoch checkpoint ends exactly where an uninterrupted one ends, and every stage of a run
-sees the same clips in the same order (the student and the raw baseline differ only by the distillation term).
+`train_epoch` is the loop over one epoch's batches that every network trained on clips shares (the classifier
+stages here, quantization-aware distillation in darkedge.quant.qat): the loss comes from a callback, so each
+caller says only what it compares the logits with. `fit` trains a classifier stage with it. Each epoch is seeded
+from (seed, epoch, rank), so data order, augmentation and dropout are a function of the epoch alone: a run resumed
+from an epoch checkpoint (`save_resume` / `load_resume`) ends exactly where an uninterrupted one ends, and every
+stage of a run sees the same clips in the same order (the student and the raw baseline differ only by the
+distillation term).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -24,12 +31,30 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
+from darkedge.config import TrainConfig
+from darkedge.data.dataset import collate_clips
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.train.config import TrainConfig
+from darkedge.names import RESUME_KIND
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
 from darkedge.train.evaluate import describe_protocol, evaluate, save_confusion_png
 from darkedge.train.losses import distillation_loss
+
+log = logging.getLogger(__name__)
+
+RESUME_FILE = "resume.pt"  # what a killed run resumes from: RUN/<stage>/resume.pt, RUN/quant/resume.pt
+
+# loss(logits, labels, targets): `targets` is what the targets callback computed from the same clips (teacher
+# logits, say), or None without one
+LossFn = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
+
+
+class StepSettings(Protocol):
+    """How each optimiser step is taken; TrainConfig and QatConfig both have these fields."""
+
+    accumulate: int  # micro-batches per optimiser step
+    grad_clip: float  # gradient-norm clip (0: none)
+    amp: bool  # bf16 autocast, CUDA only
 
 
 def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -90,6 +115,140 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@dataclass
+class Tally:
+    """What an epoch (or several, when the same tally is passed on) has trained on, on this rank."""
+
+    loss_sum: float = 0.0  # loss x clips
+    correct: int = 0  # clips whose top-1 is their label
+    seen: int = 0
+    skipped: int = 0  # unreadable clips
+    steps: int = 0  # optimiser steps
+
+
+def train_epoch(
+    net: nn.Module,
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss_fn: LossFn,
+    settings: StepSettings,
+    *,
+    targets: Callable[[torch.Tensor], Any] | None = None,
+    d: Dist = SINGLE_PROCESS,
+    desc: str = "",
+    tally: Tally | None = None,
+    max_steps: int | None = None,
+) -> Tally:
+    """One pass over `loader`'s (clips, labels, skipped) batches, training `model` (run as `net`, its DDP wrapper
+    or itself); the caller seeds the epoch and sets train or eval mode.
+
+    Each batch: `targets(clips)` under no_grad (teacher logits, say), the loss `loss_fn(logits, labels, targets)`,
+    backward; every `settings.accumulate` micro-batches (DDP syncing gradients only on the last), the gradient norm
+    is clipped to `settings.grad_clip` (0: no clipping), then one optimiser and one schedule step; `settings.amp`
+    runs forward and loss in bf16 on CUDA. Counts go to `tally` (a new one by default); with `max_steps`, the epoch
+    stops once the tally holds that many steps.
+    """
+    tally = tally if tally is not None else Tally()
+    accumulate, grad_clip = settings.accumulate, settings.grad_clip
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if settings.amp and d.device.startswith("cuda")
+        else contextlib.nullcontext()
+    )
+    bar = tqdm(loader, desc=desc, file=sys.stderr, disable=not d.is_main, leave=False)
+    for i, (clips, labels, n_skipped) in enumerate(bar):
+        tally.skipped += n_skipped
+        if max_steps is not None and tally.steps >= max_steps:
+            break
+        # Under DDP every rank must skip an all-unreadable batch together, or the others' gradient
+        # all-reduce would wait forever for the rank that skipped.
+        if all_reduce_sum(d, [float(clips is None or len(labels) == 0)])[0] > 0:
+            continue
+        clips, labels = clips.to(d.device), torch.as_tensor(labels).to(d.device)
+        group_start = (i // accumulate) * accumulate
+        group_size = min(accumulate, len(loader) - group_start)
+        step_now = i - group_start == group_size - 1
+        with autocast:
+            if targets is not None:
+                with torch.no_grad():
+                    target = targets(clips)
+            else:
+                target = None
+            sync = contextlib.nullcontext() if step_now or not d.enabled else net.no_sync()
+            with sync:
+                logits = net(clips)
+                loss = loss_fn(logits, labels, target)
+                (loss / group_size).backward()
+        if step_now:
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            tally.steps += 1
+        tally.loss_sum += loss.item() * len(labels)
+        tally.correct += int((logits.argmax(1) == labels).sum())
+        tally.seen += len(labels)
+        bar.set_postfix(loss=f"{tally.loss_sum / tally.seen:.3f}", skipped=tally.skipped)
+    return tally
+
+
+def save_resume(
+    path: Path,
+    settings: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    epoch: int,
+    history: list[dict[str, Any]],
+    **extra: Any,
+) -> None:
+    """Write the checkpoint a killed run resumes from after `epoch` epochs (tensors and plain data, atomically):
+    the model, optimiser, schedule and RNG states, the history so far and the caller's `extra` state. `settings`
+    are what the result depends on: a later run resumes from it only with the same."""
+    save_checkpoint(
+        path,
+        kind=RESUME_KIND,
+        config=settings,
+        state_dict=model.state_dict(),
+        extra={
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "rng": rng_state(),
+            **extra,
+        },
+    )
+
+
+def load_resume(
+    path: Path,
+    settings: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    mismatch: str,
+) -> dict[str, Any]:
+    """Restore what `save_resume` wrote into the model, optimiser, schedule and RNGs; returns its extra state
+    (epoch, history and the caller's). A checkpoint made with other `settings` is the error `{path}: {mismatch}`."""
+    ck = load_checkpoint(path, kind=RESUME_KIND)
+    if any(ck["config"].get(key) != value for key, value in settings.items()):
+        raise DarkedgeError(f"{path}: {mismatch}")
+    try:
+        model.load_state_dict(ck["state_dict"])
+    except RuntimeError as e:
+        raise DarkedgeError(
+            f"{path}: its weights do not fit this model ({str(e).splitlines()[0][:120]})"
+        ) from None
+    optimizer.load_state_dict(ck["extra"]["optimizer"])
+    scheduler.load_state_dict(ck["extra"]["scheduler"])
+    set_rng_state(ck["extra"]["rng"])
+    return ck["extra"]
+
+
 def fit(
     model: nn.Module,
     *,
@@ -111,10 +270,8 @@ def fit(
     With `teacher`, the loss is the distillation loss against the teacher's logits on the same raw clip;
     otherwise cross-entropy. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
     """
-    from darkedge.data.dataset import collate_clips
-
     stage_dir = run_dir / stage
-    resume_path = stage_dir / "resume.pt"
+    resume_path = stage_dir / RESUME_FILE
     model.to(d.device)
     if teacher is not None:
         teacher.to(d.device).eval().requires_grad_(False)
@@ -137,24 +294,19 @@ def fit(
     optimizer = make_optimizer(model, cfg)
     warmup, total = round(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if cfg.amp and d.device.startswith("cuda")
-        else contextlib.nullcontext()
-    )
+    if teacher is not None:
+        loss_fn = lambda logits, labels, t: distillation_loss(logits, t, labels, cfg.alpha, cfg.beta, cfg.tau)  # noqa: E731
+    else:
+        loss_fn = lambda logits, labels, _: F.cross_entropy(logits.float(), labels)  # noqa: E731
 
     start_epoch, history = 0, []
+    settings = {"stage": stage, "epochs": cfg.epochs}
     if resume and resume_path.is_file():
-        ck = load_checkpoint(resume_path, kind="resume")
-        if ck["config"].get("stage") != stage or ck["config"].get("epochs") != cfg.epochs:
-            raise DarkedgeError(f"{resume_path}: resume checkpoint of another stage or epoch budget")
-        model.load_state_dict(ck["state_dict"])
-        optimizer.load_state_dict(ck["extra"]["optimizer"])
-        scheduler.load_state_dict(ck["extra"]["scheduler"])
-        set_rng_state(ck["extra"]["rng"])
-        start_epoch, history = ck["extra"]["epoch"], ck["extra"]["history"]
+        mismatch = "resume checkpoint of another stage or epoch budget"
+        state = load_resume(resume_path, settings, model, optimizer, scheduler, mismatch)
+        start_epoch, history = state["epoch"], state["history"]
         if d.is_main:
-            print(f"{stage}: resuming after epoch {start_epoch} from {resume_path}", file=sys.stderr)
+            log.info("%s: resuming after epoch %d from %s", stage, start_epoch, resume_path)
 
     metrics: dict[str, Any] = {}
     for epoch in range(start_epoch, cfg.epochs):
@@ -164,46 +316,13 @@ def fit(
             train_set.set_epoch(epoch)
         net.train()
         started, lr = time.time(), optimizer.param_groups[0]["lr"]
-        loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
-        bar = tqdm(
-            loader,
-            desc=f"{stage} {epoch + 1}/{cfg.epochs}",
-            file=sys.stderr,
-            disable=not d.is_main,
-            leave=False,
+        desc = f"{stage} {epoch + 1}/{cfg.epochs}"
+        tally = train_epoch(
+            net, model, loader, optimizer, scheduler, loss_fn, cfg, targets=teacher, d=d, desc=desc
         )
-        for i, (clips, labels, n_skipped) in enumerate(bar):
-            skipped += n_skipped
-            # Under DDP every rank must skip an all-unreadable batch together, or the others' gradient
-            # all-reduce would wait forever for the rank that skipped.
-            if all_reduce_sum(d, [float(clips is None or len(labels) == 0)])[0] > 0:
-                continue
-            clips, labels = clips.to(d.device), torch.as_tensor(labels).to(d.device)
-            group_start = (i // cfg.accumulate) * cfg.accumulate
-            group_size = min(cfg.accumulate, len(loader) - group_start)
-            step_now = i - group_start == group_size - 1
-            with autocast:
-                if teacher is not None:
-                    with torch.no_grad():
-                        teacher_logits = teacher(clips)
-                sync = contextlib.nullcontext() if step_now or not d.enabled else net.no_sync()
-                with sync:
-                    logits = net(clips)
-                    if teacher is not None:
-                        loss = distillation_loss(logits, teacher_logits, labels, cfg.alpha, cfg.beta, cfg.tau)
-                    else:
-                        loss = F.cross_entropy(logits.float(), labels)
-                    (loss / group_size).backward()
-            if step_now:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss.item() * len(labels)
-            correct += int((logits.argmax(1) == labels).sum())
-            seen += len(labels)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", skipped=skipped)
-        loss_sum, correct, seen, skipped = all_reduce_sum(d, [loss_sum, correct, seen, skipped])
+        loss_sum, correct, seen, skipped = all_reduce_sum(
+            d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped]
+        )
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -223,25 +342,12 @@ def fit(
         if d.is_main:
             note = f", skipped {int(skipped)} unreadable clips" if skipped else ""
             acc = f", test top-1 {entry['top1']:.2f}%" if "top1" in entry else ""
-            print(
+            log.info(
                 f"{stage} epoch {epoch + 1}/{cfg.epochs}: loss {entry['train_loss']:.4f}, "
-                f"train top-1 {entry['train_top1']:.1f}%{acc}{note} ({entry['seconds']:.0f} s)",
-                file=sys.stderr,
+                f"train top-1 {entry['train_top1']:.1f}%{acc}{note} ({entry['seconds']:.0f} s)"
             )
             write_json(stage_dir / "history.json", history)
-            save_checkpoint(
-                resume_path,
-                kind="resume",
-                config={"stage": stage, "epochs": cfg.epochs},
-                state_dict=model.state_dict(),
-                extra={
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch + 1,
-                    "history": history,
-                    "rng": rng_state(),
-                },
-            )
+            save_resume(resume_path, settings, model, optimizer, scheduler, epoch + 1, history)
         barrier(d)
 
     if not metrics:  # resumed after the last epoch: evaluate the finished weights
@@ -265,9 +371,8 @@ def fit(
             f"{stage}: top-1 {metrics['top1']:.1f}%",
         )
         resume_path.unlink(missing_ok=True)
-        print(
-            f"{stage}: top-1 {metrics['top1']:.2f}%, top-5 {metrics['top5']:.2f}% ({describe_protocol(protocol)})",
-            file=sys.stderr,
+        log.info(
+            f"{stage}: top-1 {metrics['top1']:.2f}%, top-5 {metrics['top5']:.2f}% ({describe_protocol(protocol)})"
         )
     barrier(d)
     return metrics

@@ -6,7 +6,7 @@ table.md compares them in the shape of the paper's Table 1.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -14,22 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from darkedge.config import TrainConfig, make_config
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.train.config import TrainConfig, make_config
+from darkedge.names import BUILTIN_DATA, STAGE_KINDS, STAGES
+from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.loop import fit
-from darkedge.train.run import (
-    STAGES,
-    Run,
-    check_classes,
-    new_run_dir,
-    open_run,
-    save_run_config,
-)
+from darkedge.train.loop import RESUME_FILE, fit
 from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table
 
-BUILTIN_DATA = "data/synth"
+log = logging.getLogger(__name__)
 
 
 def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
@@ -46,22 +40,28 @@ def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
             head_depth=cfg.head_depth,
             dropout=cfg.dropout,
             pretrained=cfg.pretrained,
+            input_norm=cfg.input_norm,
         )
     )
 
 
-def _prepare_data(cfg: TrainConfig, d: Dist) -> list[str]:
-    """Generate the built-in data set when it is the one asked for and is absent; return its class names."""
+def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None]:
+    """Generate the built-in data set when it is the one asked for and is absent; return its class names and
+    the folder its training videos are in (None for a folder per class), printed once."""
     from darkedge.data.lists import open_dataset
 
     if cfg.data == BUILTIN_DATA and not Path(cfg.data).exists():
         if d.is_main:
             from darkedge.data.synth import SynthConfig, synthesize
 
-            print(f"generating the built-in data set at {cfg.data}", file=sys.stderr)
+            log.info("generating the built-in data set at %s", cfg.data)
             synthesize(SynthConfig(), Path(cfg.data))
         barrier(d)
-    return open_dataset(cfg.data, split="train", fold=cfg.fold).class_names
+    index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
+    videos = str(index.video_roots[0].resolve()) if index.fmt != "folders" else None
+    if d.is_main:
+        log.info("data: %s (%s), videos in %s", cfg.data, index.fmt, videos or cfg.data)
+    return index.class_names, videos
 
 
 def _open_or_create(
@@ -71,15 +71,16 @@ def _open_or_create(
     resume: bool,
     preset: str | None,
     data: str | None,
+    video_root: str | None,
     seed: int | None,
     epochs: int | None,
     d: Dist,
 ) -> Run:
     """A new run directory from the preset, or the existing one named by `run` (or out/latest with --resume)."""
     if run is None and not resume:
-        cfg = make_config(preset or "small", data=data, seed=seed, epochs=epochs)
-        class_names = _prepare_data(cfg, d)
-        cfg = replace(cfg, data=str(Path(cfg.data).resolve()))
+        cfg = make_config(preset or "small", data=data, seed=seed, epochs=epochs, video_root=video_root)
+        class_names, videos = _prepare_data(cfg, d)
+        cfg = replace(cfg, data=str(Path(cfg.data).resolve()), video_root=videos)
         path = None
         if d.is_main:
             path = new_run_dir(out)
@@ -93,9 +94,12 @@ def _open_or_create(
                 f"{flag}: {existing.path} keeps the settings it was made with; start a new run instead"
             )
     cfg = existing.config
-    if data is not None or epochs is not None:
-        cfg = replace(cfg, data=str(Path(data).resolve()) if data else cfg.data, epochs=epochs or cfg.epochs)
-        found = _prepare_data(cfg, d)
+    if data is not None or video_root is not None or epochs is not None:
+        if data is not None or video_root is not None:  # other videos: the saved folder no longer applies
+            cfg = replace(cfg, data=str(Path(data).resolve()) if data else cfg.data, video_root=video_root)
+        cfg = replace(cfg, epochs=epochs or cfg.epochs)
+        found, videos = _prepare_data(cfg, d)
+        cfg = replace(cfg, video_root=videos)
         check_classes(found, existing.class_names, data or cfg.data, existing.path)
         if d.is_main:
             save_run_config(existing.path, cfg, existing.class_names)
@@ -108,7 +112,7 @@ def _enhancer_state(run: Run) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     from darkedge.enhance import load_enhancer
 
     path = run.checkpoint("enhancer")
-    config = load_checkpoint(path, kind="enhancer")["config"]
+    config = load_checkpoint(path, kind=STAGE_KINDS["enhancer"])["config"]
     return config, load_enhancer(path).state_dict()
 
 
@@ -128,7 +132,7 @@ def _load_teacher(run: Run) -> nn.Module:
     from darkedge.models import load_model
 
     path = run.checkpoint("teacher")
-    teacher, ckpt = load_model(path, kind="teacher")
+    teacher, ckpt = load_model(path, kind=STAGE_KINDS["teacher"])
     check_classes(ckpt["class_names"], run.class_names, path, run.path)
     return teacher
 
@@ -152,7 +156,7 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
             lr=cfg.enhancer_lr,
             seed=cfg.seed,
         )
-        index = open_dataset(cfg.data, split="train", fold=cfg.fold)
+        index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
         metrics = train_enhancer(index, enhancer_cfg, run.path / "enhancer.pt")
     barrier(d)
     return broadcast(d, metrics)
@@ -177,7 +181,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     metrics = fit(
         model,
         stage=stage,
-        kind="classifier" if stage in ("student", "raw") else stage,
+        kind=STAGE_KINDS[stage],
         model_config=config,
         train_set=run.dataset("train", train=True),
         eval_set=run.dataset("test"),
@@ -210,7 +214,7 @@ def _record(run: Run, stage: str, stage_metrics: dict[str, Any]) -> dict[str, An
 
 def _stage_done(run: Run, stage: str) -> bool:
     """A stage is finished when its checkpoint exists and no resume checkpoint is left beside it."""
-    return (run.path / f"{stage}.pt").is_file() and not (run.path / stage / "resume.pt").is_file()
+    return (run.path / f"{stage}.pt").is_file() and not (run.path / stage / RESUME_FILE).is_file()
 
 
 def train(
@@ -221,6 +225,7 @@ def train(
     seed: int | None = None,
     epochs: int | None = None,
     stage: str | None = None,
+    video_root: str | None = None,
     run: str | Path | None = None,
     resume: bool = False,
 ) -> tuple[Path, str | None]:
@@ -241,12 +246,13 @@ def train(
             resume=resume,
             preset=preset,
             data=data,
+            video_root=video_root,
             seed=seed,
             epochs=epochs,
             d=d,
         )
         if d.is_main:
-            print(f"run directory: {the_run.path}", file=sys.stderr)
+            log.info("run directory: %s", the_run.path)
         metrics: dict[str, Any] = {}
         for name in [stage] if stage else STAGES:
             if resume and _stage_done(the_run, name):

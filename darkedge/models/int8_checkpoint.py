@@ -3,6 +3,9 @@
 `nncf.torch.get_config` returns enums and tuples; a darkedge checkpoint holds only plain data, so they are
 tagged on the way in (`{"__enum__": ...}`, `{"__tuple__": ...}`) and rebuilt on the way out. Only enum classes
 from NNCF's own modules are rebuilt: a stranger's checkpoint cannot name an arbitrary class.
+
+`darkedge quantize` (darkedge.quant) writes these checkpoints; they live here, with the other models, because
+export and the runtimes load an INT8 student as they load any model.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ from torch import nn
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.errors import DarkedgeError
-
-INT8_KIND = "classifier_int8"
-INT8_NAME = "student_int8"  # RUN/student_int8.pt
+from darkedge.models import build_model
+from darkedge.names import INT8_KIND, INT8_NAME, STAGE_KINDS
 
 
 def to_plain(value: Any) -> Any:
@@ -63,6 +65,13 @@ def from_plain(value: Any) -> Any:
     return {k: from_plain(v) for k, v in value.items()}
 
 
+def nncf_config_of(qmodel: nn.Module) -> dict[str, Any]:
+    """NNCF's description of where a fake-quantized model's quantizers sit, as plain data."""
+    import nncf.torch
+
+    return to_plain(nncf.torch.get_config(qmodel))
+
+
 def save_int8_checkpoint(
     path: str | os.PathLike,
     qmodel: nn.Module,
@@ -71,9 +80,7 @@ def save_int8_checkpoint(
     metrics: dict[str, Any] | None = None,
 ) -> Path:
     """Save a fake-quantized classifier: its state dict plus NNCF's config (plain data) in `extra`."""
-    import nncf.torch
-
-    nncf_config = to_plain(nncf.torch.get_config(qmodel))
+    nncf_config = nncf_config_of(qmodel)
     return save_checkpoint(
         path,
         kind=INT8_KIND,
@@ -109,8 +116,6 @@ def load_int8_model(
 
     With `expect_config` (the FP32 student's), a checkpoint of another architecture is a one-line error.
     """
-    from darkedge.models import build_model
-
     ckpt = load_checkpoint(path, kind=INT8_KIND)
     if expect_config is not None and ckpt["config"] != expect_config:
         differ = sorted(
@@ -137,7 +142,7 @@ def load_run_int8_student(run) -> tuple[nn.Module, dict[str, Any]]:
             f"{path}: no such checkpoint; make it with `darkedge quantize --calib calibration/ --run {run.path}`"
         )
     student = run.path / "student.pt"
-    expect = load_checkpoint(student, kind="classifier")["config"] if student.is_file() else None
+    expect = load_checkpoint(student, kind=STAGE_KINDS["student"])["config"] if student.is_file() else None
     return load_int8_model(path, expect)
 
 

@@ -1,9 +1,14 @@
 """Run directories: runs/<YYYYmmdd-HHMMSS>/ with config, class names, checkpoints and metrics; runs/latest links
-to the newest. Later commands open a run by its path and find everything they need in it.
+to the newest. Later commands open a run by its path and find everything they need in it: the config and
+checkpoints (`Run`), the exports listed in RUN/export/manifest.json, and the library versions that made them.
+
+Everything from train up reads runs (the runtimes read manifests), so this module sits below all of it; it
+imports neither torch nor OpenCV until a run's data set is opened.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import time
@@ -12,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from darkedge import __version__
+from darkedge.config import TrainConfig, config_from_dict
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.train.config import TrainConfig, config_from_dict
+from darkedge.names import STAGES
 
 DEFAULT_RUN = Path("runs/latest")
-STAGES = ("enhancer", "teacher", "student", "raw", "two_stream")
+MANIFEST = "manifest.json"  # RUN/export/manifest.json
 
 
 class Run:
@@ -44,11 +50,13 @@ class Run:
 
         Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset.
         """
+        # imported here, not above: reading a run (predictors, the CLI) must not load torch and OpenCV
         from darkedge.data.dataset import ClipDataset
         from darkedge.data.lists import open_dataset
 
         data = overrides.pop("data", None) or self.config.data
-        index = open_dataset(data, split=split, fold=self.config.fold)
+        video_root = self.config.video_root if data == self.config.data else None
+        index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
         check_classes(index.class_names, self.class_names, data, self.path)
         cfg = self.config
         settings: dict[str, Any] = dict(
@@ -133,3 +141,42 @@ def link_latest(path: Path) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(path.name)
     os.replace(tmp, path.parent / "latest")
+
+
+def read_manifest(export_dir: Path) -> dict[str, Any]:
+    """The manifest of `export_dir` ({"files": {file name: entry}}), or an empty one; a damaged file is a one-line
+    error. An entry holds the model, precision, format, input shape and class names of one exported file, so that
+    a predictor (or an engine built by hand beside the exports) knows what it runs."""
+    path = Path(export_dir) / MANIFEST
+    if not path.is_file():
+        return {"files": {}}
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest.get("files"), dict):
+            raise ValueError
+    except (OSError, ValueError, AttributeError):
+        raise DarkedgeError(f"{path}: not a darkedge export manifest") from None
+    return manifest
+
+
+def manifest_entry(path: Path) -> dict[str, Any]:
+    """The manifest entry of the exported file `path`, or {} when no manifest beside it names it."""
+    entry = read_manifest(Path(path).parent)["files"].get(Path(path).name)
+    return entry if isinstance(entry, dict) else {}
+
+
+def any_class_names(export_dir: Path) -> list[str]:
+    """Class names from any entry: every file in a run's export folder comes from the same run."""
+    entries = read_manifest(export_dir)["files"].values()
+    return next((list(e["class_names"]) for e in entries if isinstance(e, dict) and e.get("class_names")), [])
+
+
+def library_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed version of each library in `names` (absent ones left out)."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions

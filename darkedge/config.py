@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from darkedge.errors import DarkedgeError
+from darkedge.names import BUILTIN_DATA, INPUT_NORMS
 
 
 @dataclass
@@ -13,7 +14,9 @@ class TrainConfig:
     """One run: data, clip sampling, optimisation, distillation, architectures. Saved as the run's config.json."""
 
     preset: str = "small"
-    data: str = "data/synth"  # a data-set folder or list file; the built-in set is generated here if absent
+    data: str = BUILTIN_DATA  # a data-set folder or list file; the built-in set is generated here if absent
+    # the folder the list's videos are in: --video-root, else where the search found them (data/layout.py)
+    video_root: str | None = None
     fold: int = 1  # which official split (ARID has 3)
     seed: int = 0
     # clips: T frames at a stride, resized then cropped to a square
@@ -44,6 +47,9 @@ class TrainConfig:
     head: str = "mean"
     head_depth: int = 1
     dropout: float = 0.1
+    input_norm: str = (
+        "fixed"  # "fixed" (ImageNet mean / std) or "clip" (each clip by its own); names.INPUT_NORMS
+    )
     pretrained: str | None = None  # a local encoder weight file (timm-style ViT, IG65M R(2+1)D)
     # the student starts from the teacher's classifier weights ("teacher") or from the raw baseline's
     # initialisation ("scratch"); either way only the student runs at inference, at the raw baseline's cost
@@ -63,6 +69,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.student_init not in ("teacher", "scratch"):
             raise DarkedgeError(f"student_init {self.student_init!r}: expected 'teacher' or 'scratch'")
+        if self.input_norm not in INPUT_NORMS:
+            raise DarkedgeError(f"input_norm {self.input_norm!r}: expected one of {', '.join(INPUT_NORMS)}")
 
 
 PRESETS: dict[str, TrainConfig] = {

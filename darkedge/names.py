@@ -1,0 +1,46 @@
+"""Names every part of darkedge shares, defined once: data, stages and checkpoint kinds, precisions, formats, backends.
+
+Plain constants only (no imports), so the command line can offer them as choices without loading torch.
+"""
+
+# The built-in synthetic data set: `darkedge data synth` writes it here and `darkedge train` generates it when absent.
+BUILTIN_DATA = "data/synth"
+
+# The stages of `darkedge train`, in order; each writes RUN/<stage>.pt holding a checkpoint of this kind.
+STAGE_KINDS = {
+    "enhancer": "enhancer",
+    "teacher": "teacher",
+    "student": "classifier",
+    "raw": "classifier",
+    "two_stream": "two_stream",
+}
+STAGES = tuple(STAGE_KINDS)
+
+# Checkpoint kinds. Models: what darkedge.models builds; a DTCM-style jointly trained teacher loads wherever a
+# teacher does. INT8: the fake-quantized (NNCF) student `darkedge quantize` writes to RUN/<INT8_NAME>.pt.
+MODEL_KINDS = ("classifier", "teacher", "dtcm", "two_stream")
+TEACHER_KINDS = ("teacher", "dtcm")
+INT8_KIND = "classifier_int8"
+RESUME_KIND = "resume"  # an epoch checkpoint a killed training run continues from
+INT8_NAME = "student_int8"
+
+# What `darkedge export --model` takes: a run's model, or the INT8 student.
+EXPORT_MODELS = ("student", "teacher", "raw", "two_stream", INT8_NAME)
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+# How a classifier scales its input clip before the encoder: "fixed" subtracts and divides by constant mean / std
+# (ImageNet's, what a pretrained encoder expects); "clip" standardises each clip by its own per-channel mean and
+# std, so that a dark clip and a bright one reach the encoder at the same scale.
+INPUT_NORMS = ("fixed", "clip")
+
+# Export formats and the suffix of the file each writes (OpenVINO's .xml has its weights in a .bin beside it).
+FORMAT_SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}
+FORMATS = tuple(FORMAT_SUFFIXES)
+
+# Inference backends (darkedge.runtime) and the model file each loads; a file's suffix names its backend.
+BACKEND_SUFFIXES = {"torch": ".pt", "onnxruntime": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}
+BACKENDS = tuple(BACKEND_SUFFIXES)
+BACKEND_BY_SUFFIX = {suffix: backend for backend, suffix in BACKEND_SUFFIXES.items()}
+# The runtimes `darkedge enhance apply` runs an enhancer on, converting it in memory (the first is the default).
+ENHANCE_BACKENDS = ("openvino", "onnxruntime", "torch")
