@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from darkedge.data.dataset import ClipDataset
+from darkedge.data.loader import resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
@@ -25,6 +26,7 @@ from darkedge.models import load_model
 from darkedge.models.int8_checkpoint import load_int8_model, save_int8_checkpoint, state_dict_bytes
 from darkedge.names import INT8_NAME, STAGE_KINDS, TEACHER_KINDS
 from darkedge.quant.calib import calibration_batches, open_calibration
+from darkedge.quant.device import qat_device
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
@@ -98,7 +100,10 @@ def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> 
         return {name: None for name in models}, 0
     results = {}
     for name, model in models.items():
-        metrics = evaluate(model, test_set, run.class_names, run.protocol(), batch_size=cfg.batch_size, d=d)
+        workers = resolve_workers(cfg.workers, d.device)
+        metrics = evaluate(
+            model, test_set, run.class_names, run.protocol(), batch_size=cfg.batch_size, workers=workers, d=d
+        )
         results[name] = {"top1": metrics["top1"], "top5": metrics["top5"], "n_skipped": metrics["n_skipped"]}
     return results, len(test_set)
 
@@ -130,6 +135,7 @@ def quantize_run(
     """
     d = init_distributed()
     try:
+        d = qat_device(d)
         run = open_run(run_path)
         calib = Path(calib)
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
