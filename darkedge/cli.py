@@ -512,7 +512,14 @@ def bench(
 
 
 @main.command()
-@click.argument("source")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option(
+    "--sources",
+    "sources_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A file listing more SOURCEs, one a line (NAME=SOURCE allowed, # comments).",
+)
 @click.option(
     "--model", "model", required=True, help="A checkpoint (.pt) or an export (.onnx, .xml, .engine)."
 )
@@ -544,7 +551,14 @@ def bench(
 @click.option("--annotate", default=None, help="Write an annotated video here (.mp4, .avi, ...).")
 @click.option("--max-windows", type=int, default=None, help="Stop after N windows.")
 @click.option(
-    "--buffer", type=int, default=8, show_default=True, help="Frames a live source queues before dropping."
+    "--max-batch",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Windows (one per camera) run together in one inference call.",
+)
+@click.option(
+    "--buffer", type=int, default=8, show_default=True, help="Frames a live camera queues before dropping."
 )
 @click.option(
     "--reconnect",
@@ -552,8 +566,20 @@ def bench(
     show_default=True,
     help="Stream reconnect back-off: first,maximum delay in seconds.",
 )
-def infer(source: str, reconnect: str, **options) -> None:
-    """Recognise actions in SOURCE: a video file, a folder of videos, an RTSP/HTTP(S) URL or a camera index."""
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics (/metrics) and health (/healthz) on this port (0: any free port).",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics endpoint binds."
+)
+def infer(sources: tuple[str, ...], reconnect: str, **options) -> None:
+    """Recognise actions in each SOURCE: a video file, a folder of videos, an RTSP/HTTP(S) URL or a camera index.
+
+    Several SOURCEs are cameras watched at once by one model, their windows batched; NAME=SOURCE names one.
+    """
     from darkedge.infer.run import InferConfig, run_infer
 
     try:
@@ -561,6 +587,6 @@ def infer(source: str, reconnect: str, **options) -> None:
     except ValueError:
         raise DarkedgeError(f"--reconnect {reconnect}: expected two numbers, e.g. 0.5,8") from None
     summary = run_infer(
-        InferConfig(source=source, reconnect_initial=initial, reconnect_max=maximum, **options)
+        InferConfig(sources=list(sources), reconnect_initial=initial, reconnect_max=maximum, **options)
     )
     click.echo(summary.format(), err=True)

@@ -33,11 +33,14 @@ def load_predictor(
     threads: int | None = None,
     batch: int | None = None,
     torch_settings: TorchSettings | None = None,
+    max_batch: int | None = None,
 ) -> Predictor:
     """A predictor for the model at `path`; `backend` defaults to the one its extension implies.
 
     `batch` (OpenVINO only) reshapes a static IR to that batch size, for throughput measurements;
-    `torch_settings` (torch only) choose the device, precision and compilation.
+    `torch_settings` (torch only) choose the device, precision and compilation;
+    `max_batch` (OpenVINO only) frees a static IR's batch to 1..max_batch, for batched multi-camera inference
+    (the other backends take the batches their file allows: Predictor.max_batch says which).
     """
     path = Path(path)
     backend = backend or backend_for(path)
@@ -62,7 +65,7 @@ def load_predictor(
     if backend == "openvino":
         from darkedge.runtime.openvino_predictor import OpenVinoPredictor
 
-        return OpenVinoPredictor(path, threads, batch)
+        return OpenVinoPredictor(path, threads, batch, max_batch)
     from darkedge.runtime.tensorrt_predictor import TensorRtPredictor
 
     return TensorRtPredictor(path, threads)
