@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -46,6 +45,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from darkedge.bench.machine import machine_info
+from darkedge.cores import usable_cores
 from darkedge.fileio import save_figure, write_json, write_text
 
 HERE = Path(__file__).parent
@@ -253,7 +253,7 @@ def search(model: Path, name: str, stride: int, frame_step: int, span_s: float, 
             guess = (low + high) // 2 if low else max(1, high // 2)
             continue
         busy = top.cpu_infer + top.cpu_cameras
-        extrapolated = round(low * 0.9 * len(os.sched_getaffinity(0)) / max(busy, 1e-3))
+        extrapolated = round(low * 0.9 * usable_cores() / max(busy, 1e-3))
         guess = min(args.max_cameras, max(round(low * 1.15) + 1, min(4 * low, extrapolated)))
         if guess <= low:
             break

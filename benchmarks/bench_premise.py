@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from darkedge.bench.machine import machine_info
+from darkedge.cores import usable_cores
 from darkedge.fileio import save_figure, write_json, write_text
+from darkedge.names import DEFAULT_STAGES
+from darkedge.train.loop import RESUME_FILE
 
 RESULTS = Path(__file__).parent / "results"
 CHANCE_FACTOR = 1.5  # an epoch "at chance": train top-1 under 1.5 x chance (13.6 % for 11 classes)
@@ -50,7 +53,7 @@ class Row:
     @property
     def main(self) -> bool:
         """Trained by the seed's own `darkedge train` (the default pipeline) rather than in a copy."""
-        return not self.overrides and self.stage in ("teacher", "student", "raw")
+        return not self.overrides and self.stage in DEFAULT_STAGES
 
 
 ROWS = (
@@ -125,7 +128,7 @@ def variant_dir(run: Path, row: Row) -> Path:
 def train_variant(run: Path, row: Row, threads: int | None) -> Path:
     """Train the row's stage in its copy of the run (skipped when its checkpoint is already there)."""
     folder = variant_dir(run, row)
-    if not (folder / f"{row.stage}.pt").is_file() or (folder / row.stage / "resume.pt").is_file():
+    if not (folder / f"{row.stage}.pt").is_file() or (folder / row.stage / RESUME_FILE).is_file():
         darkedge(["train", "--run", str(folder), "--stage", row.stage, "--resume", "--calib", ""], threads)
     return folder
 
@@ -164,7 +167,7 @@ def run_seed(seed: int, rows: list[Row], data: str | None, out: Path, jobs: int)
     """Every row for one seed: the default pipeline first, then the variants (`jobs` at a time)."""
     run, seconds = main_run(seed, data, out)
     variants = [row for row in rows if not row.main]
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    threads = max(1, usable_cores() // jobs) if jobs > 1 else None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         trained = pool.map(lambda r: train_variant(run, r, threads), variants)
         folders = dict(zip([r.key for r in variants], trained, strict=True))

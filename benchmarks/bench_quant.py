@@ -65,7 +65,7 @@ def ptq_by_calibration_size(run, sizes: list[int], workdir: Path) -> list[dict]:
     rows = []
     for size in sizes:
         folder = workdir / f"calib_{size}"
-        build_calibration_set(tc.data, folder, size, seed=0)
+        build_calibration_set(tc.data, folder, size, seed=0, video_root=tc.video_root, fold=tc.fold)
         batches, _ = calibration_batches(
             open_calibration(folder, run.class_names), tc.num_frames, tc.stride, tc.resize, tc.crop
         )
@@ -132,9 +132,14 @@ def quantize_seeds(run_paths: list[str], args, workdir: Path) -> list[dict]:
     for path in run_paths:
         run = open_run(path)
         calib = workdir / f"calib_seed{run.config.seed}"
-        build_calibration_set(run.config.data, calib, args.calib_clips, seed=0)
+        tc = run.config
+        build_calibration_set(
+            tc.data, calib, args.calib_clips, seed=0, video_root=tc.video_root, fold=tc.fold
+        )
         qcfg = QatConfig(calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr)
         report, _ = quantize_run(run.path, calib, qcfg, export=False)
+        if report["models"]["student_fp32"]["accuracy"] is None:
+            raise SystemExit(f"{run.path}: no test split to measure top-1 on; the seeds table needs one")
         top1 = {name: entry["accuracy"]["top1"] for name, entry in report["models"].items()}
         rows.append({"seed": run.config.seed, "run": str(run.path), **top1})
         print(rows[-1], file=sys.stderr)
@@ -276,7 +281,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sizes = ptq_by_calibration_size(run, [int(s) for s in args.sizes.split(",")], Path(tmp))
         calib = Path(tmp) / "calib_main"
-        build_calibration_set(run.config.data, calib, args.calib_clips, seed=0)
+        tc = run.config
+        build_calibration_set(
+            tc.data, calib, args.calib_clips, seed=0, video_root=tc.video_root, fold=tc.fold
+        )
         report, table = quantize_run(
             run.path, calib, QatConfig(calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr)
         )

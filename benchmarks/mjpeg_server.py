@@ -80,13 +80,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        camera.clients.add(self.connection)
+        with camera.lock:
+            camera.clients.add(self.connection)
         try:
             camera.serve(self.wfile)
         except OSError:
             pass  # the client went away, or the camera was stopped
         finally:
-            camera.clients.discard(self.connection)
+            with camera.lock:
+                camera.clients.discard(self.connection)
 
     def log_message(self, *args: object) -> None:
         """Quiet: no access log on stderr."""
@@ -115,6 +117,7 @@ class MjpegCamera:
         self.sent = 0  # frames sent, over every client
         self.late = 0  # frames skipped because a client had not taken the previous ones in time
         self.clients: set[socket.socket] = set()
+        self.lock = threading.Lock()  # the counters and the client set: every client has a thread of its own
         self._server: _Server | None = None
         self._stopping = threading.Event()
 
@@ -141,7 +144,9 @@ class MjpegCamera:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
-        for connection in list(self.clients):
+        with self.lock:
+            connections = list(self.clients)
+        for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         self._server = None
@@ -163,7 +168,8 @@ class MjpegCamera:
                     return
             elif behind > period:  # the client was too slow to take the frames due meanwhile
                 skip = int(behind / period)
-                self.late += skip
+                with self.lock:
+                    self.late += skip
                 k += skip
             if self.garbage:
                 payload = os.urandom(len(self.jpegs[0]))
@@ -174,7 +180,8 @@ class MjpegCamera:
                 % (BOUNDARY, len(payload), payload)
             )
             out.flush()
-            self.sent += 1
+            with self.lock:
+                self.sent += 1
             k += 1
 
 

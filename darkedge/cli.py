@@ -296,7 +296,7 @@ def train_command(config_file, sets, out, stage, run_dir, resume, calib_dir, **f
     click.echo(f"run: {path}")
     if stage is None and calib_dir:
         config = open_run(path).config
-        built = fill_if_empty(calib_dir, config.data, video_root=config.video_root)
+        built = fill_if_empty(calib_dir, config.data, video_root=config.video_root, fold=config.fold)
         if built:
             click.echo(
                 f"calibration: {built['chosen']} clips in {calib_dir} (for `darkedge quantize --calib {calib_dir}`)"
@@ -322,13 +322,21 @@ def calib() -> None:
 )
 @click.option("--clips", "num_clips", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--fold",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Which official split's training list [default: the run's, else 1; ARID v1.5: 0, 1].",
+)
 @_video_root_option
-def calib_build(data, run_dir, out, num_clips, seed, video_root) -> None:
+def calib_build(data, run_dir, out, num_clips, seed, fold, video_root) -> None:
     """Pick clips stratified over classes and brightness from the training split; copy them with a list."""
     from darkedge.quant.calib import build_calibration_set, default_calibration_data
 
-    data, video_root = (data, video_root) if data else default_calibration_data(run_dir)
-    summary = build_calibration_set(data, out, num_clips, seed, video_root=video_root)
+    run_data, run_video_root, run_fold = default_calibration_data(run_dir)
+    data, video_root = (data, video_root) if data else (run_data, run_video_root)
+    fold = fold if fold is not None else run_fold
+    summary = build_calibration_set(data, out, num_clips, seed, video_root=video_root, fold=fold)
     click.echo(
         f"{out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
         f"brightness terciles split at {summary['brightness_tercile_edges']}; "

@@ -85,6 +85,8 @@ class TrainConfig:
             raise DarkedgeError(f"student_init {self.student_init!r}: expected 'teacher' or 'scratch'")
         if self.input_norm not in INPUT_NORMS:
             raise DarkedgeError(f"input_norm {self.input_norm!r}: expected one of {', '.join(INPUT_NORMS)}")
+        if self.fold < 0:
+            raise DarkedgeError(f"fold {self.fold}: must be 0 or more (ARID v1.5 counts its splits from 0)")
         for name in AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise DarkedgeError(f"{name} {getattr(self, name)}: must be at least 1")
@@ -97,7 +99,7 @@ class TrainConfig:
 
 
 # Counts that make no sense below one.
-AT_LEAST_ONE = ("fold", "num_frames", "stride", "resize", "crop", "eval_clips", "eval_crops", "epochs",
+AT_LEAST_ONE = ("num_frames", "stride", "resize", "crop", "eval_clips", "eval_crops", "epochs",
                 "batch_size", "accumulate", "head_depth", "enhancer_batch_size", "enhancer_clips",
                 "enhancer_frames")  # fmt: skip
 
@@ -375,9 +377,14 @@ def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dic
     return changes
 
 
+# Fields added after runs were first saved, with the value such a run was trained with (not today's default): an old
+# run resumed or extended keeps its recipe instead of silently taking a new one.
+BEFORE_FIELD = {"input_norm": "fixed"}
+
+
 def config_from_dict(d: dict[str, Any], source: str) -> TrainConfig:
     """Rebuild a TrainConfig from its saved JSON; one-line error naming `source` when it does not fit."""
     known = {f.name for f in fields(TrainConfig)}
     if not isinstance(d, dict) or set(d) - known:
         raise DarkedgeError(f"{source}: not a darkedge train config")
-    return TrainConfig(**d)
+    return TrainConfig(**{**BEFORE_FIELD, **d})

@@ -121,6 +121,21 @@ def ignore_sigint() -> None:
 
 
 @contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the block runs (they arrive, and act, right after it); a no-op where the
+    platform has no signal masks."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike, companions: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
 
@@ -134,9 +149,11 @@ def atomic_path(path: str | os.PathLike, companions: tuple[str, ...] = ()) -> It
         folder = temporary_beside(path, folder=True)
         try:
             yield folder / path.name
-            for suffix in companions:
-                os.replace(folder / f"{path.stem}{suffix}", path.with_suffix(suffix))
-            os.replace(folder / path.name, path)
+            # the renames as one step: a signal between two of them would leave a new .bin beside an old .xml
+            with signals_held():
+                for suffix in companions:
+                    os.replace(folder / f"{path.stem}{suffix}", path.with_suffix(suffix))
+                os.replace(folder / path.name, path)
         finally:
             discard_temporary(folder)
         return

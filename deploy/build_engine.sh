@@ -2,7 +2,8 @@
 # Build a TensorRT engine from a darkedge ONNX export, on the Jetson that will run it.
 #
 #   deploy/build_engine.sh runs/latest/export/student_int8.onnx            # -> student_int8.engine
-#   deploy/build_engine.sh runs/latest/export/student_fp32.onnx out.engine -- --shapes=clip:1x3x8x64x64
+#   deploy/build_engine.sh runs/latest/export/student_fp32.onnx out.engine -- \
+#       --minShapes=clips:1x3x8x48x48 --optShapes=clips:8x3x8x48x48 --maxShapes=clips:8x3x8x48x48
 #
 # TensorRT 10 (JetPack 6.x ships 10.3) is weakly typed: a Q/DQ graph is built with --int8 --fp16 (FP16 keeps
 # LayerNorm, Softmax and GELU off FP32), a plain graph with --fp16. TensorRT 11 (JetPack 7.2.2 and later) removed

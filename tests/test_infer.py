@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers_infer import FPS, write_video
 from helpers_model import CLASSES, FRAMES
 
 from darkedge.cli import main
@@ -17,20 +18,7 @@ from darkedge.infer.smoothing import Smoother, softmax
 from darkedge.infer.sources import Frame
 from darkedge.infer.window import SlidingWindow
 
-FPS = 10.0  # the test videos' frame rate; `models` (conftest.py) is the tiny classifier of helpers_model
-
-
-def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48) -> Path:
-    """A real MJPEG .avi whose frames change from one to the next (noise over a moving gradient)."""
-    rng = np.random.default_rng(len(path.name) + num_frames)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
-    assert writer.isOpened()
-    ramp = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
-    for i in range(num_frames):
-        frame = np.clip(np.roll(ramp, 5 * i, axis=1) + rng.normal(0, 20, (height, width, 3)), 0, 255)
-        writer.write(frame.astype(np.uint8))
-    writer.release()
-    return path
+# `models` (conftest.py) is the tiny classifier of helpers_model
 
 
 def read_events(path: Path) -> list[dict]:
@@ -142,6 +130,9 @@ def test_max_windows_and_threshold(tmp_path, models):
         ("VIDEO", ["--reconnect", "fast"], "--reconnect fast: expected two numbers"),
         ("VIDEO", ["--reconnect", "4,1"], "--reconnect 4,1: need 0 < first <= maximum"),
         ("VIDEO", ["--stride", "0"], "--stride 0: must be at least 1"),
+        ("VIDEO", ["--max-windows", "0"], "--max-windows 0: must be at least 1"),
+        ("VIDEO", ["--frames", "0"], "--frames 0: must be at least 1"),
+        ("VIDEO", ["--annotate", "out.gif"], "--annotate out.gif: cannot write video with extension '.gif'"),
     ],
 )
 def test_bad_input_is_one_line_error(tmp_path, models, source, extra, message):

@@ -22,16 +22,15 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_infer import count_lines, run_in_background, wait_for, write_video
 from prometheus_client.parser import text_string_to_metric_families
-from test_infer import write_video
-from test_infer_stream import count_lines, run_in_background, wait_for
 
 from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
 from darkedge.cli import main
 from darkedge.export.onnx import export_onnx
 from darkedge.export.openvino import export_openvino
 from darkedge.infer.run import InferConfig, run_infer
-from darkedge.infer.sources import Frame, read_sources_file, split_name
+from darkedge.infer.sources import Frame, open_sources, read_sources_file, split_name
 from darkedge.infer.stats import LogHistogram, RateMeter, RecentValues
 from darkedge.infer.window import SlidingWindow
 from darkedge.models import ClassifierConfig, build_model
@@ -103,7 +102,8 @@ def test_three_cameras_one_killed_and_restarted(tmp_path, models):
         assert_ordered(by_camera[name])
     assert [c.reconnects for c in summary.cameras] == [0, 1, 0]
     times = [e["time"] for e in by_camera["b"]]
-    assert max(y - x for x, y in zip(times, times[1:], strict=False)) >= 1.0  # b's outage is visible in time
+    # b's outage is visible in its stream time: it lasted at least the 0.5 s slept above
+    assert max(y - x for x, y in zip(times, times[1:], strict=False)) >= 0.5
     assert summary.windows == sum(len(v) for v in by_camera.values())
     lines = summary.format().splitlines()
     assert [line.split(":")[0] for line in lines[-3:]] == ["camera a", "camera b", "camera c"]
@@ -226,6 +226,9 @@ def test_sources_file_names_and_bad_lists(tmp_path, models):
     assert read_sources_file(listing) == [f"front={clips / 'a.avi'}", str(clips / "more")]
     assert split_name("rtsp://h/x?a=b") == (None, "rtsp://h/x?a=b")
     assert split_name("door=rtsp://h/x?a=b") == ("door", "rtsp://h/x?a=b")
+    # an unnamed stream is called by its URL without the password it logs in with
+    (live,) = open_sources("rtsp://admin:s3cret@127.0.0.1:8554/s1", required=False)
+    assert live.name == "rtsp://127.0.0.1:8554/s1"
     result = CliRunner().invoke(
         main, ["infer", f"hall={clips}", "--sources", str(listing), "--model", str(models["onnxruntime"])]
     )

@@ -12,18 +12,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
+from helpers_infer import count_lines, run_in_background, wait_for
+from helpers_video import write_video
 
 from benchmarks.mjpeg_server import MjpegCamera
 from darkedge.errors import DarkedgeError
 from darkedge.infer.camera import Camera
-from darkedge.infer.run import InferConfig, run_infer
-from darkedge.infer.sources import LiveSource
+from darkedge.infer.sources import FileSource, LiveSource
 from darkedge.infer.window import prepare_frame
 
 
@@ -31,37 +30,6 @@ from darkedge.infer.window import prepare_frame
 def stream() -> Iterator[MjpegCamera]:
     with MjpegCamera(fps=25.0) as camera:
         yield camera
-
-
-def count_lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-
-
-def run_in_background(
-    sources: str | list[str], model: Path, events: Path
-) -> tuple[threading.Thread, threading.Event, dict]:
-    """run_infer on live sources in a thread (reconnecting fast) until the event is set; result["summary"] then."""
-    cfg = InferConfig(
-        sources,
-        str(model),
-        threads=1,
-        stride=2,
-        smooth=1,
-        events=str(events),
-        reconnect_initial=0.1,
-        reconnect_max=0.4,
-    )
-    stop, result = threading.Event(), {}
-    runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
-    runner.start()
-    return runner, stop, result
 
 
 def test_live_source_drops_old_frames_when_the_reader_is_slow(stream):
@@ -146,3 +114,29 @@ def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models
     windows = int(summary[0].split(", ")[1].split()[0])
     assert windows == count_lines(events) >= 3  # every window was written out before exit
     assert all(json.loads(line)["source"] == stream.url for line in events.read_text().splitlines())
+
+
+def test_an_unexpected_error_in_one_video_of_a_folder_is_skipped_and_named(tmp_path, caplog):
+    """Any exception while reading or preparing a video ends only that video (counted, one warning line), not
+    the reader thread: the next video of the camera is still read in full."""
+    write_video(tmp_path / "a.avi", num_frames=4)
+    write_video(tmp_path / "b.avi", num_frames=5)
+    calls = {"n": 0}
+
+    def prepare(image):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second frame of the first video: an error no reader expects
+            raise RuntimeError("odd frame")
+        return image
+
+    sources = [FileSource(tmp_path / "a.avi"), FileSource(tmp_path / "b.avi")]
+    camera = Camera("folder", sources, buffer=64, prepare=prepare).start()
+    frames = []
+    while not camera.finished:
+        frame = camera.take(wait=0.1)
+        if frame is not None:
+            frames.append(frame)
+    camera.close()
+    assert camera.stats.skipped == [str(tmp_path / "a.avi")] and camera.error is None
+    assert len(frames) == 1 + 5  # a.avi's frame before the error, then all of b.avi
+    assert any("RuntimeError: odd frame" in r.getMessage() for r in caplog.records)

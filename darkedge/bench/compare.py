@@ -79,6 +79,7 @@ class Candidate:
     path: Path
     checkpoint: Path
     torch: TorchSettings | None = None  # how the torch backend runs it
+    untrained: bool = False  # a stand-in for a baseline the run did not train: timed, never scored
 
     @property
     def name(self) -> str:
@@ -166,10 +167,12 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
                 else:
                     torch_settings = options.torch_settings(precision)
                     check_torch_settings(torch_settings)
-                    candidates.append(Candidate(model, precision, checkpoint, checkpoint, torch_settings))
+                    candidates.append(
+                        Candidate(model, precision, checkpoint, checkpoint, torch_settings, source is not run)
+                    )
                 continue
             if path.is_file():
-                candidates.append(Candidate(model, precision, path, checkpoint))
+                candidates.append(Candidate(model, precision, path, checkpoint, untrained=source is not run))
                 continue
             if precision == "int8" and not (run.path / f"{INT8_NAME}.pt").is_file():
                 raise DarkedgeError(
@@ -177,7 +180,7 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
                 )
             path = _export(source, model, precision, options.backend)
             notes.append(f"{name}: exported by the benchmark with `darkedge export` ({path.name})")
-            candidates.append(Candidate(model, precision, path, checkpoint))
+            candidates.append(Candidate(model, precision, path, checkpoint, untrained=source is not run))
     return candidates, notes
 
 
@@ -201,7 +204,10 @@ def recorded_top1(checkpoint: Path) -> float | None:
 
 
 def _accuracy(run, candidate: Candidate, measured: dict[str, Any]) -> dict[str, Any] | None:
-    """Top-1 (percent) on the labelled list when one was given, else what training or quantization recorded."""
+    """Top-1 (percent) on the labelled list when one was given, else what training or quantization recorded;
+    None for an untrained stand-in."""
+    if candidate.untrained:
+        return None
     if "accuracy" in measured:
         return dict(measured["accuracy"], source="labelled list")
     checkpoint = run.path / f"{INT8_NAME}.pt" if candidate.precision == "int8" else candidate.checkpoint
@@ -234,7 +240,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             threads=threads,
             batch=options.batch,
             protocol=options.protocol,
-            labelled_list=options.labelled_list,
+            labelled_list=None if candidate.untrained else options.labelled_list,
             video_root=options.video_root,
             max_eval_clips=options.max_eval_clips,
             torch=candidate.torch,

@@ -14,6 +14,7 @@ import cv2
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
+from darkedge.cores import usable_cores
 from darkedge.data.dataset import collate_clips
 
 # Workers for a CPU-only run. On the 2-core machine this project is developed on, decoding in one worker beside the
@@ -21,11 +22,6 @@ from darkedge.data.dataset import collate_clips
 CPU_WORKERS = 1
 MAX_GPU_WORKERS = 8  # more rarely helps: the built-in clips decode at hundreds per second per worker
 GPU_PREFETCH = 4  # batches each worker decodes ahead on a GPU (the DataLoader's default, 2, on a CPU)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def auto_workers(device: str) -> int:

@@ -28,6 +28,15 @@ class VideoError(DarkedgeError):
     """A video or frame folder that cannot be read: missing, empty, corrupt, or too short."""
 
 
+DEFAULT_FPS = 25.0  # when a container or camera does not say (frame folders, some streams)
+
+
+def frame_rate(capture: cv2.VideoCapture) -> float:
+    """The capture's frames per second, or DEFAULT_FPS when it reports none (or nonsense)."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and 0 < fps < 1000 else DEFAULT_FPS
+
+
 def is_video(path: Path) -> bool:
     """True for a file whose extension names a video container."""
     return path.suffix.lower() in VIDEO_EXTENSIONS

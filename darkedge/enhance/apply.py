@@ -14,7 +14,14 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
-from darkedge.data.video import IMAGE_EXTENSIONS, count_frames, iter_frames, reported_frame_count
+from darkedge.data.video import (
+    DEFAULT_FPS,
+    IMAGE_EXTENSIONS,
+    count_frames,
+    frame_rate,
+    iter_frames,
+    reported_frame_count,
+)
 from darkedge.data.writer import VideoWriter
 from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.enhance.frames import FrameEnhancer
@@ -23,7 +30,6 @@ from darkedge.fileio import atomic_path
 from darkedge.names import ENHANCE_BACKENDS
 
 DEFAULT_ENHANCER = Path("runs/latest/enhancer.pt")  # what `darkedge train` writes
-DEFAULT_FPS = 25.0  # for frame folders and videos whose container gives no frame rate
 
 
 def choose_enhancer(enhancer_path: str | Path | None = None, gamma: float | None = None) -> nn.Module:
@@ -96,9 +102,9 @@ def _frame_rate(source: Path) -> float:
     if source.is_dir():
         return DEFAULT_FPS
     cap = cv2.VideoCapture(str(source))
-    fps = cap.get(cv2.CAP_PROP_FPS)
+    fps = frame_rate(cap)
     cap.release()
-    return fps if fps and fps > 0 else DEFAULT_FPS
+    return fps
 
 
 def _write_image(out: Path, frame: np.ndarray) -> None:

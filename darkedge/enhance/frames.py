@@ -57,6 +57,8 @@ class FrameEnhancer:
     def _compile(self, shape: tuple[int, ...]):
         """A function uint8 (1, H, W, 3) -> uint8 (1, H, W, 3) on the backend, for this one shape."""
         if self.backend == "torch":
+            if self.threads:
+                torch.set_num_threads(self.threads)  # --threads means the same on every backend
             return self._torch
         example = torch.zeros(shape, dtype=torch.uint8)
         if self.backend == "openvino":

@@ -119,7 +119,9 @@ class Camera:
                         if not self._keep_images:
                             frame.image = None
                         self._put(frame)
-                except VideoError as e:
+                except Exception as e:  # noqa: BLE001 - one camera's failure, whatever it is, ends only that camera
+                    if not isinstance(e, VideoError):
+                        e = VideoError(f"{source.name}: {type(e).__name__}: {e}")
                     if self.strict:
                         self.error = e
                         break

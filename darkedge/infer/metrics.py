@@ -138,6 +138,13 @@ def per_camera(
 class _Server(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
+    def server_bind(self) -> None:
+        """WSGIServer's bind without its socket.getfqdn(host): on a box with no DNS that lookup can hang."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), port
+        self.setup_environ()
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args: object) -> None:

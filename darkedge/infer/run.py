@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from darkedge.data.writer import FOURCC as VIDEO_FOURCC
 from darkedge.errors import DarkedgeError
 from darkedge.infer.annotate import Annotator
 from darkedge.infer.camera import Arrivals, Camera
@@ -221,8 +222,20 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     """Run the model over every window of every camera, writing events; returns the summary."""
     specs = source_specs(cfg)
     model = Path(cfg.model)
-    if cfg.max_batch < 1:
-        raise DarkedgeError(f"--max-batch {cfg.max_batch}: must be at least 1")
+    for option, value in (
+        ("--max-batch", cfg.max_batch),
+        ("--max-windows", cfg.max_windows),
+        ("--threads", cfg.threads),
+        ("--frames", cfg.frames),
+        ("--size", cfg.size),
+    ):
+        if value is not None and value < 1:
+            raise DarkedgeError(f"{option} {value}: must be at least 1")
+    if cfg.annotate is not None and Path(cfg.annotate).suffix.lower() not in VIDEO_FOURCC:
+        raise DarkedgeError(
+            f"--annotate {cfg.annotate}: cannot write video with extension {Path(cfg.annotate).suffix!r} "
+            f"(use one of {', '.join(sorted(VIDEO_FOURCC))})"
+        )
     batch = min(cfg.max_batch, len(specs))  # at most one window per camera in a call
     predictor = load_predictor(model, cfg.backend, cfg.threads, max_batch=batch if batch > 1 else None)
     sampling = sampling_for(cfg, predictor, model)
@@ -296,6 +309,7 @@ class Loop:
         self.run_of = {run.camera: run for run in runs}
         self.lockstep = not any(run.camera.live for run in runs)
         self.several = summary.sources > 1
+        self.annotated = annotated_paths(cfg.annotate, runs, self.several) if cfg.annotate else {}
 
     def run(self) -> None:
         """Until every camera has ended (files) or `stop` is set (a signal, --max-windows)."""
@@ -402,21 +416,35 @@ class Loop:
         if self.cfg.annotate is None or frame.image is None:
             return
         if run.annotator is None:
-            run.annotator = Annotator(
-                annotated_path(self.cfg.annotate, run.source, self.several), run.source.fps
-            )
+            run.annotator = Annotator(self.annotated[run.camera], run.source.fps)
         run.annotator.write(frame.image, run.label)
 
 
-def annotated_path(annotate: str, source: Source, several: bool) -> Path:
-    """Where a stream's annotated video goes: OUT itself, or OUT_<video stem or camera name> when there are several."""
+def _tag(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def annotated_paths(annotate: str, runs: list[CameraRun], several: bool) -> dict[Camera, Path]:
+    """Where each camera's annotated video goes: OUT itself for one camera; with several, OUT_<video stem> for a
+    file and OUT_<camera name> for a stream or folder, the camera's name wherever two stems would collide (two
+    cameras never write one file)."""
     out = Path(annotate)
     if not several:
-        return out
-    tag = (
-        source.path.stem if isinstance(source, FileSource) else re.sub(r"[^A-Za-z0-9_.-]+", "_", source.name)
-    )
-    return out.with_name(f"{out.stem}_{tag.strip('_')}{out.suffix}")
+        return {run.camera: out for run in runs}
+
+    def short(run: CameraRun) -> str:
+        first = run.camera.sources[0]
+        single_file = len(run.camera.sources) == 1 and isinstance(first, FileSource)
+        return _tag(first.path.stem if single_file else run.camera.name)
+
+    tags = [short(run) for run in runs]
+    tags = [
+        tag if tags.count(tag) == 1 else _tag(run.camera.name) for tag, run in zip(tags, runs, strict=True)
+    ]
+    return {
+        run.camera: out.with_name(f"{out.stem}_{tag}{out.suffix}")
+        for tag, run in zip(tags, runs, strict=True)
+    }
 
 
 def class_name(names: list[str], label: int) -> str:

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,13 +29,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from darkedge.data.video import VIDEO_EXTENSIONS, VideoError
+from darkedge.data.video import DEFAULT_FPS, VIDEO_EXTENSIONS, VideoError, frame_rate
 from darkedge.errors import DarkedgeError
 
 log = logging.getLogger(__name__)
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
-DEFAULT_FPS = 25.0  # when a container or camera does not say
 NETWORK_TIMEOUT_MS = 5000  # FFmpeg open / read timeout, so a silent server is noticed
 NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")  # `name=` prefix of a SOURCE
 
@@ -203,12 +203,6 @@ class LiveSource:
 Source = FileSource | LiveSource
 
 
-def frame_rate(capture: cv2.VideoCapture) -> float:
-    """The capture's frames per second, or DEFAULT_FPS when it reports none (or nonsense)."""
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    return float(fps) if fps and 0 < fps < 1000 else DEFAULT_FPS
-
-
 def url_scheme(spec: str) -> str | None:
     """The scheme of `spec` when it looks like a URL (`scheme://...`), else None."""
     match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", spec)
@@ -249,6 +243,19 @@ def read_sources_file(path: str | os.PathLike) -> list[str]:
     return specs
 
 
+def without_credentials(url: str) -> str:
+    """`url` without a user name or password (rtsp://user:pass@host/s1 -> rtsp://host/s1): what a camera is
+    called in events, metrics, logs and the summary, which must not carry its password."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def open_sources(
     spec: str, backoff: Backoff | None = None, required: bool = True, name: str | None = None
 ) -> list[Source]:
@@ -260,7 +267,7 @@ def open_sources(
     if scheme is not None:
         if scheme not in URL_SCHEMES:
             raise DarkedgeError(f"{spec}: unsupported URL scheme '{scheme}' (use {', '.join(URL_SCHEMES)})")
-        return [LiveSource(spec, name or spec, backoff, required)]
+        return [LiveSource(spec, name or without_credentials(spec), backoff, required)]
     if spec.isdigit():
         return [LiveSource(int(spec), name or f"camera {spec}", backoff, required)]
     path = Path(spec)

@@ -84,14 +84,14 @@ def _copy_clip(source: Path, target: Path) -> None:
         discard_temporary(tmp)
 
 
-def default_calibration_data(run_dir: str | os.PathLike) -> tuple[str, str | None]:
-    """The data set `calib build` picks from by default, and its videos' folder: the run's, else the built-in
-    synthetic set."""
+def default_calibration_data(run_dir: str | os.PathLike) -> tuple[str, str | None, int]:
+    """The data set `calib build` picks from by default, its videos' folder and its fold: the run's (whose
+    training split it must come from: ARID's splits are by scene), else the built-in synthetic set."""
     try:
         config = open_run(run_dir).config
     except DarkedgeError:
-        return BUILTIN_DATA, None
-    return config.data, config.video_root
+        return BUILTIN_DATA, None, 1
+    return config.data, config.video_root, config.fold
 
 
 def build_calibration_set(
@@ -100,11 +100,13 @@ def build_calibration_set(
     num_clips: int,
     seed: int = 0,
     video_root: str | os.PathLike | None = None,
+    fold: int = 1,
 ) -> dict:
     """Choose `num_clips` training clips of `data` stratified over class x brightness tercile; copy them to `out`.
 
-    `video_root`: where the list's videos are looked for first (see data/layout.py)."""
-    index = open_dataset(data, split="train", video_root=video_root)
+    `video_root`: where the list's videos are looked for first (see data/layout.py); `fold`: which official split's
+    training list (a run's calibration must not hold its own test scenes)."""
+    index = open_dataset(data, split="train", fold=fold, video_root=video_root)
     out = Path(out)
     brightness: list[float | None] = []
     for sample in tqdm(index.samples, desc="measuring brightness", unit="clip", leave=False):
@@ -161,12 +163,13 @@ def fill_if_empty(
     data: str | os.PathLike,
     num_clips: int = 64,
     video_root: str | os.PathLike | None = None,
+    fold: int = 1,
 ) -> dict | None:
     """Build a calibration set in `folder` from `data` unless it already holds clips; the summary, or None."""
     folder = Path(folder)
     if (folder / LIST_NAME).is_file() or (folder.is_dir() and _scan_clips(folder, [])):
         return None
-    return build_calibration_set(data, folder, num_clips, video_root=video_root)
+    return build_calibration_set(data, folder, num_clips, video_root=video_root, fold=fold)
 
 
 def _scan_clips(folder: Path, class_names: list[str]) -> list[Sample]:

@@ -135,10 +135,10 @@ def quantize_run(
     """
     d = init_distributed()
     try:
-        d = qat_device(d)
-        run = open_run(run_path)
+        run = open_run(run_path)  # a wrong --run is the first thing said, before NNCF builds its CUDA kernels
         calib = Path(calib)
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
+        d = qat_device(d)
         student, student_ckpt = load_model(student_path, kind=STAGE_KINDS["student"])
         teacher, _ = load_model(teacher_path, kind=TEACHER_KINDS)
         resume_path = run.path / "quant" / RESUME_FILE

@@ -22,6 +22,7 @@ from darkedge.config import (
     resolve_config,
     run_changes,
 )
+from darkedge.data.layout import folder_fold
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES
@@ -97,7 +98,11 @@ def _open_or_create(
     if run is None and not resume:
         cfg = _checked(resolve_config(settings, config_file))
         class_names, videos = _prepare_data(cfg, d)
-        cfg = replace(cfg, data=str(Path(cfg.data).resolve()), video_root=videos)
+        data = Path(cfg.data).resolve()
+        fold = folder_fold(
+            data if data.is_dir() else data.parent, cfg.fold
+        )  # ARID v1.5's split_N/ names its fold
+        cfg = replace(cfg, data=str(data), video_root=videos, fold=fold)
         path = None
         if d.is_main:
             path = new_run_dir(out)

@@ -1,0 +1,59 @@
+"""What the infer tests share: a small real video, waiting for a condition, run_infer on live sources in a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from darkedge.infer.run import InferConfig, run_infer
+
+FPS = 10.0  # the test videos' frame rate
+
+
+def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48) -> Path:
+    """A real MJPEG .avi whose frames change from one to the next (noise over a moving gradient)."""
+    rng = np.random.default_rng(len(path.name) + num_frames)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
+    assert writer.isOpened()
+    ramp = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
+    for i in range(num_frames):
+        frame = np.clip(np.roll(ramp, 5 * i, axis=1) + rng.normal(0, 20, (height, width, 3)), 0, 255)
+        writer.write(frame.astype(np.uint8))
+    writer.release()
+    return path
+
+
+def count_lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def run_in_background(
+    sources: str | list[str], model: Path, events: Path
+) -> tuple[threading.Thread, threading.Event, dict]:
+    """run_infer on live sources in a thread (reconnecting fast) until the event is set; result["summary"] then."""
+    cfg = InferConfig(
+        sources,
+        str(model),
+        threads=1,
+        stride=2,
+        smooth=1,
+        events=str(events),
+        reconnect_initial=0.1,
+        reconnect_max=0.4,
+    )
+    stop, result = threading.Event(), {}
+    runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
+    runner.start()
+    return runner, stop, result
