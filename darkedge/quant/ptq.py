@@ -4,9 +4,15 @@ PERFORMANCE makes activations symmetric (zero-point 0), which TensorRT requires.
 (ViT, BERT head) are quantized as TRANSFORMER, which keeps LayerNorm, Softmax and GELU in floating point; conv
 nets as NNCF's default CNN type, which also quantizes the residual adds (the INT8 R(2+1)D student runs 5 % faster
 in OpenVINO than quantized as TRANSFORMER). NNCF still makes the quantizers after a ReLU unsigned (uint8),
-which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model, the OpenVINO
-IR and the Q/DQ ONNX then compute the same thing. SmoothQuant can be switched off: it crashes on some
-shared-weight models (nncf issue 4172).
+which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model and the Q/DQ
+ONNX then compute the same thing (the OpenVINO IR makes them unsigned again, as its CPU kernels want them, with the
+trained ranges: darkedge.export.openvino). SmoothQuant can be switched off: it crashes on some shared-weight
+models (nncf issue 4172).
+
+The classifier's input normalisation stays in floating point (IGNORED): only its result, the first convolution's
+input, is quantized. NNCF would otherwise quantize the raw clip and, with per-clip normalisation, its mean and
+variance too, which costs a dark clip its few levels and an INT8 graph four float-quantize-float steps that FP32
+runs as one fused MVN kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import torch
 from torch import nn
 
 from darkedge.models.vit import Block
+
+# NNCF's names (scope/op/call) for the operations of ClipFeatures' input normalisation (darkedge.models.classifier);
+# under fixed normalisation the mean and variance ops do not exist and their names match nothing.
+IGNORED = (r"backbone/(mean|sub|square|sqrt|add|div)/\d+",)
 
 
 def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant: bool = True) -> nn.Module:
@@ -41,6 +51,7 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
         model_type=nncf.ModelType.TRANSFORMER if transformer else None,
         preset=nncf.QuantizationPreset.PERFORMANCE,
         subset_size=len(batches),
+        ignored_scope=nncf.IgnoredScope(patterns=list(IGNORED), validate=False),
         advanced_parameters=advanced,
     ).eval()
     make_quantizers_signed(quantized)
