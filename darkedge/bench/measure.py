@@ -167,16 +167,21 @@ def _throughput(job: MeasureJob, predictor, latency: LatencyStats) -> dict[str, 
 
 
 def measure_interleaved(
-    paths: dict[str, Path], backend: str, threads: int | None, protocol: TimingProtocol
+    paths: dict[str, Path],
+    backend: str,
+    threads: int | None,
+    protocol: TimingProtocol,
+    batch: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run in a child process: batch-1 latency of several models loaded side by side, timed in turns."""
+    """Run in a child process: latency per call of several models loaded side by side, timed in turns; at the
+    batch they were exported with, or at `batch` (static OpenVINO IRs reshaped to it, for throughput)."""
     from darkedge.bench.timing import time_interleaved
     from darkedge.runtime import load_predictor
 
     calls = {}
     for name, path in paths.items():
-        predictor = load_predictor(path, backend, threads)
-        clip = _clip(predictor.input_shape, predictor.input_shape[0] or 1)
+        predictor = load_predictor(path, backend, threads, batch=batch)
+        clip = _clip(predictor.input_shape, batch or predictor.input_shape[0] or 1)
         calls[name] = lambda predictor=predictor, clip=clip: predictor.predict(clip)
     return {name: stats.to_dict() for name, stats in time_interleaved(calls, protocol).items()}
 
