@@ -11,6 +11,7 @@ import sys
 import click
 
 from darkedge import __version__
+from darkedge.config import RUN_SETTINGS
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import cleanup_on_interrupt, interruption
 from darkedge.logs import setup_logging
@@ -49,6 +50,15 @@ def _video_root_option(command):
         type=click.Path(file_okay=False, path_type=str),
         help="Folder the list's videos are under, searched before the usual places (for any other arrangement).",
     )(command)
+
+
+# DataLoader workers, on every command that trains or evaluates on clips (None: darkedge.data.loader chooses)
+WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="DataLoader worker processes (default: chosen from the machine and device).",
+)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -221,11 +231,36 @@ def enhance_apply(
     click.echo(f"wrote {written}")
 
 
-@main.command("train")
+@main.command(
+    "train",
+    help="Train enhancer, teacher, distilled student and baselines into one run directory; print the table.\n\n"
+    "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
+    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained). An existing run (--run, --resume) may change "
+    f"only {', '.join(RUN_SETTINGS)}.",
+)
 @click.option(
     "--data", default=None, help=f"Data set folder or list file (default: the built-in set, {BUILTIN_DATA})."
 )
 @click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    help="JSON file of settings (TrainConfig fields, or a run's config.json): over the preset, under flags and --set.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any TrainConfig field, e.g. --set lr=1e-3 --set amp=false (repeatable; see config.json for the names).",
+)
+@click.option(
+    "--pretrained",
+    default=None,
+    help="Encoder weights: a timm ViT (.safetensors / .bin / .pth) or a torchvision / IG65M R(2+1)D .pth.",
+)
+@WORKERS
 @click.option("--out", default="runs", show_default=True, help="Where new run directories go.")
 @click.option("--seed", type=int, default=None, help="Seed of the run (default 0).")
 @click.option("--stage", default=None, help=f"Run one stage: {', '.join(STAGES)}.")
@@ -244,22 +279,16 @@ def enhance_apply(
     help="After a full run, fill this folder with calibration clips from the run's data if it has none.",
 )
 @_video_root_option
-def train_command(data, preset, out, seed, stage, run_dir, resume, epochs, calib_dir, video_root) -> None:
-    """Train enhancer, teacher, distilled student and baselines into one run directory; print the table."""
+def train_command(config_file, sets, out, stage, run_dir, resume, calib_dir, **flags) -> None:
+    """`darkedge train` (its help is above: it names config.RUN_SETTINGS)."""
+    from darkedge.config import merge_settings, parse_settings
     from darkedge.quant.calib import fill_if_empty
     from darkedge.run import open_run
     from darkedge.train.pipeline import train
 
+    settings = merge_settings(flags, parse_settings(sets))
     path, table = train(
-        out=out,
-        preset=preset,
-        data=data,
-        video_root=video_root,
-        seed=seed,
-        epochs=epochs,
-        stage=stage,
-        run=run_dir,
-        resume=resume,
+        out=out, stage=stage, run=run_dir, resume=resume, settings=settings, config_file=config_file
     )
     if table is None:
         return
@@ -328,6 +357,7 @@ def calib_build(data, run_dir, out, num_clips, seed, video_root) -> None:
     show_default=True,
     help="Weight of KL to the FP32 student (0: off).",
 )
+@WORKERS
 @click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
 @click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")
 @click.option("--no-export", is_flag=True, help="Skip the Q/DQ ONNX and OpenVINO INT8 exports.")
@@ -421,8 +451,36 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     help="Also time decode, preprocess, enhance and inference on the run's test videos.",
 )
 @_video_root_option
+@click.option("--device", default="cpu", show_default=True, help="For --backend torch: cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    "precisions",
+    multiple=True,
+    help="Repeatable: fp32, fp16, int8 (exports) or fp32, fp16, bf16 (torch autocast) "
+    "[default: int8 and fp32; torch on CUDA: fp32 and bf16; tensorrt: int8, fp16 and fp32].",
+)
+@click.option("--compile", "compile_", is_flag=True, help="With --backend torch: torch.compile every model.")
+@click.option(
+    "--cuda-graphs",
+    is_flag=True,
+    help="With --backend torch --device cuda: replay each model as a CUDA graph.",
+)
 def bench(
-    run_path, compare, backend, threads, batch, runs, min_time, labelled_list, max_clips, e2e, video_root
+    run_path,
+    compare,
+    backend,
+    threads,
+    batch,
+    runs,
+    min_time,
+    labelled_list,
+    max_clips,
+    e2e,
+    device,
+    precisions,
+    compile_,
+    cuda_graphs,
+    video_root,
 ) -> None:
     """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
     from pathlib import Path
@@ -442,6 +500,10 @@ def bench(
         video_root=video_root,
         max_eval_clips=max_clips,
         e2e=e2e,
+        device=device,
+        precisions=precisions,
+        compile=compile_,
+        cuda_graphs=cuda_graphs,
     )
     report = run_bench(options)
     click.echo(table_text(report))
@@ -450,7 +512,14 @@ def bench(
 
 
 @main.command()
-@click.argument("source")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option(
+    "--sources",
+    "sources_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A file listing more SOURCEs, one a line (NAME=SOURCE allowed, # comments).",
+)
 @click.option(
     "--model", "model", required=True, help="A checkpoint (.pt) or an export (.onnx, .xml, .engine)."
 )
@@ -482,7 +551,14 @@ def bench(
 @click.option("--annotate", default=None, help="Write an annotated video here (.mp4, .avi, ...).")
 @click.option("--max-windows", type=int, default=None, help="Stop after N windows.")
 @click.option(
-    "--buffer", type=int, default=8, show_default=True, help="Frames a live source queues before dropping."
+    "--max-batch",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Windows (one per camera) run together in one inference call.",
+)
+@click.option(
+    "--buffer", type=int, default=8, show_default=True, help="Frames a live camera queues before dropping."
 )
 @click.option(
     "--reconnect",
@@ -490,8 +566,20 @@ def bench(
     show_default=True,
     help="Stream reconnect back-off: first,maximum delay in seconds.",
 )
-def infer(source: str, reconnect: str, **options) -> None:
-    """Recognise actions in SOURCE: a video file, a folder of videos, an RTSP/HTTP(S) URL or a camera index."""
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics (/metrics) and health (/healthz) on this port (0: any free port).",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics endpoint binds."
+)
+def infer(sources: tuple[str, ...], reconnect: str, **options) -> None:
+    """Recognise actions in each SOURCE: a video file, a folder of videos, an RTSP/HTTP(S) URL or a camera index.
+
+    Several SOURCEs are cameras watched at once by one model, their windows batched; NAME=SOURCE names one.
+    """
     from darkedge.infer.run import InferConfig, run_infer
 
     try:
@@ -499,6 +587,6 @@ def infer(source: str, reconnect: str, **options) -> None:
     except ValueError:
         raise DarkedgeError(f"--reconnect {reconnect}: expected two numbers, e.g. 0.5,8") from None
     summary = run_infer(
-        InferConfig(source=source, reconnect_initial=initial, reconnect_max=maximum, **options)
+        InferConfig(sources=list(sources), reconnect_initial=initial, reconnect_max=maximum, **options)
     )
     click.echo(summary.format(), err=True)

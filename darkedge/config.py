@@ -1,4 +1,8 @@
-"""Every training hyper-parameter in one dataclass, and the presets `darkedge train --preset` picks from.
+"""Every training hyper-parameter in one dataclass, the presets `darkedge train --preset` picks from, and the
+command line's way to every field: `--set key=value` (typed from the dataclass) and `--config FILE` (JSON).
+
+Precedence, lowest first: the preset, then the --config file, then explicit flags and --set. The preset is the
+base the others change: `--preset`, `--set preset=...` or the file's "preset" (in that order) chooses it.
 
 The student may be smaller than the teacher in every way (`student_*`): another encoder, a width multiplier, fewer
 frames, a smaller crop. Its clips are the teacher's clip seen coarser (`TrainConfig.sampling`, darkedge.data.views):
@@ -8,7 +12,12 @@ resolution, so the same field of view.
 
 from __future__ import annotations
 
+import difflib
+import json
+import types
+import typing
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from darkedge.errors import DarkedgeError
@@ -43,8 +52,9 @@ class TrainConfig:
     crop: int = 48
     eval_clips: int = 1  # evaluation protocol: clips x crops per video, logits averaged
     eval_crops: int = 1
-    # optimisation, the same budget for every classifier stage
-    epochs: int = 12
+    # optimisation, the same budget for every classifier stage; at 12 epochs the cosine schedule ran out while
+    # the teacher was still climbing (train top-1 52 %): 24 reach 92-95 % on every seed (benchmarks/results/premise.md)
+    epochs: int = 24
     batch_size: int = 8
     accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step
     lr: float = 3e-3
@@ -64,13 +74,14 @@ class TrainConfig:
     head: str = "mean"
     head_depth: int = 1
     dropout: float = 0.1
-    input_norm: str = (
-        "fixed"  # "fixed" (ImageNet mean / std) or "clip" (each clip by its own); names.INPUT_NORMS
-    )
+    # how the input is scaled before the encoder (names.INPUT_NORMS): "clip" standardises each clip by its own
+    # per-channel mean / std. With fixed constants a model on raw dark frames sat at chance for 14 of 24 epochs
+    # (clip means differ 5x, contrast is ~0.02): the cause of the plateaus; per clip it learns from epoch 2.
+    input_norm: str = "clip"
     pretrained: str | None = None  # a local encoder weight file (timm-style ViT, IG65M R(2+1)D)
-    # the student starts from the teacher's classifier weights ("teacher") or from the raw baseline's
-    # initialisation ("scratch"); either way only the student runs at inference, at the raw baseline's cost
-    student_init: str = "teacher"
+    # the student starts from the raw baseline's initial weights ("scratch", the paper's) or from the teacher's
+    # classifier ("teacher", which needs the same architecture); either way only the student runs at inference
+    student_init: str = "scratch"
     # the student's own architecture and clips, also the raw baseline's (its no-distillation control); None or 1.0:
     # the teacher's. student_frames must divide num_frames and student_crop be at most crop (`sampling`).
     student_encoder: str | None = None  # any classifier encoder (darkedge.models.ENCODERS)
@@ -81,19 +92,30 @@ class TrainConfig:
     # Zero-DCE++ computing its curves at half resolution costs a tenth of Zero-DCE on a CPU; paper: zero_dce
     enhancer: str = "zero_dce_pp"
     enhancer_scale: float = 2.0  # Zero-DCE++'s downscaling factor
-    enhancer_steps: int = 40
+    enhancer_steps: int = 400  # zero-reference loss 1.6 after 40 steps, 0.6 after 400 (4 s on 2 cores)
     enhancer_batch_size: int = 8
     enhancer_crop: int = 32  # random square crops of the training clips' frames
     enhancer_clips: int = 32  # training clips the frames come from
     enhancer_frames: int = 4  # frames taken from each of those clips
     enhancer_lr: float = 1e-3  # the Zero-DCE paper's 1e-4 needs ~10x the steps (paper preset)
-    workers: int = 0
+    # DataLoader worker processes; None: chosen from the machine and device when a stage starts (the number
+    # used is in each stage's history.json)
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.student_init not in ("teacher", "scratch"):
             raise DarkedgeError(f"student_init {self.student_init!r}: expected 'teacher' or 'scratch'")
         if self.input_norm not in INPUT_NORMS:
             raise DarkedgeError(f"input_norm {self.input_norm!r}: expected one of {', '.join(INPUT_NORMS)}")
+        for name in AT_LEAST_ONE:
+            if getattr(self, name) < 1:
+                raise DarkedgeError(f"{name} {getattr(self, name)}: must be at least 1")
+        if self.workers is not None and self.workers < 0:
+            raise DarkedgeError(
+                f"workers {self.workers}: must be 0 or more (or none: chosen from the machine)"
+            )
+        if self.eval_crops not in (1, 3):
+            raise DarkedgeError(f"eval_crops {self.eval_crops}: 1 (centre) or 3 (along the long side)")
         frames = self.student_frames
         if frames is not None and not (0 < frames <= self.num_frames and self.num_frames % frames == 0):
             raise DarkedgeError(
@@ -130,6 +152,16 @@ class TrainConfig:
         )
 
 
+# Counts that make no sense below one.
+AT_LEAST_ONE = ("fold", "num_frames", "stride", "resize", "crop", "eval_clips", "eval_crops", "epochs",
+                "batch_size", "accumulate", "head_depth", "enhancer_batch_size", "enhancer_clips",
+                "enhancer_frames")  # fmt: skip
+
+# What an existing run (--run, --resume) may change: where its clips are and how it runs, never what its checkpoints
+# hold or how its stages compare (architecture, sampling, optimisation, seed).
+RUN_SETTINGS = ("data", "video_root", "epochs", "workers", "eval_every", "amp")
+
+
 PRESETS: dict[str, TrainConfig] = {
     "small": TrainConfig(),
     "paper": TrainConfig(
@@ -146,13 +178,13 @@ PRESETS: dict[str, TrainConfig] = {
         encoder="vit_small",
         head="bert",
         dropout=0.2,
+        input_norm="fixed",  # a pretrained ViT expects the ImageNet mean / std it was trained with
         enhancer="zero_dce",
         enhancer_scale=1.0,
         enhancer_steps=2000,
         enhancer_crop=112,
         enhancer_clips=256,
         enhancer_lr=1e-4,
-        workers=4,
     ),
     "test": TrainConfig(
         preset="test",
@@ -175,14 +207,228 @@ PRESETS: dict[str, TrainConfig] = {
 
 
 def make_config(preset: str = "small", **overrides: Any) -> TrainConfig:
-    """The preset's config with `overrides` (None values ignored); one-line error for an unknown preset."""
+    """The preset's config with `overrides` (None values ignored), each checked against its field's type;
+    one-line error for an unknown preset or setting."""
+    check_preset(preset)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(PRESETS[preset], **typed_settings(given, "train config"))
+
+
+def check_preset(preset: str) -> None:
+    """One-line error for a preset that does not exist."""
     if preset not in PRESETS:
         raise DarkedgeError(f"--preset {preset}: no such preset (choose from {', '.join(PRESETS)})")
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise DarkedgeError(f"train config: unknown setting(s) {', '.join(sorted(unknown))}")
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def field_types() -> dict[str, Any]:
+    """TrainConfig's field names and their types (resolved from the annotations)."""
+    return typing.get_type_hints(TrainConfig)
+
+
+def check_name(name: str, source: str) -> None:
+    """One-line error, with the nearest known name, when `name` is not a TrainConfig field."""
+    names = [f.name for f in fields(TrainConfig)]
+    if name not in names:
+        near = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(names)})"
+        raise DarkedgeError(f"{source}: unknown setting '{name}'{hint}")
+
+
+def parse_value(kind: Any, text: str) -> Any:
+    """`text` as a value of the type `kind`: bool, int, float, str, `X | None`, tuple[...] or list[...].
+
+    Raises ValueError (the caller names the setting). "none" / "null" is None where the type allows it; a
+    sequence is comma-separated or a JSON list.
+    """
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and text.strip().lower() in ("none", "null"):
+            return None
+        return _first_fit([a for a in args if a is not type(None)], lambda option: parse_value(option, text))
+    if origin in (tuple, list):
+        if text.strip().startswith("["):
+            return check_value(kind, json.loads(text))
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        parsed = [
+            parse_value(t, item) for t, item in zip(_element_types(kind, len(items)), items, strict=True)
+        ]
+        return tuple(parsed) if origin is tuple else parsed
+    if kind is bool:
+        word = text.strip().lower()
+        if word not in BOOL_WORDS:
+            raise ValueError(text)
+        return BOOL_WORDS[word]
+    if kind in (int, float):
+        return kind(text.strip())
+    if kind is str:
+        return text
+    raise ValueError(f"settings of type {kind} cannot be given on the command line")
+
+
+def check_value(kind: Any, value: Any) -> Any:
+    """`value` (from JSON or Python) checked against the type `kind`; a sequence becomes the field's tuple or
+    list. Raises ValueError when it does not fit (an int is a float, a bool is not an int)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _first_fit([a for a in args if a is not type(None)], lambda option: check_value(option, value))
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ValueError(value)
+        items = [check_value(t, v) for t, v in zip(_element_types(kind, len(value)), value, strict=True)]
+        return tuple(items) if origin is tuple else items
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind in (bool, str) and isinstance(value, kind):
+        return value
+    raise ValueError(value)
+
+
+BOOL_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def _first_fit(options: list[Any], convert: Any) -> Any:
+    """`convert(option)` for the first option that does not raise ValueError."""
+    for option in options:
+        try:
+            return convert(option)
+        except ValueError:
+            continue
+    raise ValueError(options)
+
+
+def _element_types(kind: Any, count: int) -> list[Any]:
+    """The type of each of `count` items of a tuple[...] or list[...] type; ValueError for a wrong count."""
+    args = typing.get_args(kind)
+    if not args:
+        raise ValueError(kind)
+    if typing.get_origin(kind) is list or args[-1] is Ellipsis:
+        return [args[0]] * count
+    if len(args) != count:
+        raise ValueError(count)
+    return list(args)
+
+
+TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    type(None): "none",
+}
+
+
+def type_name(kind: Any) -> str:
+    """How a field's type reads in an error message: 'an integer', 'a string or none', 'a list of numbers'."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_name(a) for a in args)
+    if origin in (tuple, list):
+        return f"a list of {type_name(args[0]).split(' ', 1)[-1] + 's' if args else 'values'} (a,b or [a, b])"
+    return TYPE_NAMES.get(kind, str(kind))
+
+
+def typed_settings(settings: dict[str, Any], source: str) -> dict[str, Any]:
+    """Python or JSON values checked against TrainConfig's field types; one-line error naming `source` otherwise."""
+    kinds = field_types()
+    typed = {}
+    for name, value in settings.items():
+        check_name(name, source)
+        try:
+            typed[name] = check_value(kinds[name], value)
+        except ValueError:
+            raise DarkedgeError(
+                f"{source}: {name} {json.dumps(value)} is not {type_name(kinds[name])}"
+            ) from None
+    return typed
+
+
+def parse_settings(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`--set key=value` items as typed values; one-line error for a bad item, key or value."""
+    kinds = field_types()
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise DarkedgeError(f"--set {pair}: expected key=value, e.g. --set lr=1e-3")
+        check_name(name, f"--set {pair}")
+        try:
+            value = parse_value(kinds[name], text)
+        except (ValueError, json.JSONDecodeError):
+            raise DarkedgeError(
+                f"--set {pair}: {name} takes {type_name(kinds[name])}, not {text!r}"
+            ) from None
+        if name in settings and settings[name] != value:
+            raise DarkedgeError(f"--set {name}: given twice ({settings[name]!r} and {value!r})")
+        settings[name] = value
+    return settings
+
+
+def merge_settings(flags: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    """Explicit flags (None: not given) and --set values together; one-line error where the two disagree."""
+    merged = dict(sets)
+    for name, value in flags.items():
+        if value is None:
+            continue
+        check_name(name, f"--{name.replace('_', '-')}")
+        if name in sets and sets[name] != value:
+            raise DarkedgeError(
+                f"--{name.replace('_', '-')} {value} and --set {name}={sets[name]} disagree; give one of them"
+            )
+        merged[name] = value
+    return merged
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in a JSON file: a mapping of TrainConfig fields (any subset), or a run's config.json (its
+    "train" section). Values are checked against the fields' types; one-line error naming the file otherwise."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DarkedgeError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DarkedgeError(f"{path}: not a JSON config file ({str(e).splitlines()[0]})") from None
+    if isinstance(content, dict) and isinstance(content.get("train"), dict) and "class_names" in content:
+        content = content["train"]  # a run's config.json
+    if not isinstance(content, dict):
+        raise DarkedgeError(f'{path}: a config file holds a JSON object of settings, e.g. {{"lr": 0.001}}')
+    return typed_settings(content, str(path))
+
+
+def resolve_config(settings: dict[str, Any], config_file: str | Path | None = None) -> TrainConfig:
+    """A new run's config: the preset, changed by the --config file, changed by the typed `settings` (flags and
+    --set). The preset is `settings`' "preset", else the file's, else "small"."""
+    from_file = read_config_file(config_file) if config_file else {}
+    preset = settings.get("preset") or from_file.get("preset") or "small"
+    check_preset(preset)
+    given = {**from_file, **typed_settings(settings, "--set"), "preset": preset}
+    return replace(PRESETS[preset], **given)
+
+
+def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dict[str, Any]:
+    """The settings that would change an existing run's config; one-line error for any it must keep."""
+    changes = {k: v for k, v in typed_settings(settings, "--set").items() if getattr(current, k) != v}
+    kept = sorted(set(changes) - set(RUN_SETTINGS))
+    if kept:
+        raise DarkedgeError(
+            f"--set {kept[0]}: {run} keeps the settings it was made with (it may change only "
+            f"{', '.join(RUN_SETTINGS)}); start a new run instead"
+        )
+    return changes
 
 
 def config_from_dict(d: dict[str, Any], source: str) -> TrainConfig:

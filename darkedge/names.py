@@ -15,6 +15,9 @@ STAGE_KINDS = {
     "two_stream": "two_stream",
 }
 STAGES = tuple(STAGE_KINDS)
+# What `darkedge train` runs without --stage: the two-stream baseline costs as much as the teacher and the student
+# together on a CPU, so it is trained on request (`--stage two_stream`); `darkedge bench` times it either way.
+DEFAULT_STAGES = ("enhancer", "teacher", "student", "raw")
 
 # Checkpoint kinds. Models: what darkedge.models builds; a DTCM-style jointly trained teacher loads wherever a
 # teacher does. INT8: the fake-quantized (NNCF) student `darkedge quantize` writes to RUN/<INT8_NAME>.pt.

@@ -37,3 +37,34 @@ def make_tiny_models(folder: Path) -> dict[str, Path]:
         input_names=["clip"],
     )
     return {"torch": checkpoint, "onnxruntime": onnx_path}
+
+
+def timm_vit_shapes(dim: int, depth: int, patch: int, img_size: int = 224, classes: int = 1000) -> dict:
+    """Names and shapes of a timm VisionTransformer's state dict (as its model.safetensors holds it): patch
+    embedding, CLS token, position embeddings for (img_size / patch)^2 patches + CLS, pre-norm blocks with a fused
+    qkv and a 4x MLP, final norm, classifier head."""
+    block = {
+        "norm1.weight": (dim,),
+        "norm1.bias": (dim,),
+        "attn.qkv.weight": (3 * dim, dim),
+        "attn.qkv.bias": (3 * dim,),
+        "attn.proj.weight": (dim, dim),
+        "attn.proj.bias": (dim,),
+        "norm2.weight": (dim,),
+        "norm2.bias": (dim,),
+        "mlp.fc1.weight": (4 * dim, dim),
+        "mlp.fc1.bias": (4 * dim,),
+        "mlp.fc2.weight": (dim, 4 * dim),
+        "mlp.fc2.bias": (dim,),
+    }
+    return {
+        "cls_token": (1, 1, dim),
+        "pos_embed": (1, 1 + (img_size // patch) ** 2, dim),
+        "patch_embed.proj.weight": (dim, 3, patch, patch),
+        "patch_embed.proj.bias": (dim,),
+        **{f"blocks.{i}.{name}": shape for i in range(depth) for name, shape in block.items()},
+        "norm.weight": (dim,),
+        "norm.bias": (dim,),
+        "head.weight": (classes, dim),
+        "head.bias": (classes,),
+    }

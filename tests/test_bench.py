@@ -6,12 +6,14 @@ import json
 import shutil
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
+from darkedge.bench.compare import default_precisions
 from darkedge.bench.e2e import time_pipeline
 from darkedge.bench.report import markdown, table_text, write_reports
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls, time_interleaved
@@ -23,6 +25,15 @@ from darkedge.models import ClassifierConfig, build_model
 from darkedge.run import save_run_config
 
 CLASSES = ["Drink", "Jump", "Pick"]
+QUICK_BENCH = [
+    "bench",
+    "--threads",
+    "1",
+    "--runs",
+    "5",
+    "--min-time",
+    "0",
+]  # few runs: these tests check plumbing
 
 
 class FakeClock:
@@ -200,19 +211,7 @@ def tiny_run(tmp_path_factory):
 
 def test_bench_command_on_a_tiny_run(tiny_run):
     run, videos = tiny_run
-    args = [
-        "bench",
-        "--run",
-        str(run),
-        "--compare",
-        "enhance-then-classify",
-        "--threads",
-        "1",
-        "--runs",
-        "5",
-        "--min-time",
-        "0",
-    ]
+    args = [*QUICK_BENCH, "--run", str(run), "--compare", "enhance-then-classify"]
     result = CliRunner().invoke(main, [*args, "--batch", "2", "--list", str(videos)])
     assert result.exit_code == 0, result.output
     assert "student_int8" in result.output and "x vs teacher_fp32" in result.output
@@ -307,3 +306,55 @@ def test_backend_not_installed_names_the_package(tiny_run, monkeypatch):
 def test_not_a_run(tmp_path):
     result = CliRunner().invoke(main, ["bench", "--run", str(tmp_path)])
     assert result.exit_code == 1 and "not a darkedge run directory" in result.output
+
+
+def test_torch_backend_times_autocast_models_side_by_side(tiny_run, tmp_path):
+    """The GPU table's code path, run on the CPU: bf16 autocast of the student and two-stream, same report."""
+    run = Path(shutil.copytree(tiny_run[0], tmp_path / "run"))
+    args = [*QUICK_BENCH, "--run", str(run), "--backend", "torch", "--compare", "two-stream"]
+    result = CliRunner().invoke(main, [*args, "--batch", "2", "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((run / "bench" / "bench.json").read_text())
+    assert [m["name"] for m in report["models"]] == ["student_bf16", "two_stream_bf16"]
+    assert report["device"] == "cpu" and all(m["throughput"]["batch"] == 2 for m in report["models"])
+    assert all(m["latency"]["runs"] >= 5 for m in report["models"]) and "student_bf16" in result.output
+
+
+def test_default_precisions_per_backend_and_device():
+    assert default_precisions("torch", "cuda") == ("fp32", "bf16")
+    assert default_precisions("torch", "cpu") == ("fp32",)
+    assert default_precisions("tensorrt", "cpu") == ("int8", "fp16", "fp32")
+    assert default_precisions("openvino", "cpu") == ("int8", "fp32")
+
+
+def test_bf16_autocast_predicts_what_fp32_does(tiny_run):
+    from darkedge.runtime import TorchSettings, load_predictor
+
+    clips = np.random.default_rng(0).random((2, 3, 4, 32, 32), dtype=np.float32)
+    fp32 = load_predictor(tiny_run[0] / "teacher.pt", threads=1).predict(clips)
+    bf16 = load_predictor(
+        tiny_run[0] / "teacher.pt", threads=1, torch_settings=TorchSettings(precision="bf16")
+    )
+    np.testing.assert_allclose(bf16.predict(clips), fp32, atol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--backend", "torch", "--device", "cuda"], "--device cuda: no CUDA GPU visible to torch"),
+        (["--backend", "torch", "--device", "tpu"], "--device tpu: expected cpu, cuda or cuda:N"),
+        (["--backend", "torch", "--cuda-graphs"], "--cuda-graphs: CUDA graphs need --device cuda"),
+        (["--backend", "torch", "--precision", "int4"], "--precision int4: the torch backend runs fp32"),
+        (
+            ["--backend", "openvino", "--device", "cuda"],
+            "for --backend torch (--backend openvino runs on the CPU)",
+        ),
+        (["--backend", "openvino", "--compile"], "for --backend torch"),
+    ],
+)
+def test_device_options_that_cannot_run_are_one_line(tiny_run, args, needle):
+    if "cuda" in args and "openvino" not in args and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    result = CliRunner().invoke(main, ["bench", "--run", str(tiny_run[0]), *args])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert needle in result.output

@@ -8,8 +8,10 @@ import torch
 from helpers_video import write_frame_folder, write_textured_video
 from torch.utils.data import DataLoader
 
+import darkedge.data.loader as loader_module
 from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import open_dataset
+from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.data.video import VideoError
 
 
@@ -106,3 +108,51 @@ def test_skip_unreadable_through_workers(root):
 
 def test_collate_all_skipped():
     assert collate_clips([None, None]) == (None, None, 2)
+
+
+def test_persistent_workers_see_each_new_epoch(root):
+    """Workers that live across epochs must still draw each epoch's crops and offsets (set_epoch reaches them)."""
+    dataset = ClipDataset(open_dataset(root), num_frames=8, stride=2, train=True, resize=32, crop=28)
+    loader = make_loader(dataset, batch_size=3, workers=2, device="cpu", persistent=True)
+    by_epoch = []
+    for epoch in range(2):
+        dataset.set_epoch(epoch)
+        with_workers = torch.cat([clips for clips, _, _ in loader])
+        in_process = torch.stack([dataset[i][0] for i in range(len(dataset))])
+        torch.testing.assert_close(with_workers, in_process)
+        by_epoch.append(with_workers)
+    assert not torch.equal(by_epoch[0], by_epoch[1])
+
+
+def test_shuffled_order_comes_from_its_generator_alone(root):
+    """The order is the generator's; the workers' seeds come from the loader's own generator, so the global RNG is
+    left as it was (a resumed run draws the same dropout masks as an uninterrupted one)."""
+    dataset = ClipDataset(open_dataset(root), num_frames=4, resize=32, crop=28)
+    orders = []
+    for workers in (0, 1):
+        torch.manual_seed(7)
+        loader = make_loader(
+            dataset,
+            batch_size=6,
+            workers=workers,
+            device="cpu",
+            shuffle=True,
+            generator=torch.Generator().manual_seed(3),
+        )
+        (_, labels, _), after = next(iter(loader)), torch.rand(1)
+        orders.append(labels.tolist())
+        torch.manual_seed(7)
+        assert torch.equal(after, torch.rand(1))
+    assert orders[0] == orders[1]
+
+
+def test_automatic_worker_count(monkeypatch):
+    monkeypatch.setattr(loader_module, "usable_cores", lambda: 16)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert resolve_workers(None, "cuda:0") == loader_module.MAX_GPU_WORKERS
+    assert resolve_workers(None, "cpu") == loader_module.CPU_WORKERS
+    assert resolve_workers(3, "cuda") == 3 and resolve_workers(0, "cuda") == 0
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun: 4 processes share the 16 cores
+    assert resolve_workers(None, "cuda:1") == 3
+    monkeypatch.setattr(loader_module, "usable_cores", lambda: 1)
+    assert resolve_workers(None, "cuda") == 1  # a GPU always gets a worker beside its feeding process

@@ -1,7 +1,8 @@
-"""`darkedge infer` on a live network stream: an MJPEG-over-HTTP server on the loopback interface, run by the test.
+"""`darkedge infer` on a live network stream: an MJPEG-over-HTTP camera on the loopback interface, run by the test.
 
 OpenCV's FFmpeg backend reads `multipart/x-mixed-replace` JPEG streams over HTTP, so these tests go through the
-same cv2.VideoCapture path an RTSP camera would. The server is killed mid-stream and restarted on the same port.
+same cv2.VideoCapture path an RTSP camera would. The camera (benchmarks/mjpeg_server.py) is killed mid-stream
+and restarted on the same port.
 """
 
 from __future__ import annotations
@@ -14,70 +15,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
+from benchmarks.mjpeg_server import MjpegCamera
 from darkedge.errors import DarkedgeError
+from darkedge.infer.camera import Camera
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.sources import LiveSource
-
-
-class MjpegHandler(BaseHTTPRequestHandler):
-    """Streams numbered noisy JPEG frames at the server's frame rate until the server is told to stop."""
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
-        rng = np.random.default_rng(0)
-        while not self.server.stopping.is_set():
-            image = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
-            jpeg = cv2.imencode(".jpg", image)[1].tobytes()
-            part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (
-                len(jpeg),
-                jpeg,
-            )
-            try:
-                self.wfile.write(part)
-                self.wfile.flush()
-            except OSError:
-                return
-            time.sleep(1 / self.server.fps)
-
-    def log_message(self, *args) -> None:
-        """Quiet: no access log on stderr."""
-
-
-def serve_mjpeg(port: int = 0, fps: float = 25.0) -> ThreadingHTTPServer:
-    """An MJPEG server on 127.0.0.1 (port 0: a free one), serving from a background thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), MjpegHandler)
-    server.daemon_threads = True
-    server.stopping = threading.Event()
-    server.fps = fps
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def kill(server: ThreadingHTTPServer) -> None:
-    """Stop serving and drop every open connection (the client sees its stream end mid-way)."""
-    server.stopping.set()
-    server.shutdown()
-    server.server_close()
-
-
-def url_of(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+from darkedge.infer.window import prepare_frame
 
 
 @pytest.fixture
-def stream() -> Iterator[ThreadingHTTPServer]:
-    server = serve_mjpeg()
-    yield server
-    kill(server)
+def stream() -> Iterator[MjpegCamera]:
+    with MjpegCamera(fps=25.0) as camera:
+        yield camera
 
 
 def count_lines(path: Path) -> int:
@@ -91,16 +44,35 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def run_in_background(
+    sources: str | list[str], model: Path, events: Path
+) -> tuple[threading.Thread, threading.Event, dict]:
+    """run_infer on live sources in a thread (reconnecting fast) until the event is set; result["summary"] then."""
+    cfg = InferConfig(
+        sources,
+        str(model),
+        threads=1,
+        stride=2,
+        smooth=1,
+        events=str(events),
+        reconnect_initial=0.1,
+        reconnect_max=0.4,
+    )
+    stop, result = threading.Event(), {}
+    runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
+    runner.start()
+    return runner, stop, result
+
+
 def test_live_source_drops_old_frames_when_the_reader_is_slow(stream):
-    source = LiveSource(url_of(stream), "mjpeg", buffer=3)
-    stop = threading.Event()
+    prepare = lambda image: prepare_frame(image, 16)  # noqa: E731
+    source = Camera("mjpeg", [LiveSource(stream.url, "mjpeg")], 3, prepare, keep_images=True).start()
     try:
         time.sleep(1.0)  # about 25 frames arrive while nobody reads
-        frames = source.frames(stop)
-        received = [next(frames) for _ in range(6)]
+        received = [source.take(wait=5.0) for _ in range(6)]
     finally:
         source.close()
-    assert source.dropped >= 5
+    assert source.stats.dropped >= 5
     indices = [f.index for f in received]
     assert indices == sorted(set(indices)) and indices[0] >= 5  # only the newest frames were kept
     assert received[0].image.shape == (48, 64, 3)
@@ -115,34 +87,21 @@ def test_stream_that_cannot_be_opened_is_a_one_line_error():
         LiveSource(f"http://127.0.0.1:{port}/x", f"http://127.0.0.1:{port}/x")
 
 
-def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_path, models):  # noqa: F811
-    server = serve_mjpeg()
-    port = server.server_address[1]
+def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_path, models):
+    server = MjpegCamera(fps=25.0).start()
     events = tmp_path / "events.jsonl"
-    cfg = InferConfig(
-        url_of(server),
-        str(models["onnxruntime"]),
-        threads=1,
-        stride=2,
-        smooth=1,
-        events=str(events),
-        reconnect_initial=0.1,
-        reconnect_max=0.4,
-    )
-    stop, result = threading.Event(), {}
-    runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
-    runner.start()
+    runner, stop, result = run_in_background(server.url, models["onnxruntime"], events)
     try:
         wait_for(lambda: count_lines(events) >= 5)
-        kill(server)  # mid-stream
+        server.stop()  # mid-stream
         time.sleep(1.0)  # several failed reconnect attempts: nothing listens on the port
         before = count_lines(events)
-        server = serve_mjpeg(port)
+        server.start()  # the same port
         wait_for(lambda: count_lines(events) >= before + 5)
     finally:
         stop.set()
         runner.join(timeout=20)
-        kill(server)
+        server.stop()
     assert not runner.is_alive()
     summary = result["summary"]
     assert summary.reconnects >= 1
@@ -155,14 +114,14 @@ def test_stream_reconnects_after_the_server_dies_and_never_repeats_a_window(tmp_
     assert max(b - a for a, b in zip(times, times[1:], strict=False)) >= 1.0  # the outage is visible in time
 
 
-def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models):  # noqa: F811
+def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models):
     events = tmp_path / "events.jsonl"
     command = [
         sys.executable,
         "-m",
         "darkedge",
         "infer",
-        url_of(stream),
+        stream.url,
         "--model",
         str(models["onnxruntime"]),
     ]
@@ -186,4 +145,4 @@ def test_sigterm_ends_a_live_run_cleanly_with_a_summary(tmp_path, stream, models
     assert summary[2].startswith("dropped frames: ") and "reconnects: 0" in summary[2]
     windows = int(summary[0].split(", ")[1].split()[0])
     assert windows == count_lines(events) >= 3  # every window was written out before exit
-    assert all(json.loads(line)["source"] == url_of(stream) for line in events.read_text().splitlines())
+    assert all(json.loads(line)["source"] == stream.url for line in events.read_text().splitlines())

@@ -7,6 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers_model import timm_vit_shapes
 
 from darkedge.checkpoint import save_checkpoint
 from darkedge.errors import DarkedgeError
@@ -77,36 +78,9 @@ def test_clip_normalisation_sees_a_dark_clip_as_its_bright_original():
         ClassifierConfig(input_norm="auto")
 
 
-TIMM_BLOCK_NAMES = {
-    "norm1.weight": (32,),
-    "norm1.bias": (32,),
-    "attn.qkv.weight": (96, 32),
-    "attn.qkv.bias": (96,),
-    "attn.proj.weight": (32, 32),
-    "attn.proj.bias": (32,),
-    "norm2.weight": (32,),
-    "norm2.bias": (32,),
-    "mlp.fc1.weight": (128, 32),
-    "mlp.fc1.bias": (128,),
-    "mlp.fc2.weight": (32, 128),
-    "mlp.fc2.bias": (32,),
-}
-
-
 def timm_state_dict():
     """Random tensors under timm VisionTransformer names for a dim-32, 1-block, patch-8 ViT at 224 px."""
-    shapes = {
-        "cls_token": (1, 1, 32),
-        "pos_embed": (1, 1 + 28 * 28, 32),
-        "patch_embed.proj.weight": (32, 3, 8, 8),
-        "patch_embed.proj.bias": (32,),
-        **{f"blocks.0.{k}": v for k, v in TIMM_BLOCK_NAMES.items()},
-        "norm.weight": (32,),
-        "norm.bias": (32,),
-        "head.weight": (1000, 32),
-        "head.bias": (1000,),
-    }
-    return {k: torch.randn(shape) for k, shape in shapes.items()}
+    return {k: torch.randn(shape) for k, shape in timm_vit_shapes(dim=32, depth=1, patch=8).items()}
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])

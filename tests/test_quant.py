@@ -212,7 +212,8 @@ def test_qat_killed_after_an_epoch_resumes_to_the_weights_and_metrics_of_an_unin
         assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
     reports = [json.loads((run / "quant" / "report.json").read_text()) for run in (runs["full"], killed)]
     assert reports[0]["qat"]["steps"] == 4
-    assert reports[0]["qat"] == reports[1]["qat"]
+    untimed = [{k: v for k, v in r["qat"].items() if k != "loader"} for r in reports]  # seconds differ
+    assert untimed[0] == untimed[1] and reports[0]["qat"]["loader"]["workers"] >= 0
     assert reports[0]["models"] == reports[1]["models"]
 
 

@@ -2,6 +2,8 @@
 and a run killed mid-epoch resumes to bit-identical weights and metrics."""
 
 import json
+import logging
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -13,12 +15,13 @@ from darkedge.checkpoint import load_checkpoint
 from darkedge.config import make_config
 from darkedge.data.dataset import ClipDataset
 from darkedge.data.lists import open_dataset
+from darkedge.data.loader import make_loader
 from darkedge.data.synth import SynthConfig, synthesize
 from darkedge.enhance import EnhancerConfig
 from darkedge.models import build_model
 from darkedge.run import open_run
 from darkedge.train.evaluate import accuracy_metrics, predict
-from darkedge.train.loop import fit
+from darkedge.train.loop import Tally, fit, train_epoch, warn_if_starved
 from darkedge.train.pipeline import classifier_config, train
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
@@ -156,7 +159,57 @@ def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(tiny_data, t
         assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
     for key in ("top1", "top5", "per_class", "confusion"):
         assert a["metrics"][key] == b["metrics"][key]
-    drop = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    drop = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "loader")} for e in h]  # noqa: E731
     history = lambda run: json.loads(open_run(run).path.joinpath("raw", "history.json").read_text())  # noqa: E731
     assert drop(history(full)) == drop(history(resumed))
     assert not (resumed / "raw" / "resume.pt").exists()
+
+
+class _SlowClips(torch.utils.data.Dataset):
+    """Eight random clips that each take `delay` seconds to 'decode'."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        time.sleep(self.delay)
+        return torch.rand(3, 2, 4, 4), i % 2
+
+
+def _one_epoch(loader, device: str = "cpu"):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(96, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    settings = make_config("test")
+    loss_fn = lambda logits, labels, _: F.cross_entropy(logits, labels)  # noqa: E731
+    return train_epoch(model, model, loader, optimizer, scheduler, loss_fn, settings, desc="slow")
+
+
+def test_the_epoch_counts_the_time_spent_waiting_for_data():
+    delay = 0.03
+    loader = make_loader(_SlowClips(delay), batch_size=2, workers=0, device="cpu")
+    tally = _one_epoch(loader)
+    assert tally.seen == 8 and tally.steps == 4
+    # each batch's two clips sleep 2 x delay before it arrives: the first batch apart, the other three as waiting
+    assert tally.first_batch_s >= 2 * delay and tally.data_s >= 3 * 2 * delay and tally.compute_s > 0
+    stats = tally.loader_stats()
+    assert stats["data_wait_s"] == round(tally.data_s, 3) and 0 < stats["wait_share"] < 1
+
+
+def test_a_starved_accelerator_is_warned_about_once_per_loader(caplog):
+    loader = make_loader(_SlowClips(0.0), batch_size=2, workers=0, device="cpu")
+    starved, fed = Tally(data_s=3.0, compute_s=1.0), Tally(data_s=0.1, compute_s=1.0)
+    with caplog.at_level(logging.WARNING, logger="darkedge"):
+        warn_if_starved(loader, starved, "cpu", "teacher 1/12")  # a CPU waits on itself: no warning
+        warn_if_starved(loader, fed, "cuda:0", "teacher 1/12")
+        assert not caplog.records
+        warn_if_starved(loader, starved, "cuda:0", "teacher 1/12")
+        warn_if_starved(loader, starved, "cuda:0", "teacher 2/12")
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "teacher 1/12: cuda:0 waited for data 75 % of the epoch with 0 DataLoader worker(s); "
+        "give more with --workers N"
+    )

@@ -31,6 +31,7 @@ from darkedge.models import count_macs, count_parameters, load_model, model_inpu
 from darkedge.names import BACKEND_SUFFIXES, INT8_NAME
 from darkedge.run import open_run
 from darkedge.runtime.predictor import require
+from darkedge.runtime.torch_settings import TorchSettings, check_torch_settings
 
 SCHEMA_VERSION = 1
 DESIGNS = {
@@ -59,6 +60,13 @@ class BenchOptions:
     video_root: str | None = None  # where --list's videos are looked for first
     max_eval_clips: int | None = None
     e2e: bool = False
+    device: str = "cpu"  # torch backend: cpu, cuda or cuda:N
+    precisions: tuple[str, ...] = ()  # () = the backend's default (default_precisions)
+    compile: bool = False  # torch backend: torch.compile every model
+    cuda_graphs: bool = False  # torch backend on CUDA: replay each model as a CUDA graph
+
+    def torch_settings(self, precision: str) -> TorchSettings:
+        return TorchSettings(self.device, precision, self.compile, self.cuda_graphs)
 
 
 @dataclass
@@ -69,6 +77,7 @@ class Candidate:
     precision: str
     path: Path
     checkpoint: Path
+    torch: TorchSettings | None = None  # how the torch backend runs it
 
     @property
     def name(self) -> str:
@@ -81,16 +90,41 @@ def _export(run, model: str, precision: str, backend: str) -> Path:
     return export_model(run, INT8_NAME if precision == "int8" else model, fmt, precision)
 
 
-def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[str]]:
-    """The model files to compare, exporting missing FP32 files; notes say what was skipped or made."""
+def default_precisions(backend: str, device: str) -> tuple[str, ...]:
+    """What `darkedge bench` compares when --precision is not given: INT8 against FP32 on the export backends
+    (and FP16 on TensorRT, where transformers are often no faster in INT8), FP32 and bf16 autocast on a GPU."""
+    if backend == "torch":
+        return ("fp32", "bf16") if device.startswith("cuda") else ("fp32",)
+    if backend == "tensorrt":
+        return ("int8", "fp16", "fp32")
+    return ("int8", "fp32")
+
+
+def check_options(options: BenchOptions) -> tuple[str, ...]:
+    """One-line errors for options that do not go together; returns the precisions to measure."""
     if options.compare not in BASELINES:
         raise DarkedgeError(f"--compare {options.compare}: choose from {', '.join(BASELINES)}")
+    if options.backend != "torch" and (options.device != "cpu" or options.compile or options.cuda_graphs):
+        raise DarkedgeError(
+            f"--device / --compile / --cuda-graphs: for --backend torch (--backend {options.backend} runs "
+            f"{'on the GPU it was built for' if options.backend == 'tensorrt' else 'on the CPU'})"
+        )
+    if options.backend == "torch":
+        check_torch_settings(options.torch_settings("fp32"))
+    if options.e2e and options.device != "cpu":
+        raise DarkedgeError("--e2e: end-to-end timing runs on the CPU (leave out --device)")
+    return options.precisions or default_precisions(options.backend, options.device)
+
+
+def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[str]]:
+    """The model files to compare, exporting missing FP32 files; notes say what was skipped or made."""
+    precisions = check_options(options)
     require(options.backend, f"--backend {options.backend}")
     notes: list[str] = []
     candidates: list[Candidate] = []
     for model in ("student", *BASELINES[options.compare]):
         checkpoint = run.checkpoint(model)
-        for precision in ("int8", "fp32"):
+        for precision in precisions:
             name = f"{model}_{precision}"
             path = run.path / "export" / f"{name}{BACKEND_SUFFIXES[options.backend]}"
             if precision == "int8" and model != "student" and not path.is_file():
@@ -99,12 +133,14 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
                 )
                 continue
             if options.backend == "torch":
-                if precision == "fp32":
-                    candidates.append(Candidate(model, precision, checkpoint, checkpoint))
-                else:
+                if precision == "int8":
                     notes.append(
                         f"{name}: eager torch only fake-quantizes; INT8 speed needs openvino, onnxruntime or tensorrt"
                     )
+                else:
+                    torch_settings = options.torch_settings(precision)
+                    check_torch_settings(torch_settings)
+                    candidates.append(Candidate(model, precision, checkpoint, checkpoint, torch_settings))
                 continue
             if path.is_file():
                 candidates.append(Candidate(model, precision, path, checkpoint))
@@ -159,6 +195,7 @@ def add_ratios(models: list[dict[str, Any]]) -> None:
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Measure every model of the comparison; returns the report (written by report.write_reports)."""
+    check_options(options)  # before the run is opened: a bad device is the error to see first
     run = open_run(options.run)
     threads = options.threads or cpu_threads_default()
     candidates, notes = find_candidates(run, options)
@@ -174,6 +211,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             labelled_list=options.labelled_list,
             video_root=options.video_root,
             max_eval_clips=options.max_eval_clips,
+            torch=candidate.torch,
         )
         measured = in_subprocess(measure, job)
         cost = costs[candidate.checkpoint]
@@ -198,7 +236,12 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     # Latency for the table: all models side by side, timed in turns of a few calls, so the ratios between them
     # hold even when the machine's load drifts; each model's own-process figures stay under "latency_alone".
     side_by_side = in_subprocess(
-        measure_interleaved, {c.name: c.path for c in candidates}, options.backend, threads, options.protocol
+        measure_interleaved,
+        {c.name: c.path for c in candidates},
+        options.backend,
+        threads,
+        options.protocol,
+        {c.name: c.torch for c in candidates if c.torch is not None},
     )
     for m in models:
         m["latency_alone"], m["latency"] = m["latency"], side_by_side[m["name"]]
@@ -209,6 +252,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         "run": str(run.path),
         "compare": options.compare,
         "backend": options.backend,
+        "device": options.device if options.backend == "torch" else None,
+        "compile": options.compile,
+        "cuda_graphs": options.cuda_graphs,
         "threads": threads,
         "batch": options.batch,
         "protocol": asdict(options.protocol),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ LIBRARIES = (
     "onnx",
     "tensorrt",
     "opencv-python-headless",
+    "timm",
+    "triton",
 )
 
 
@@ -40,6 +43,25 @@ def _cpuinfo() -> dict[str, str]:
         key, _, value = line.partition(":")
         fields[key.strip()] = value.strip()
     return fields
+
+
+def gpu_info() -> list[dict[str, Any]]:
+    """The CUDA GPUs torch sees (name, memory, compute capability), if this process has imported torch."""
+    torch = sys.modules.get("torch")  # never imported here: an OpenVINO-only process stays torch-free
+    if torch is None or not torch.cuda.is_available():
+        return []
+    gpus = []
+    for i in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(i)
+        gpus.append(
+            {
+                "name": props.name,
+                "memory_gb": round(props.total_memory / 2**30, 1),
+                "capability": f"{props.major}.{props.minor}",
+                "cuda": torch.version.cuda,
+            }
+        )
+    return gpus
 
 
 def machine_info() -> dict[str, Any]:
@@ -62,6 +84,7 @@ def machine_info() -> dict[str, Any]:
         "memory_gb": memory_gb,
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "cpu_flags": [f for f in RELEVANT_FLAGS if f in flags],
+        "gpus": gpu_info(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "libraries": library_versions(LIBRARIES),

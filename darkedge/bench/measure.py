@@ -21,6 +21,7 @@ import numpy as np
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
 from darkedge.cores import usable_cores
 from darkedge.errors import DarkedgeError
+from darkedge.runtime.torch_settings import TorchSettings
 
 T = TypeVar("T")
 
@@ -37,6 +38,13 @@ class MeasureJob:
     labelled_list: Path | None = None
     video_root: str | None = None  # where the labelled list's videos are looked for first
     max_eval_clips: int | None = None
+    torch: TorchSettings | None = None  # the torch backend's device, precision and compilation
+
+    def load(self, batch: int | None = None):
+        """The predictor this job measures."""
+        from darkedge.runtime import load_predictor
+
+        return load_predictor(self.path, self.backend, self.threads, batch, self.torch)
 
 
 def _rss_mb() -> float:
@@ -53,6 +61,43 @@ def _peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def on_gpu(predictor) -> bool:
+    """Whether the predictor computes on a CUDA device (torch on cuda, or TensorRT)."""
+    return predictor.backend == "tensorrt" or str(getattr(predictor, "device", "cpu")).startswith("cuda")
+
+
+def synchronised_clock(device: str) -> Callable[[], float]:
+    """A clock that reads perf_counter after `device` finished its queued work: a call timed between two readings
+    is its latency from launch to result, as a caller waiting for the logits sees it."""
+    import torch
+
+    def clock() -> float:
+        torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    return clock
+
+
+def timed_call(predictor, batch: int) -> tuple[Callable[[], object], Callable[[], float]]:
+    """A call of `predictor` on a reproducible clip batch, and the clock to time it with.
+
+    A torch model on a GPU gets its clips already on the device (host-to-device copies are the data pipeline's
+    cost, not the model's) and is timed with a synchronised clock; everything else takes the numpy batch.
+    """
+    clip = _clip(predictor.input_shape, batch)
+    if predictor.backend == "torch" and on_gpu(predictor):
+        x = predictor.torch.from_numpy(clip).to(predictor.device)
+        return (lambda: predictor.predict_tensor(x)), synchronised_clock(predictor.device)
+    return (lambda: predictor.predict(clip)), time.perf_counter
+
+
+def _gpu_peak_mb(predictor) -> float | None:
+    """Peak GPU memory torch allocated in this process so far (MB), for a torch model on CUDA."""
+    if predictor.backend != "torch" or not on_gpu(predictor):
+        return None
+    return predictor.torch.cuda.max_memory_allocated(predictor.device) / 2**20
 
 
 def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:
@@ -99,17 +144,15 @@ def clip_sampling(predictor) -> tuple[int, int, int, int]:
 
 def measure(job: MeasureJob) -> dict[str, Any]:
     """Run in the child process: every figure for one model, as plain data."""
-    from darkedge.runtime import load_predictor
-
     rss_before = _rss_mb()
     t0 = time.perf_counter()
-    predictor = load_predictor(job.path, job.backend, job.threads)
+    predictor = job.load()
     load_s = time.perf_counter() - t0
     rss_loaded = _rss_mb()
     shape = predictor.input_shape
     batch = shape[0] or 1  # a static export is timed at the batch it was exported with
-    clip = _clip(shape, batch)
-    latency = time_calls(lambda: predictor.predict(clip), job.protocol)
+    call, clock = timed_call(predictor, batch)
+    latency = time_calls(call, job.protocol, clock)
     result: dict[str, Any] = {
         "input_shape": [batch, *shape[1:]],
         "load_s": load_s,
@@ -118,7 +161,7 @@ def measure(job: MeasureJob) -> dict[str, Any]:
     }
     # the batch-1 high-water mark: before the throughput run (which may compile a reshaped copy of the model)
     # and before scoring (which imports the data pipeline and torch into this process)
-    peak = _peak_rss_mb()
+    peak, gpu_peak = _peak_rss_mb(), _gpu_peak_mb(predictor)
     result["throughput"] = _throughput(job, predictor, latency)
     result["memory"] = {
         "rss_before_load_mb": rss_before,
@@ -126,6 +169,8 @@ def measure(job: MeasureJob) -> dict[str, Any]:
         "peak_rss_mb": peak,
         "model_peak_mb": peak - rss_before,
     }
+    if gpu_peak is not None:
+        result["memory"]["gpu_peak_mb"] = gpu_peak
     if job.labelled_list is not None:
         result["accuracy"] = top1(predictor, job.labelled_list, job.max_eval_clips, job.video_root)
     return result
@@ -133,12 +178,10 @@ def measure(job: MeasureJob) -> dict[str, Any]:
 
 def _reshaped(job: MeasureJob):
     """The static OpenVINO IR reshaped to `job.batch`, or None for other backends or an IR that cannot be."""
-    from darkedge.runtime import load_predictor
-
     if job.backend != "openvino":
         return None
     try:
-        return load_predictor(job.path, job.backend, job.threads, batch=job.batch)
+        return job.load(batch=job.batch)
     except DarkedgeError:
         return None
 
@@ -154,11 +197,11 @@ def _throughput(job: MeasureJob, predictor, latency: LatencyStats) -> dict[str, 
         if predictor is None:  # the rate at the batch it was exported with
             note = f"static batch-{static_batch} export"
             return {"batch": static_batch, "clips_per_s": static_batch * 1000 / latency.p50_ms, "note": note}
-    clips = _clip(predictor.input_shape, job.batch)
     short = TimingProtocol(
         warmup_runs=2, warmup_s=0.5, min_runs=10, min_time_s=2.0, max_time_s=30.0, tolerance=0.05
     )
-    stats = time_calls(lambda: predictor.predict(clips), short)
+    call, clock = timed_call(predictor, job.batch)
+    stats = time_calls(call, short, clock)
     return {
         "batch": job.batch,
         "clips_per_s": job.batch / (stats.p50_ms / 1000),
@@ -171,19 +214,22 @@ def measure_interleaved(
     backend: str,
     threads: int | None,
     protocol: TimingProtocol,
+    torch_settings: dict[str, TorchSettings] | None = None,
     batch: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run in a child process: latency per call of several models loaded side by side, timed in turns; at the
-    batch they were exported with, or at `batch` (static OpenVINO IRs reshaped to it, for throughput)."""
+    """Run in a child process: latency per call of several models loaded side by side, timed in turns
+    (`torch_settings` by name, for the torch backend); at the batch they were exported with, or at `batch`
+    (static OpenVINO IRs reshaped to it, for throughput)."""
     from darkedge.bench.timing import time_interleaved
     from darkedge.runtime import load_predictor
 
-    calls = {}
+    calls, clock = {}, time.perf_counter
     for name, path in paths.items():
-        predictor = load_predictor(path, backend, threads, batch=batch)
-        clip = _clip(predictor.input_shape, batch or predictor.input_shape[0] or 1)
-        calls[name] = lambda predictor=predictor, clip=clip: predictor.predict(clip)
-    return {name: stats.to_dict() for name, stats in time_interleaved(calls, protocol).items()}
+        settings = (torch_settings or {}).get(name)
+        predictor = load_predictor(path, backend, threads, batch=batch, torch_settings=settings)
+        calls[name], clock = timed_call(predictor, batch or predictor.input_shape[0] or 1)
+    stats = time_interleaved(calls, protocol, clock=clock)
+    return {name: s.to_dict() for name, s in stats.items()}
 
 
 def in_subprocess(fn: Callable[..., T], *args: Any) -> T:

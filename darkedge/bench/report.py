@@ -48,7 +48,7 @@ def _rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 _number(m["size_mb"], 2),
                 f"{m['parameters'] / 1e6:.2f}M",
                 _number(m["macs_per_clip"] / 1e9, 3),
-                _number(m["memory"]["peak_rss_mb"], 0),
+                _number(m["memory"].get("gpu_peak_mb", m["memory"]["peak_rss_mb"]), 0),
                 _number(accuracy.get("top1")),
                 *(_number(m["speedup"].get(b), 2) for b in baselines),
             ]
@@ -63,8 +63,16 @@ def _settings(report: dict[str, Any]) -> str:
     batch = f"throughput at batch {report['batch']}" + (
         f" (at the exported batch for static exports: {', '.join(static)})" if static else ""
     )
+    device = report.get("device") or "cpu"
+    if device == "cpu":
+        where = f"{report['backend']}, {report['threads']} thread(s)"
+    else:
+        gpus = machine.get("gpus") or [{"name": device}]
+        tricks = [t for t in ("compile", "cuda_graphs") if report.get(t)]
+        where = f"{report['backend']} on {device} ({gpus[0]['name']}){''.join(f', {t}' for t in tricks)}"
+    peak = "; peak MB is GPU memory allocated" if device != "cpu" else ""
     return (
-        f"{report['backend']}, {report['threads']} thread(s), batch 1 ({batch}); "
+        f"{where}, batch 1 ({batch}){peak}; "
         f"{machine['cpu']} ({machine['logical_cores']} cores; {' '.join(machine['cpu_flags'])})"
     )
 

@@ -49,7 +49,8 @@ class ClipDataset(Dataset):
         self.num_crops = num_crops
         self.skip_unreadable = skip_unreadable
         self.seed = seed
-        self.epoch = 0
+        # in shared memory, so that DataLoader workers that live across epochs see set_epoch too
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._frame_counts: dict[int, int] = {}
         self._reported: set[int] = set()
 
@@ -57,9 +58,14 @@ class ClipDataset(Dataset):
     def class_names(self) -> list[str]:
         return self.index.class_names
 
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch)
+
     def set_epoch(self, epoch: int) -> None:
-        """Change the random crops and offsets of training clips; call before each epoch."""
-        self.epoch = epoch
+        """Change the random crops and offsets of training clips; call before each epoch (before iterating a
+        DataLoader over it: its workers read the epoch when they load a clip)."""
+        self._epoch.fill_(epoch)
 
     def __len__(self) -> int:
         return len(self.index.samples)

@@ -17,7 +17,12 @@ from darkedge.errors import DarkedgeError
 
 @dataclass
 class Event:
-    """What the model saw in one window: `time` is the window's last frame, in seconds from the stream start."""
+    """What the model saw in one window of one camera.
+
+    `source` names the camera (NAME=SOURCE, else the URL or file), `time` is the window's last frame in seconds
+    from the stream start, `window` the window's number in that stream, `latency_ms` the predictor call that
+    ran it (windows of several cameras batched together share the call).
+    """
 
     source: str
     time: float

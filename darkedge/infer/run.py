@@ -1,43 +1,66 @@
-"""`darkedge infer`: frames -> sliding window -> predictor -> smoothing -> events, until the source ends or a signal.
+"""`darkedge infer`: cameras -> sliding windows -> one batched predictor -> smoothing -> events, until the end or a signal.
 
-    summary = run_infer(InferConfig(source="rtsp://cam/stream", model="runs/latest/export/student_int8.xml"))
+    summary = run_infer(InferConfig(["front=rtsp://10.0.0.7/s1", "back=rtsp://10.0.0.8/s1"], "student_int8.xml"))
     print(summary.format(), file=sys.stderr)
 
-Ctrl-C and SIGTERM set a stop flag instead of raising, so the loop finishes the window in hand, closes the
-event file and the annotated video, and returns the summary (exit code 0 for a requested stop).
+One process, one loaded model, any number of cameras; a single SOURCE is the case of one camera. Each camera
+is read on its own thread into its own bounded buffer (darkedge.infer.camera). This loop takes each camera's
+frames into that camera's sliding window, gathers the windows that are ready across cameras (at most one per
+camera, up to --max-batch) and runs them in one predictor call, then smooths each camera's scores and writes
+its events. A camera that is down or slow holds up nobody: live cameras are never waited for.
+
+When every source is a file the loop moves in lock-step instead (it waits for each file's next window), so
+the batches, and with them the results, are the same on every run.
+
+Ctrl-C and SIGTERM set a stop flag instead of raising, so the loop finishes the batch in hand, closes the
+event file and the annotated videos, and returns the summary (exit code 0 for a requested stop).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from darkedge.data.video import VideoError
 from darkedge.errors import DarkedgeError
 from darkedge.infer.annotate import Annotator
+from darkedge.infer.camera import Arrivals, Camera
 from darkedge.infer.events import Event, EventWriter
 from darkedge.infer.smoothing import Smoother
-from darkedge.infer.sources import Backoff, FileSource, LiveSource, open_sources
-from darkedge.infer.window import SlidingWindow
+from darkedge.infer.sources import (
+    Backoff,
+    FileSource,
+    Frame,
+    Source,
+    open_sources,
+    quiet_video_logs,
+    read_sources_file,
+    split_name,
+)
+from darkedge.infer.summary import Summary
+from darkedge.infer.window import SlidingWindow, Window, prepare_frame
 from darkedge.runtime import Predictor, load_predictor, metadata
 
 log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.1  # how long the loop sleeps when no camera has a frame (a new frame wakes it at once)
 
 
 @dataclass
 class InferConfig:
     """Everything `darkedge infer` takes; None means "from the model or its run directory" or "the default"."""
 
-    source: str
+    sources: str | list[str]  # SOURCE or SOURCEs: file, folder, URL, camera index; NAME=SOURCE names one
     model: str
+    sources_file: str | None = None  # more SOURCEs, one a line
     backend: str | None = None
     threads: int | None = None
     frames: int | None = None
@@ -51,47 +74,16 @@ class InferConfig:
     events: str | None = None  # None or "-": stdout
     annotate: str | None = None
     max_windows: int | None = None
-    buffer: int = 8  # frames a live source may queue before the oldest is dropped
+    max_batch: int = 8  # windows (one per camera) run in one predictor call
+    buffer: int = 8  # frames a live camera may queue before the oldest is dropped
     reconnect_initial: float = 0.5
     reconnect_max: float = 8.0
+    metrics_port: int | None = None  # serve /metrics and /healthz here (0: any free port)
+    metrics_host: str = "127.0.0.1"
 
-
-@dataclass
-class Summary:
-    """What a run did; `format` is the report printed to stderr at the end."""
-
-    windows: int = 0
-    events: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    dropped: int = 0
-    reconnects: int = 0
-    skipped: list[str] = field(default_factory=list)
-    sources: int = 0
-    seconds: float = 0.0
-    stopped_by: str | None = None  # the signal's name when one ended the run
-
-    def latency_percentiles(self) -> dict[str, float]:
-        """p50 / p90 / p99 of the per-window latency in ms (empty when no window ran)."""
-        if not self.latencies_ms:
-            return {}
-        values = np.percentile(self.latencies_ms, [50, 90, 99])
-        return {f"p{q}": float(v) for q, v in zip((50, 90, 99), values, strict=True)}
-
-    def format(self) -> str:
-        """A few lines for a person: counts, throughput, latency percentiles, drops, reconnects, skipped files."""
-        rate = self.windows / self.seconds if self.seconds > 0 else 0.0
-        ending = f" (stopped by {self.stopped_by})" if self.stopped_by else ""
-        lines = [
-            f"infer: {self.sources} source(s), {self.windows} windows, {self.events} events "
-            f"in {self.seconds:.1f} s ({rate:.2f} windows/s){ending}"
-        ]
-        latency = self.latency_percentiles()
-        if latency:
-            lines.append("latency ms: " + "  ".join(f"{k} {v:.1f}" for k, v in latency.items()))
-        lines.append(f"dropped frames: {self.dropped}, reconnects: {self.reconnects}")
-        if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} unreadable file(s): {', '.join(self.skipped)}")
-        return "\n".join(lines)
+    def __post_init__(self) -> None:
+        if isinstance(self.sources, str):
+            self.sources = [self.sources]
 
 
 def window_shape(predictor: Predictor, model: Path, frames: int | None, size: int | None) -> tuple[int, int]:
@@ -156,10 +148,55 @@ def stop_on_signals(stop: threading.Event, summary: Summary) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
-    """Run the model over every window of cfg.source, writing events; returns the summary."""
-    model = Path(cfg.model)
-    predictor = load_predictor(model, cfg.backend, cfg.threads)
+def source_specs(cfg: InferConfig) -> list[str]:
+    """Every SOURCE of the run: the ones given, then the sources file's."""
+    specs = list(cfg.sources) + (read_sources_file(cfg.sources_file) if cfg.sources_file else [])
+    if not specs:
+        raise DarkedgeError(
+            "no SOURCE given: name a file, folder, URL or camera, or a sources file (--sources)"
+        )
+    return specs
+
+
+def open_cameras(
+    specs: list[str], cfg: InferConfig, prepare: Callable[[np.ndarray], np.ndarray], arrivals: Arrivals
+) -> list[Camera]:
+    """One camera per SOURCE, not started. With one SOURCE, a stream that cannot be opened or a file that
+    cannot be read is an error; with several, such a camera is retried (streams) or skipped (files)."""
+    backoff = Backoff(cfg.reconnect_initial, cfg.reconnect_max)
+    single = len(specs) == 1
+    cameras: list[Camera] = []
+    for spec in specs:
+        name, target = split_name(spec)
+        sources = open_sources(target, backoff, required=single, name=name)
+        camera_name = name or (sources[0].name if sources[0].live else target)
+        if any(camera.name == camera_name for camera in cameras):
+            raise DarkedgeError(f"{camera_name}: given twice (tell the cameras apart with NAME=SOURCE)")
+        strict = single and not Path(target).is_dir()
+        keep_images = cfg.annotate is not None
+        cameras.append(Camera(camera_name, sources, cfg.buffer, prepare, keep_images, strict, arrivals))
+    return cameras
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a camera's frames become windows: T frames `frame_step` apart every `stride` frames, S x S crops."""
+
+    num_frames: int
+    size: int
+    stride: int
+    frame_step: int
+    resize_ratio: float
+
+    def window(self) -> SlidingWindow:
+        return SlidingWindow(self.num_frames, self.size, self.stride, self.frame_step, self.resize_ratio)
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        return prepare_frame(image, self.size, self.resize_ratio)
+
+
+def sampling_for(cfg: InferConfig, predictor: Predictor, model: Path) -> Sampling:
+    """The model's window (its input shape, its training run's frame step and crop) and the options, checked."""
     num_frames, size = window_shape(predictor, model, cfg.frames, cfg.size)
     # fed the way it was trained: the model file's metadata, else its run directory's, else the defaults
     frame_step = metadata.frame_step(predictor.metadata) if cfg.frame_step is None else cfg.frame_step
@@ -177,99 +214,209 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
         raise DarkedgeError(
             f"--reconnect {cfg.reconnect_initial:g},{cfg.reconnect_max:g}: need 0 < first <= maximum"
         )
-    window = SlidingWindow(num_frames, size, stride, frame_step, resize_ratio)
-    sources = open_sources(cfg.source, cfg.buffer, Backoff(cfg.reconnect_initial, cfg.reconnect_max))
-    skip_unreadable = Path(cfg.source).is_dir()
+    return Sampling(num_frames, size, stride, frame_step, resize_ratio)
+
+
+def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
+    """Run the model over every window of every camera, writing events; returns the summary."""
+    specs = source_specs(cfg)
+    model = Path(cfg.model)
+    if cfg.max_batch < 1:
+        raise DarkedgeError(f"--max-batch {cfg.max_batch}: must be at least 1")
+    batch = min(cfg.max_batch, len(specs))  # at most one window per camera in a call
+    predictor = load_predictor(model, cfg.backend, cfg.threads, max_batch=batch if batch > 1 else None)
+    sampling = sampling_for(cfg, predictor, model)
     stop = stop or threading.Event()
-    summary = Summary(sources=len(sources))
+    arrivals = Arrivals()
+    summary = Summary()
     events: EventWriter | None = None
+    metrics = None
     started = time.perf_counter()
-    try:
-        events = EventWriter(cfg.events)
-        with stop_on_signals(stop, summary):
-            for source in sources:
-                if stop.is_set():
-                    break
-                annotate = annotated_path(cfg.annotate, source, several=len(sources) > 1)
-                try:
-                    window.reset()
-                    run_source(source, predictor, window, cfg, events, annotate, summary, stop)
-                except VideoError as e:
-                    if not skip_unreadable:
-                        raise
-                    summary.skipped.append(source.name)
-                    log.warning("skipped: %s", e)
-    finally:
-        for source in sources:
-            source.close()
-        if events is not None:
-            events.close()
-        summary.seconds = time.perf_counter() - started
+    with quiet_video_logs():
+        try:
+            summary.cameras = open_cameras(specs, cfg, sampling.prepare, arrivals)
+            runs = [CameraRun(camera, sampling.window(), Smoother(cfg.smooth)) for camera in summary.cameras]
+            if batch > 1 and predictor.max_batch == 1:
+                log.info("%s: takes one clip per call; windows run one at a time", model)
+            events = EventWriter(cfg.events)
+            if cfg.metrics_port is not None:
+                from darkedge.infer.metrics import MetricsServer
+
+                metrics = MetricsServer(summary, cfg.metrics_host, cfg.metrics_port, predictor)
+                log.info("metrics: %s/metrics  health: %s/healthz", metrics.url, metrics.url)
+            for camera in summary.cameras:
+                camera.start()
+            loop = Loop(runs, predictor, predictor.class_names or [], cfg, events, summary, stop, arrivals)
+            with stop_on_signals(stop, summary):
+                loop.run()
+        finally:
+            for camera in summary.cameras:
+                camera.halt()
+            for camera in summary.cameras:
+                camera.close()
+            if events is not None:
+                events.close()
+            if metrics is not None:
+                metrics.close()
+            summary.seconds = time.perf_counter() - started
     return summary
 
 
-def annotated_path(annotate: str | None, source: FileSource | LiveSource, several: bool) -> Path | None:
-    """Where this source's annotated video goes: OUT itself, or OUT_<video stem> when SOURCE is a folder."""
-    if annotate is None:
-        return None
-    out = Path(annotate)
-    return out.with_name(f"{out.stem}_{source.path.stem}{out.suffix}") if several else out
+@dataclass(eq=False)  # one per camera, told apart by identity
+class CameraRun:
+    """The loop's state for one camera: its window and smoothing, the stream its frames now come from (a
+    folder moves from video to video), the next window's number in that stream, the window ready to run."""
 
-
-def run_source(
-    source: FileSource | LiveSource,
-    predictor: Predictor,
-    window: SlidingWindow,
-    cfg: InferConfig,
-    events: EventWriter,
-    annotate: Path | None,
-    summary: Summary,
-    stop: threading.Event,
-) -> None:
-    """The loop for one source; sets `stop` when --max-windows is reached."""
-    smoother = Smoother(cfg.smooth)
-    names = predictor.class_names or []
+    camera: Camera
+    window: SlidingWindow
+    smoother: Smoother
+    source: Source | None = None
+    index: int = 0
+    label: str = ""
     annotator: Annotator | None = None
-    label = ""
-    index = 0
-    try:
-        for frame in source.frames(stop):
+    pending: Window | None = None
+
+
+class Loop:
+    """The inference loop over every camera (see the module docstring)."""
+
+    def __init__(
+        self,
+        runs: list[CameraRun],
+        predictor: Predictor,
+        names: list[str],
+        cfg: InferConfig,
+        events: EventWriter,
+        summary: Summary,
+        stop: threading.Event,
+        arrivals: Arrivals,
+    ):
+        self.runs, self.predictor, self.names, self.cfg = runs, predictor, names, cfg
+        self.events, self.summary, self.stop, self.arrivals = events, summary, stop, arrivals
+        self.run_of = {run.camera: run for run in runs}
+        self.lockstep = not any(run.camera.live for run in runs)
+        self.several = summary.sources > 1
+
+    def run(self) -> None:
+        """Until every camera has ended (files) or `stop` is set (a signal, --max-windows)."""
+        turn, todo = 0, list(self.runs)  # todo: the cameras whose buffers may hold frames
+        try:
+            while not self.stop.is_set():
+                self.summary.heartbeat = time.monotonic()
+                for run in self.runs:
+                    if run.camera.error is not None:
+                        raise run.camera.error
+                for run in self.runs if self.lockstep else todo:
+                    self.fill(run)
+                first = turn % len(self.runs)  # the camera served first this turn, so all get their share
+                ready = [run for run in self.runs[first:] + self.runs[:first] if run.pending is not None]
+                if not ready:
+                    if all(run.camera.finished and run.camera.error is None for run in self.runs):
+                        break
+                    todo = [self.run_of[camera] for camera in self.arrivals.collect(IDLE_WAIT_S)]
+                    continue
+                batch = ready[: self.batch_limit()]
+                self.infer(batch)
+                turn += 1
+                arrived = [self.run_of[camera] for camera in self.arrivals.collect()]
+                todo = list(dict.fromkeys(batch + arrived))  # a camera just served may hold more frames
+                if self.cfg.max_windows is not None and self.summary.windows >= self.cfg.max_windows:
+                    self.stop.set()
+        except BaseException:
+            for run in self.runs:
+                if run.annotator is not None:
+                    run.annotator.discard()
+            raise
+        for run in self.runs:
+            if run.annotator is not None:
+                run.annotator.close()
+
+    def batch_limit(self) -> int:
+        """Windows the next call may take: --max-batch, and no more than --max-windows leaves."""
+        limit = self.cfg.max_batch
+        if self.cfg.max_windows is not None:
+            limit = min(limit, self.cfg.max_windows - self.summary.windows)
+        return max(1, limit)
+
+    def fill(self, run: CameraRun) -> bool:
+        """Take the camera's frames into its window until a window is ready (True) or no frame is left.
+
+        In lock-step (files only) this waits for the file's next frame; a live camera is never waited for.
+        """
+        while run.pending is None:
+            frame = run.camera.take(IDLE_WAIT_S if self.lockstep else 0.0)
+            if frame is None:
+                if self.lockstep and not (run.camera.finished or self.stop.is_set()):
+                    continue
+                return False
+            run.camera.stats.frame_taken(time.monotonic())
+            if frame.source is not run.source:
+                self.begin_stream(run, frame.source)
             if frame.after_gap:
-                smoother.reset()
-            clip = window.push(frame)
-            if clip is not None:
-                if summary.windows == 0:  # once, when the first window is ready (a bad source fails first)
-                    log.info("%s", describe_feeding(predictor, window))
-                began = time.perf_counter()
-                logits = predictor.predict(clip.clip)[0]
-                latency_ms = (time.perf_counter() - began) * 1000
-                probs = smoother.update(logits)
-                top = int(np.argmax(probs))
-                action = class_name(names, top)
-                score = float(probs[top])
-                summary.windows += 1
-                summary.latencies_ms.append(latency_ms)
-                if score >= cfg.threshold:
-                    frames = (clip.first.index, clip.last.index)
-                    events.write(Event(source.name, clip.last.time, index, frames, action, score, latency_ms))
-                    summary.events += 1
-                label = f"{action} {score:.2f}"
-                index += 1
-            if annotate is not None:
-                annotator = annotator or Annotator(annotate, source.fps)
-                annotator.write(frame.image, label)
-            if cfg.max_windows is not None and summary.windows >= cfg.max_windows:
-                stop.set()
-    except BaseException:
-        if annotator is not None:
-            annotator.discard()
-        raise
-    finally:
-        source.close()
-        summary.dropped += source.dropped
-        summary.reconnects += source.reconnects
-    if annotator is not None:
-        annotator.close()
+                run.smoother.reset()
+            run.pending = run.window.push(frame)
+            run.camera.stats.windows_skipped = run.window.skipped
+            if run.pending is None:
+                self.annotate(run, frame)  # the frame that completes a window is drawn with its result
+        return True
+
+    def begin_stream(self, run: CameraRun, source: Source) -> None:
+        """A camera's frames now come from `source` (the next video of a folder): start its windows afresh."""
+        if run.annotator is not None:
+            run.annotator.close()
+        run.source, run.index, run.label, run.annotator = source, 0, "", None
+        run.window.reset()
+        run.smoother.reset()
+
+    def infer(self, ready: list[CameraRun]) -> None:
+        """One predictor call for the ready windows, then each camera's smoothing, event and accounting."""
+        if self.summary.windows == 0:  # once, when the first window is ready (a bad source fails first)
+            log.info("%s", describe_feeding(self.predictor, ready[0].window))
+        clips = np.concatenate([run.pending.clip for run in ready])
+        began = time.perf_counter()
+        logits, calls = self.predictor.predict_many(clips)
+        latency = (time.perf_counter() - began) / calls  # each window waited for the call that ran it
+        self.summary.calls += calls
+        for run, row in zip(ready, logits, strict=True):
+            window, run.pending = run.pending, None
+            probs = run.smoother.update(row)
+            top = int(np.argmax(probs))
+            action, score = class_name(self.names, top), float(probs[top])
+            if score >= self.cfg.threshold:
+                frames = (window.first.index, window.last.index)
+                event = Event(
+                    run.source.name, window.last.time, run.index, frames, action, score, latency * 1000
+                )
+                self.events.write(event)
+                run.camera.stats.events += 1
+            now = time.monotonic()
+            run.camera.stats.window_done(now - window.last.arrived, now)
+            self.summary.latency.add(latency)
+            self.summary.recent_latency.add(latency, now)
+            run.index += 1
+            run.label = f"{action} {score:.2f}"
+            self.annotate(run, window.last)
+
+    def annotate(self, run: CameraRun, frame: Frame) -> None:
+        """Append the frame, with the camera's current label, to its annotated video (with --annotate)."""
+        if self.cfg.annotate is None or frame.image is None:
+            return
+        if run.annotator is None:
+            run.annotator = Annotator(
+                annotated_path(self.cfg.annotate, run.source, self.several), run.source.fps
+            )
+        run.annotator.write(frame.image, run.label)
+
+
+def annotated_path(annotate: str, source: Source, several: bool) -> Path:
+    """Where a stream's annotated video goes: OUT itself, or OUT_<video stem or camera name> when there are several."""
+    out = Path(annotate)
+    if not several:
+        return out
+    tag = (
+        source.path.stem if isinstance(source, FileSource) else re.sub(r"[^A-Za-z0-9_.-]+", "_", source.name)
+    )
+    return out.with_name(f"{out.stem}_{tag.strip('_')}{out.suffix}")
 
 
 def class_name(names: list[str], label: int) -> str:

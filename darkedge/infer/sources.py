@@ -1,19 +1,27 @@
 """Where frames come from: a video file, a folder of videos, a network stream (RTSP/HTTP) or a camera.
 
-Files are decoded in the caller's thread, every frame in order. Live sources (URL, camera) are read on
-their own thread into a small bounded buffer: when inference is slower than the stream, the oldest frames
-are dropped (and counted) instead of the whole pipeline falling behind. A network stream that stops is
-reopened with exponential back-off; frame numbers and times keep increasing across reconnects.
+A source is an iterator of frames (`frames(stop)`); the thread that reads it and the bounded buffer it fills
+belong to the camera (darkedge.infer.camera). A file gives every frame in order. A network stream that
+stops is reopened with exponential back-off, and frame numbers and times keep increasing across reconnects;
+the log says when a stream is lost and when it is back, once each, not at every attempt.
+
+OpenCV opens one stream at a time (its FFmpeg backend holds a process-wide lock while it opens and probes a
+stream): a camera that answers with garbage, or not at all, delays the (re)connection of the others by up to
+the open timeout (NETWORK_TIMEOUT_MS) per attempt. Streams already open are read in parallel, unaffected.
+
+SOURCE may carry a name, `front=rtsp://10.0.0.7/stream1`, which events, metrics and the summary then use;
+`--sources FILE` lists one SOURCE a line.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,16 +36,25 @@ log = logging.getLogger(__name__)
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 DEFAULT_FPS = 25.0  # when a container or camera does not say
 NETWORK_TIMEOUT_MS = 5000  # FFmpeg open / read timeout, so a silent server is noticed
+NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")  # `name=` prefix of a SOURCE
 
 
 @dataclass
 class Frame:
-    """One decoded frame: BGR uint8 as OpenCV gives it, its number and time (s) since the stream started."""
+    """One decoded frame: BGR uint8 as OpenCV gives it, its number and time (s) since the stream started.
 
-    image: np.ndarray
+    `arrived` is when it was read (time.monotonic), for the lag from arrival to the window's result;
+    `pixels` is the frame prepared for the model (set by the camera's reader thread); `image` is dropped
+    (None) once prepared unless an annotated video needs it; `source` is what it was read from.
+    """
+
+    image: np.ndarray | None
     index: int
     time: float
     after_gap: bool = False  # first frame after a reconnect: a window must not span the gap
+    arrived: float = 0.0
+    pixels: np.ndarray | None = None
+    source: FileSource | LiveSource | None = None
 
 
 @dataclass
@@ -53,12 +70,12 @@ class FileSource:
 
     live = False
 
-    def __init__(self, path: Path):
-        self.name = str(path)
+    def __init__(self, path: Path, name: str | None = None):
+        self.name = name or str(path)
         self.path = path
         self.fps = DEFAULT_FPS
-        self.dropped = 0
         self.reconnects = 0
+        self.state = "connecting"
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         """Every frame of the file in order; a file OpenCV cannot decode at all is a one-line error."""
@@ -67,121 +84,123 @@ class FileSource:
             if not capture.isOpened():
                 raise VideoError(f"{self.path}: cannot open video (corrupt or unsupported format)")
             self.fps = frame_rate(capture)
+            self.state = "connected"
             index = 0
             while not stop.is_set():
                 ok, image = capture.read()
                 if not ok:
                     break
-                yield Frame(image, index, index / self.fps)
+                yield Frame(image, index, index / self.fps, arrived=time.monotonic(), source=self)
                 index += 1
             if index == 0 and not stop.is_set():
                 raise VideoError(f"{self.path}: no decodable frames (corrupt or empty video)")
         finally:
             capture.release()
-
-    def close(self) -> None:
-        """Nothing to release between frames: the capture is closed when `frames` ends."""
+            self.state = "ended"
 
 
 class LiveSource:
-    """A network stream or camera read on a background thread into a buffer of `buffer` frames."""
+    """A network stream or camera; `frames` reads it for as long as asked, reconnecting when it stops.
+
+    With `required` the stream is opened here and one that cannot be is a one-line error (a box with one
+    camera should say so at start-up); without, it is opened by the reader and retried like a lost stream,
+    so one camera that is down never holds up the others.
+    """
 
     live = True
 
-    def __init__(self, target: str | int, name: str, buffer: int = 8, backoff: Backoff | None = None):
+    def __init__(self, target: str | int, name: str, backoff: Backoff | None = None, required: bool = True):
         self.target = target
         self.name = name
         self.backoff = backoff or Backoff()
-        self.dropped = 0
         self.reconnects = 0
-        self._buffer: collections.deque[Frame] = collections.deque(maxlen=max(1, buffer))
-        self._ready = threading.Condition()
-        self._halt = threading.Event()
-        self._capture = self._open()
-        if not self._capture.isOpened():
-            self._capture.release()
-            what = (
-                f"camera {target}: no such device"
-                if isinstance(target, int)
-                else f"{name}: cannot open stream"
-            )
-            raise DarkedgeError(what)
-        self.fps = frame_rate(self._capture)
-        self._thread = threading.Thread(
-            target=self._read_forever, name=f"darkedge-reader-{name}", daemon=True
-        )
+        self.fps = DEFAULT_FPS
+        self.state = "connecting"  # then "connected" / "reconnecting"
+        self._capture: cv2.VideoCapture | None = None
+        self._lost_at: float | None = None  # when the stream was lost, while it is being reconnected
         self._started = time.monotonic()
-        self._thread.start()
+        if required:
+            self._capture = self._open()
+            if self._capture is None:
+                what = (
+                    f"camera {target}: no such device"
+                    if isinstance(target, int)
+                    else f"{name}: cannot open stream"
+                )
+                raise DarkedgeError(what)
 
-    def _open(self) -> cv2.VideoCapture:
+    def _open(self) -> cv2.VideoCapture | None:
+        """One attempt to open the stream; None when it fails."""
         if isinstance(self.target, int):
-            level = cv2.utils.logging.getLogLevel()
-            cv2.utils.logging.setLogLevel(
-                cv2.utils.logging.LOG_LEVEL_ERROR
-            )  # a missing camera is our one-line error
-            try:
-                return cv2.VideoCapture(self.target)
-            finally:
-                cv2.utils.logging.setLogLevel(level)
-        timeouts = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            NETWORK_TIMEOUT_MS,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            NETWORK_TIMEOUT_MS,
-        ]
-        return cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
-
-    def _read_forever(self) -> None:
-        """Reader thread: push frames, drop the oldest when full, reopen the stream when it stops."""
-        capture, index, gap = self._capture, 0, False
-        delay = self.backoff.initial
-        while not self._halt.is_set():
-            ok, image = capture.read() if capture is not None else (False, None)
-            if ok:
-                self._push(Frame(image, index, time.monotonic() - self._started, gap))
-                index, gap, delay = index + 1, False, self.backoff.initial
-                continue
-            if capture is not None:
-                capture.release()
-                capture = None
-            log.warning("%s: stream stopped, reconnecting in %g s", self.name, delay)
-            if self._halt.wait(delay):
-                break
-            delay = min(delay * 2, self.backoff.maximum)
-            reopened = self._open()
-            if reopened.isOpened():
-                capture, gap = reopened, True
-                self.reconnects += 1
-                log.info("%s: reconnected", self.name)
-            else:
-                reopened.release()
-        if capture is not None:
+            capture = cv2.VideoCapture(self.target)
+        else:
+            timeouts = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                NETWORK_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                NETWORK_TIMEOUT_MS,
+            ]
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+        if not capture.isOpened():
             capture.release()
-
-    def _push(self, frame: Frame) -> None:
-        with self._ready:
-            if len(self._buffer) == self._buffer.maxlen:
-                lost = self._buffer.popleft()
-                self.dropped += 1
-                if lost.after_gap:  # keep the reconnect mark on the oldest frame still queued
-                    (self._buffer[0] if self._buffer else frame).after_gap = True
-            self._buffer.append(frame)
-            self._ready.notify()
+            return None
+        self.fps = frame_rate(capture)
+        return capture
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        """Frames as they arrive (the newest `buffer` of them), until `stop` is set or `close` is called."""
-        while not (stop.is_set() or self._halt.is_set()):
-            with self._ready:
-                if not self._buffer:
-                    self._ready.wait(timeout=0.1)
-                    continue
-                frame = self._buffer.popleft()
-            yield frame
+        """Frames as they are read, until `stop`; a stream that stops or never opens is retried with back-off."""
+        capture, self._capture = self._capture, None
+        index, gap, delay = 0, False, self.backoff.initial
+        try:
+            while not stop.is_set():
+                if capture is None:
+                    capture = self._open()
+                    gap = index > 0
+                if capture is not None:
+                    ok, image = capture.read()
+                    if ok:
+                        now = time.monotonic()
+                        self._connected(now)
+                        yield Frame(image, index, now - self._started, gap, arrived=now, source=self)
+                        index, gap, delay = index + 1, False, self.backoff.initial
+                        continue
+                    capture.release()
+                    capture = None
+                self._lost()
+                if stop.wait(delay):
+                    break
+                delay = min(delay * 2, self.backoff.maximum)
+        finally:
+            if capture is not None:
+                capture.release()
 
-    def close(self) -> None:
-        """Stop the reader thread (it notices within one read timeout) and release the stream."""
-        self._halt.set()
-        self._thread.join(timeout=NETWORK_TIMEOUT_MS / 1000 + 1)
+    def _connected(self, now: float) -> None:
+        """A frame arrived: note a recovery (and log it) when the stream had been lost."""
+        if self.state == "connected":
+            return
+        if self._lost_at is not None:
+            self.reconnects += 1
+            log.info("%s: reconnected after %.1f s", self.name, now - self._lost_at)
+        elif self.state == "reconnecting":
+            log.info("%s: connected", self.name)
+        self.state, self._lost_at = "connected", None
+
+    def _lost(self) -> None:
+        """The stream stopped, or could not be opened or read: say so once per outage, then retry quietly."""
+        if self.state == "connected":
+            self._lost_at = time.monotonic()
+            log.warning(
+                "%s: stream stopped, reconnecting (back-off %g .. %g s)",
+                self.name,
+                self.backoff.initial,
+                self.backoff.maximum,
+            )
+        elif self.state == "connecting":
+            log.warning("%s: cannot open stream or decode its frames; retrying in the background", self.name)
+        self.state = "reconnecting"
+
+
+Source = FileSource | LiveSource
 
 
 def frame_rate(capture: cv2.VideoCapture) -> float:
@@ -196,15 +215,54 @@ def url_scheme(spec: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def open_sources(spec: str, buffer: int = 8, backoff: Backoff | None = None) -> list[FileSource | LiveSource]:
-    """The sources SOURCE names: one per video of a folder, else exactly one. One-line errors on bad input."""
+def split_name(spec: str) -> tuple[str | None, str]:
+    """(name, source) of `name=source`; (None, spec) when there is no name (or spec is an existing path)."""
+    match = NAME.match(spec)
+    if match is None or Path(spec).exists():
+        return None, spec
+    return match.group(1), match.group(2)
+
+
+def read_sources_file(path: str | os.PathLike) -> list[str]:
+    """The SOURCEs a sources file lists: one a line, `name=` allowed, `#` comments and blank lines ignored.
+
+    Relative file and folder paths are taken relative to the sources file, as in a playlist.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DarkedgeError(f"{path}: no such sources file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DarkedgeError(f"{path}: cannot read the sources file ({e})") from None
+    specs = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, source = split_name(line)
+        if url_scheme(source) is None and not source.isdigit() and not Path(source).is_absolute():
+            source = str(path.parent / source)
+        specs.append(f"{name}={source}" if name else source)
+    if not specs:
+        raise DarkedgeError(f"{path}: lists no sources")
+    return specs
+
+
+def open_sources(
+    spec: str, backoff: Backoff | None = None, required: bool = True, name: str | None = None
+) -> list[Source]:
+    """The sources SOURCE names: one per video of a folder, else exactly one. One-line errors on bad input.
+
+    `name` replaces the source's own name in events (for a folder: NAME/<video path inside the folder>).
+    """
     scheme = url_scheme(spec)
     if scheme is not None:
         if scheme not in URL_SCHEMES:
             raise DarkedgeError(f"{spec}: unsupported URL scheme '{scheme}' (use {', '.join(URL_SCHEMES)})")
-        return [LiveSource(spec, spec, buffer, backoff)]
+        return [LiveSource(spec, name or spec, backoff, required)]
     if spec.isdigit():
-        return [LiveSource(int(spec), f"camera {spec}", buffer, backoff)]
+        return [LiveSource(int(spec), name or f"camera {spec}", backoff, required)]
     path = Path(spec)
     if path.is_dir():
         videos = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
@@ -212,7 +270,23 @@ def open_sources(spec: str, buffer: int = 8, backoff: Backoff | None = None) -> 
             raise DarkedgeError(
                 f"{path}: no video files in this folder ({', '.join(sorted(VIDEO_EXTENSIONS))})"
             )
-        return [FileSource(p) for p in videos]
+        return [FileSource(p, f"{name}/{p.relative_to(path)}" if name else None) for p in videos]
     if path.is_file():
-        return [FileSource(path)]
+        return [FileSource(path, name)]
     raise DarkedgeError(f"{path}: no such file or folder")
+
+
+@contextmanager
+def quiet_video_logs() -> Iterator[None]:
+    """Inside, OpenCV and FFmpeg keep their warnings to themselves: infer reports each problem in one line.
+
+    A corrupt stream makes FFmpeg print a line for every broken packet, and a missing camera makes OpenCV
+    print several. FFmpeg's level is read once, when OpenCV first loads it (a user's own setting is kept).
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)

@@ -3,6 +3,10 @@
 Each frame is prepared once when it arrives (BGR -> RGB, resized to size * resize_ratio px high, centre crop
 to size x size, as evaluation does), so a window is only a stack of frames already prepared. The window spans
 (T - 1) * frame_step + 1 frames of the stream; `frame_step` should match the stride the model was trained with.
+
+Windows are due on a fixed grid of frame numbers: the first when the span is full, then every `stride` frames.
+A live camera may drop frames when inference falls behind; a window due whose frames are not all there is
+skipped and counted, never run on frames that are not `frame_step` apart. After a reconnect the grid starts over.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class Window:
 
 
 class SlidingWindow:
-    """Collects prepared frames; `push` returns a Window once the span is full, then every `stride` frames."""
+    """Collects prepared frames; `push` returns a Window when one is due and all its frames are there."""
 
     def __init__(
         self, num_frames: int, size: int, stride: int, frame_step: int = 1, resize_ratio: float = RESIZE_RATIO
@@ -43,23 +47,41 @@ class SlidingWindow:
         self.num_frames, self.size, self.stride, self.frame_step = num_frames, size, stride, frame_step
         self.resize_ratio = resize_ratio
         self.span = (num_frames - 1) * frame_step + 1
-        self._frames: collections.deque[tuple[Frame, np.ndarray]] = collections.deque(maxlen=self.span)
-        self._due_in = self.span  # frames still to come before the next window
+        self.skipped = 0  # windows due whose frames were not all there (dropped by a live camera's buffer)
+        self._frames: collections.deque[Frame] = collections.deque(maxlen=self.span)
+        self._due: int | None = None  # number of the frame that completes the next window
 
     def reset(self) -> None:
-        """Forget the frames held (after a reconnect, a window must not mix the two sides of the gap)."""
+        """Forget the frames held (a new file, or a reconnect: a window must not mix the two sides of a gap)."""
         self._frames.clear()
-        self._due_in = self.span
+        self._due = None
 
     def push(self, frame: Frame) -> Window | None:
-        """Add one frame; the window to run when it is due, else None."""
-        if frame.after_gap:
+        """Add one frame (prepared here unless frame.pixels is set); the window to run when it is due, else None."""
+        if frame.pixels is None:
+            frame.pixels = prepare_frame(frame.image, self.size, self.resize_ratio)
+        if frame.after_gap or self._due is None or (self._frames and frame.index <= self._frames[-1].index):
             self.reset()
-        self._frames.append((frame, prepare_frame(frame.image, self.size, self.resize_ratio)))
-        self._due_in -= 1
-        if self._due_in > 0:
+            self._due = frame.index + self.span - 1
+        self._frames.append(frame)
+        if frame.index < self._due:
             return None
-        self._due_in = self.stride
-        picked = [pixels for _, pixels in list(self._frames)[:: self.frame_step]]  # T frames, (S, S, 3) each
-        clip = np.stack(picked).transpose(3, 0, 1, 2)[None].astype(np.float32) / 255.0
-        return Window(np.ascontiguousarray(clip), self._frames[0][0], self._frames[-1][0])
+        missed = (frame.index - self._due) // self.stride  # windows due at frames that never came
+        due = self._due + missed * self.stride
+        self._due = due + self.stride
+        picked = self._picked(due) if due == frame.index else None
+        self.skipped += missed + (picked is None)
+        if picked is None:
+            return None
+        clip = np.stack([f.pixels for f in picked]).transpose(3, 0, 1, 2)[None].astype(np.float32) / 255.0
+        return Window(np.ascontiguousarray(clip), picked[0], picked[-1])
+
+    def _picked(self, last: int) -> list[Frame] | None:
+        """The T frames of the window ending at frame `last`, or None when one of them was dropped."""
+        first = last - self.span + 1
+        held = self._frames
+        if len(held) == self.span and held[0].index == first:  # no frame missing: the common case
+            return list(held)[:: self.frame_step]
+        by_index = {f.index: f for f in held}
+        wanted = range(first, last + 1, self.frame_step)
+        return [by_index[i] for i in wanted] if all(i in by_index for i in wanted) else None

@@ -89,11 +89,23 @@ def build_encoder(name: str, img_size: int, width: float = 1.0) -> VisionTransfo
 CLIP_NORM_EPS = 1e-3  # keeps an all-black clip finite; dark clips' per-channel std is ~0.02-0.06
 
 
-def standardise_clip(clip: torch.Tensor, eps: float = CLIP_NORM_EPS) -> torch.Tensor:
-    """(B, 3, T, H, W) -> each clip's channels shifted and scaled to mean 0, std 1 over time and space."""
-    mean = clip.mean(dim=(2, 3, 4), keepdim=True)
-    std = (clip - mean).square().mean(dim=(2, 3, 4), keepdim=True).sqrt()
-    return (clip - mean) / (std + eps)
+class InputNorm(nn.Module):
+    """How a clip in [0, 1] is scaled for the encoder: (x - mean) / std with constants ("fixed"), or each clip's
+    channels to mean 0, std 1 over time and space ("clip"). Its own module, so that quantization can leave the
+    per-clip statistics in floating point by name (darkedge.quant.ptq)."""
+
+    def __init__(self, cfg: ClassifierConfig):
+        super().__init__()
+        self.mode = cfg.input_norm
+        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1, 1), persistent=False)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        if self.mode == "fixed":
+            return (clip - self.mean) / self.std
+        centred = clip - clip.mean(dim=(2, 3, 4), keepdim=True)
+        std = centred.square().mean(dim=(2, 3, 4), keepdim=True).sqrt()
+        return centred / (std + CLIP_NORM_EPS)
 
 
 class ClipFeatures(nn.Module):
@@ -101,9 +113,7 @@ class ClipFeatures(nn.Module):
 
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
-        self.input_norm = cfg.input_norm
-        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1, 1), persistent=False)
+        self.normalise = InputNorm(cfg)
         self.encoder = build_encoder(cfg.encoder, cfg.img_size, cfg.width)
         self.dim = self.encoder.dim
         if cfg.head == "bert":
@@ -114,8 +124,7 @@ class ClipFeatures(nn.Module):
             self.head = MeanHead()
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        x = standardise_clip(clip) if self.input_norm == "clip" else (clip - self.mean) / self.std
-        return self.head(self.encoder(x))
+        return self.head(self.encoder(self.normalise(clip)))
 
 
 class VideoClassifier(nn.Module):

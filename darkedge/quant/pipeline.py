@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from darkedge.data.dataset import ClipDataset
+from darkedge.data.loader import resolve_workers
 from darkedge.data.views import view_for
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import export_model
@@ -30,6 +31,7 @@ from darkedge.models import load_model
 from darkedge.models.int8_checkpoint import load_int8_model, save_int8_checkpoint, state_dict_bytes
 from darkedge.names import INT8_NAME, STAGE_KINDS, TEACHER_KINDS
 from darkedge.quant.calib import calibration_batches, open_calibration
+from darkedge.quant.device import qat_device
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
@@ -105,8 +107,11 @@ def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> 
         return {name: None for name in models}, 0
     results = {}
     for name, model in models.items():
+        workers = resolve_workers(cfg.workers, d.device)
         protocol = run.protocol("student")
-        metrics = evaluate(model, test_set, run.class_names, protocol, batch_size=cfg.batch_size, d=d)
+        metrics = evaluate(
+            model, test_set, run.class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d
+        )
         results[name] = {"top1": metrics["top1"], "top5": metrics["top5"], "n_skipped": metrics["n_skipped"]}
     return results, len(test_set)
 
@@ -138,6 +143,7 @@ def quantize_run(
     """
     d = init_distributed()
     try:
+        d = qat_device(d)
         run = open_run(run_path)
         calib = Path(calib)
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")

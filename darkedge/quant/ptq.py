@@ -6,13 +6,11 @@ nets as NNCF's default CNN type, which also quantizes the residual adds (the INT
 in OpenVINO than quantized as TRANSFORMER). NNCF still makes the quantizers after a ReLU unsigned (uint8),
 which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model and the Q/DQ
 ONNX then compute the same thing (the OpenVINO IR makes them unsigned again, as its CPU kernels want them, with the
-trained ranges: darkedge.export.openvino). SmoothQuant can be switched off: it crashes on some shared-weight
-models (nncf issue 4172).
-
-The classifier's input normalisation stays in floating point (IGNORED): only its result, the first convolution's
-input, is quantized. NNCF would otherwise quantize the raw clip and, with per-clip normalisation, its mean and
-variance too, which costs a dark clip its few levels and an INT8 graph four float-quantize-float steps that FP32
-runs as one fused MVN kernel.
+trained ranges: darkedge.export.openvino). The input normalisation stays in floating point: with per-clip
+statistics NNCF would quantize the raw clip, its mean and its variance (a scale near 1e-3, which QAT drove to NaN
+and OpenVINO then refused to compile), which also costs a dark clip its few levels and an INT8 graph four
+float-quantize-float steps that FP32 runs as one fused MVN kernel; the first convolution's input quantizer comes
+after it as usual. SmoothQuant can be switched off: it crashes on some shared-weight models (nncf issue 4172).
 """
 
 from __future__ import annotations
@@ -24,10 +22,6 @@ import torch
 from torch import nn
 
 from darkedge.models.vit import Block
-
-# NNCF's names (scope/op/call) for the operations of ClipFeatures' input normalisation (darkedge.models.classifier);
-# under fixed normalisation the mean and variance ops do not exist and their names match nothing.
-IGNORED = (r"backbone/(mean|sub|square|sqrt|add|div)/\d+",)
 
 
 def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant: bool = True) -> nn.Module:
@@ -44,6 +38,8 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
             smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
         )
     batches = list(batches)
+    # the ops of every InputNorm (module attribute `normalise`), e.g. backbone/normalise/mean/0
+    float_ops = nncf.IgnoredScope(patterns=[r"(.*/)?normalise/.*"], validate=False)
     transformer = any(isinstance(module, Block) for module in model.modules())
     quantized = nncf.quantize(
         copy.deepcopy(model).eval().cpu(),
@@ -51,8 +47,8 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
         model_type=nncf.ModelType.TRANSFORMER if transformer else None,
         preset=nncf.QuantizationPreset.PERFORMANCE,
         subset_size=len(batches),
-        ignored_scope=nncf.IgnoredScope(patterns=list(IGNORED), validate=False),
         advanced_parameters=advanced,
+        ignored_scope=float_ops,
     ).eval()
     make_quantizers_signed(quantized)
     return quantized

@@ -19,16 +19,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
-from darkedge.data.dataset import collate_clips
+from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.models.int8_checkpoint import nncf_config_of
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
@@ -58,7 +58,7 @@ class QatConfig:
     tau: float = 1.0
     use_labels: bool = True  # False: teacher (and student) targets only
     seed: int = 0
-    workers: int = 0
+    workers: int | None = None  # DataLoader workers; None: chosen from the machine and device
 
 
 def qat_loss(
@@ -108,15 +108,17 @@ def finetune_quantized(
         DistributedSampler(dataset, d.world_size, d.rank, shuffle=True, seed=cfg.seed) if d.enabled else None
     )
     generator = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(
+    workers = resolve_workers(cfg.workers, device)
+    loader = make_loader(
         dataset,
         batch_size=cfg.batch_size,
+        workers=workers,
+        device=device,
         shuffle=sampler is None,
         sampler=sampler,
-        generator=generator if sampler is None else None,
-        num_workers=cfg.workers,
-        collate_fn=collate_clips,
+        generator=generator,
         drop_last=len(dataset) >= cfg.batch_size * d.world_size,
+        persistent=True,
     )
     if len(loader) == 0:
         raise DarkedgeError("quantize: no training clips for quantization-aware distillation")
@@ -170,7 +172,10 @@ def finetune_quantized(
                 f"mean loss {totals[0] / max(totals[2], 1):.4f} ({time.time() - started:.0f} s)"
             )
             if resume_path is not None:
-                kept = Tally(totals[0], int(totals[1]), int(totals[2]), int(totals[3]), tally.steps)
+                sums = dict(
+                    loss_sum=totals[0], correct=int(totals[1]), seen=int(totals[2]), skipped=int(totals[3])
+                )
+                kept = replace(tally, **sums)
                 save_resume(
                     resume_path,
                     settings,
@@ -191,4 +196,6 @@ def finetune_quantized(
         "mean_loss": loss_sum / max(seen, 1),
         "clips_seen": int(seen),
         "clips_skipped": int(skipped),
+        "device": device,
+        "loader": {"workers": workers, **tally.loader_stats()},
     }

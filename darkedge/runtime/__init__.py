@@ -12,6 +12,7 @@ from pathlib import Path
 from darkedge.errors import DarkedgeError
 from darkedge.names import BACKEND_BY_SUFFIX, BACKEND_SUFFIXES, BACKENDS
 from darkedge.runtime.predictor import Predictor
+from darkedge.runtime.torch_settings import TorchSettings
 
 
 def backend_for(path: str | os.PathLike) -> str:
@@ -27,11 +28,19 @@ def backend_for(path: str | os.PathLike) -> str:
 
 
 def load_predictor(
-    path: str | os.PathLike, backend: str | None = None, threads: int | None = None, batch: int | None = None
+    path: str | os.PathLike,
+    backend: str | None = None,
+    threads: int | None = None,
+    batch: int | None = None,
+    torch_settings: TorchSettings | None = None,
+    max_batch: int | None = None,
 ) -> Predictor:
     """A predictor for the model at `path`; `backend` defaults to the one its extension implies.
 
-    `batch` (OpenVINO only) reshapes a static IR to that batch size, for throughput measurements.
+    `batch` (OpenVINO only) reshapes a static IR to that batch size, for throughput measurements;
+    `torch_settings` (torch only) choose the device, precision and compilation;
+    `max_batch` (OpenVINO only) frees a static IR's batch to 1..max_batch, for batched multi-camera inference
+    (the other backends take the batches their file allows: Predictor.max_batch says which).
     """
     path = Path(path)
     backend = backend or backend_for(path)
@@ -39,6 +48,8 @@ def load_predictor(
         raise DarkedgeError(f"{path}: unknown backend '{backend}' (expected one of {', '.join(BACKENDS)})")
     if not path.is_file():
         raise DarkedgeError(f"{path}: no such model file")
+    if torch_settings is not None and torch_settings != TorchSettings() and backend != "torch":
+        raise DarkedgeError(f"{path}: device, precision and compile settings are for the torch backend")
     expected = BACKEND_SUFFIXES[backend]
     if path.suffix != expected:
         raise DarkedgeError(f"{path}: backend '{backend}' loads {expected} files, not '{path.suffix}'")
@@ -46,7 +57,7 @@ def load_predictor(
     if backend == "torch":
         from darkedge.runtime.torch_predictor import TorchPredictor
 
-        return TorchPredictor(path, threads)
+        return TorchPredictor(path, threads, torch_settings)
     if backend == "onnxruntime":
         from darkedge.runtime.onnxruntime_predictor import OnnxRuntimePredictor
 
@@ -54,10 +65,10 @@ def load_predictor(
     if backend == "openvino":
         from darkedge.runtime.openvino_predictor import OpenVinoPredictor
 
-        return OpenVinoPredictor(path, threads, batch)
+        return OpenVinoPredictor(path, threads, batch, max_batch)
     from darkedge.runtime.tensorrt_predictor import TensorRtPredictor
 
     return TensorRtPredictor(path, threads)
 
 
-__all__ = ["BACKENDS", "Predictor", "backend_for", "load_predictor"]
+__all__ = ["BACKENDS", "Predictor", "TorchSettings", "backend_for", "load_predictor"]

@@ -2,6 +2,8 @@
 
 A clip batch is float32 (B, 3, T, H, W) in [0, 1]; an exported model's shape is static, so every call is
 checked against it first and a mismatch is a one-line error rather than a runtime's stack trace.
+`predict_many` runs any number of clips in the calls the model takes: all at once when its batch is free, in
+chunks of `max_batch` when that is bounded, padded to the batch when the batch is fixed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Predictor:
         self.input_shape = tuple(input_shape)
         self.metadata = metadata  # darkedge.runtime.metadata: class names, input shape, sampling, provenance
         self.threads = threads
+        # The most clips one call takes: the fixed batch, or a backend's bound on a free one (None: any).
+        self.max_batch: int | None = self.input_shape[0] if self.input_shape else None
 
     @property
     def class_names(self) -> list[str] | None:
@@ -56,6 +60,23 @@ class Predictor:
         clips = np.ascontiguousarray(clips, dtype=np.float32)
         self.check_shape(clips.shape)
         return self._run(clips)
+
+    def predict_many(self, clips: np.ndarray) -> tuple[np.ndarray, int]:
+        """(logits (B, C), number of calls) for any number of clips B, in as few calls as the model allows.
+
+        A fixed batch larger than the clips left is filled with copies of the last clip (their logits are
+        dropped): one padded call costs less than one call per clip would on a batch-fixed model.
+        """
+        fixed = self.input_shape[0] if self.input_shape else None
+        step = self.max_batch or len(clips)
+        logits = []
+        for start in range(0, len(clips), step):
+            chunk = clips[start : start + step]
+            count = len(chunk)
+            if fixed is not None and count < fixed:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - count, axis=0)])
+            logits.append(self.predict(chunk)[:count])
+        return np.concatenate(logits), len(logits)
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """One-line error when `shape` is not one the model takes (None in input_shape: any size)."""

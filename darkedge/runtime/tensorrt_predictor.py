@@ -47,6 +47,8 @@ class TensorRtPredictor(Predictor):
             read_metadata(path),  # <engine>.engine.json beside it
             threads,
         )
+        if self.input_shape[0] is None:  # a free batch: the optimisation profile's maximum bounds it
+            self.max_batch = int(self.engine.get_tensor_profile_shape(self.input_name, 0)[2][0])
 
     def _run(self, clips: np.ndarray) -> np.ndarray:
         torch = self.torch

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
-from darkedge.data.dataset import collate_clips
+from darkedge.data.loader import make_loader
 from darkedge.fileio import save_figure
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_gather
 
@@ -35,14 +35,14 @@ def predict(
     Under DDP each rank predicts every world_size-th clip and the results are gathered on every rank.
     """
     shard = Subset(dataset, range(d.rank, len(dataset), d.world_size))
-    loader = DataLoader(shard, batch_size=batch_size, num_workers=workers, collate_fn=collate_clips)
+    loader = make_loader(shard, batch_size=batch_size, workers=workers, device=d.device)
     model.eval()
     logits, labels, skipped = [], [], 0
     for clips, targets, n_skipped in loader:
         skipped += n_skipped
         if clips is None or len(targets) == 0:
             continue
-        clips = clips.to(d.device)
+        clips = clips.to(d.device, non_blocking=True)
         if clips.dim() == 6:  # (B, V, 3, T, S, S): several clips / crops per video
             b, v = clips.shape[:2]
             out = model(clips.flatten(0, 1)).float().view(b, v, -1).mean(1)

@@ -2,11 +2,11 @@
 
 `train_epoch` is the loop over one epoch's batches that every network trained on clips shares (the classifier
 stages here, quantization-aware distillation in darkedge.quant.qat): the loss comes from a callback, so each
-caller says only what it compares the logits with. `fit` trains a classifier stage with it. Each epoch is seeded
-from (seed, epoch, rank), so data order, augmentation and dropout are a function of the epoch alone: a run resumed
-from an epoch checkpoint (`save_resume` / `load_resume`) ends exactly where an uninterrupted one ends, and every
-stage of a run sees the same clips in the same order (the student and the raw baseline differ only by the
-distillation term).
+caller says only what it compares the logits with; it also times how long the model waited for data. `fit` trains
+a classifier stage with it. Each epoch is seeded from (seed, epoch, rank), so data order, augmentation and dropout
+are a function of the epoch alone: a run resumed from an epoch checkpoint (`save_resume` / `load_resume`) ends
+exactly where an uninterrupted one ends, and every stage of a run sees the same clips in the same order (the
+student and the raw baseline differ only by the distillation term).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import math
 import random
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from tqdm import tqdm
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.config import TrainConfig
-from darkedge.data.dataset import collate_clips
+from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
 from darkedge.names import RESUME_KIND
@@ -43,6 +44,8 @@ from darkedge.train.losses import distillation_loss
 log = logging.getLogger(__name__)
 
 RESUME_FILE = "resume.pt"  # what a killed run resumes from: RUN/<stage>/resume.pt, RUN/quant/resume.pt
+STARVED_SHARE = 0.2  # an accelerator waiting on data more than this share of an epoch gets a warning
+PROGRESS_EVERY_S = 0.5  # the progress bar's loss is read back (a GPU sync) at most this often
 
 # loss(logits, labels, targets): `targets` is what the targets callback computed from the same clips (teacher
 # logits, say), or None without one
@@ -124,6 +127,39 @@ class Tally:
     seen: int = 0
     skipped: int = 0  # unreadable clips
     steps: int = 0  # optimiser steps
+    # seconds: waiting for each epoch's first batch (workers starting, the first clips decoded); waiting for the
+    # later batches (the model idle for want of data); the rest (copies, forward, backward, optimiser steps, on a
+    # GPU until it finished the epoch's work)
+    first_batch_s: float = 0.0
+    data_s: float = 0.0
+    compute_s: float = 0.0
+
+    def loader_stats(self) -> dict[str, float]:
+        """Data wait against compute: seconds, the wait's share of the steady state, and clips per second of
+        compute (what the step alone would do, data for free)."""
+        busy = self.data_s + self.compute_s
+        return {
+            "first_batch_s": round(self.first_batch_s, 3),
+            "data_wait_s": round(self.data_s, 3),
+            "compute_s": round(self.compute_s, 3),
+            "wait_share": round(self.data_s / busy, 4) if busy > 0 else 0.0,
+            "step_clips_per_s": round(self.seen / self.compute_s, 1) if self.compute_s > 0 else None,
+        }
+
+
+_warned_loaders: weakref.WeakSet = weakref.WeakSet()  # loaders already warned about, once each
+
+
+def warn_if_starved(loader: DataLoader, tally: Tally, device: str, desc: str) -> None:
+    """Warn (once per loader) when an accelerator waited on data more than STARVED_SHARE of the epoch."""
+    share = tally.loader_stats()["wait_share"]
+    if device == "cpu" or share <= STARVED_SHARE or loader in _warned_loaders:
+        return
+    _warned_loaders.add(loader)
+    log.warning(
+        f"{desc}: {device} waited for data {100 * share:.0f} % of the epoch with "
+        f"{loader.num_workers} DataLoader worker(s); give more with --workers N"
+    )
 
 
 def train_epoch(
@@ -150,25 +186,40 @@ def train_epoch(
     `loss_fn(logits, labels, targets)`, backward; every `settings.accumulate` micro-batches (DDP syncing gradients only on the last), the gradient norm
     is clipped to `settings.grad_clip` (0: no clipping), then one optimiser and one schedule step; `settings.amp`
     runs forward and loss in bf16 on CUDA. Counts go to `tally` (a new one by default); with `max_steps`, the epoch
-    stops once the tally holds that many steps.
+    stops once the tally holds that many steps. The tally also gets the seconds spent waiting for batches and
+    computing; an accelerator that waited more than STARVED_SHARE of the time gets a warning (once per loader).
     """
     tally = tally if tally is not None else Tally()
     accumulate, grad_clip = settings.accumulate, settings.grad_clip
+    device = d.device
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
-        if settings.amp and d.device.startswith("cuda")
+        if settings.amp and device.startswith("cuda")
         else contextlib.nullcontext()
     )
+    # Sums stay on the device, read back at the end (and for the progress bar at most every PROGRESS_EVERY_S):
+    # no per-step sync, so the host queues the next batch's work while the GPU still runs this one.
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen, data_s, first_s = 0, 0.0, 0.0
+    started = shown = ready = time.perf_counter()
     bar = tqdm(loader, desc=desc, file=sys.stderr, disable=not d.is_main, leave=False)
     for i, (clips, labels, n_skipped) in enumerate(bar):
+        waited = time.perf_counter() - ready
+        if i == 0:
+            first_s += waited
+        else:
+            data_s += waited
         tally.skipped += n_skipped
         if max_steps is not None and tally.steps >= max_steps:
             break
         # Under DDP every rank must skip an all-unreadable batch together, or the others' gradient
         # all-reduce would wait forever for the rank that skipped.
         if all_reduce_sum(d, [float(clips is None or len(labels) == 0)])[0] > 0:
+            ready = time.perf_counter()
             continue
-        clips, labels = clips.to(d.device), torch.as_tensor(labels).to(d.device)
+        clips = clips.to(device, non_blocking=True)
+        labels = torch.as_tensor(labels).to(device, non_blocking=True)
         group_start = (i // accumulate) * accumulate
         group_size = min(accumulate, len(loader) - group_start)
         step_now = i - group_start == group_size - 1
@@ -190,10 +241,22 @@ def train_epoch(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             tally.steps += 1
-        tally.loss_sum += loss.item() * len(labels)
-        tally.correct += int((logits.argmax(1) == labels).sum())
-        tally.seen += len(labels)
-        bar.set_postfix(loss=f"{tally.loss_sum / tally.seen:.3f}", skipped=tally.skipped)
+        loss_sum += loss.detach().double() * len(labels)
+        correct += (logits.detach().argmax(1) == labels).sum()
+        seen += len(labels)
+        if d.is_main and time.perf_counter() - shown > PROGRESS_EVERY_S:
+            shown = time.perf_counter()
+            bar.set_postfix(
+                loss=f"{(tally.loss_sum + loss_sum.item()) / (tally.seen + seen):.3f}", skipped=tally.skipped
+            )
+        ready = time.perf_counter()
+    tally.loss_sum += loss_sum.item()  # waits for the device to finish the epoch's work
+    tally.correct += int(correct.item())
+    tally.seen += seen
+    tally.first_batch_s += first_s
+    tally.data_s += data_s
+    tally.compute_s += time.perf_counter() - started - first_s - data_s
+    warn_if_starved(loader, tally, device, desc)
     return tally
 
 
@@ -288,12 +351,14 @@ def fit(
     sampler = DistributedSampler(
         train_set, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed
     )
-    loader = DataLoader(
+    workers = resolve_workers(cfg.workers, d.device)
+    loader = make_loader(
         train_set,
         batch_size=cfg.batch_size,
+        workers=workers,
+        device=d.device,
         sampler=sampler,
-        num_workers=cfg.workers,
-        collate_fn=collate_clips,
+        persistent=True,
     )
     steps_per_epoch = math.ceil(len(loader) / cfg.accumulate)
     optimizer = make_optimizer(model, cfg)
@@ -338,6 +403,8 @@ def fit(
         loss_sum, correct, seen, skipped = all_reduce_sum(
             d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped]
         )
+        # timing of this rank (rank 0's goes to the history): the wait share is a property of the machine
+        loader_stats = {"workers": workers, **tally.loader_stats()}
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -346,11 +413,12 @@ def fit(
             "train_clips": int(seen),
             "skipped_clips": int(skipped),
             "seconds": round(time.time() - started, 1),
+            "loader": loader_stats,
         }
         last = epoch + 1 == cfg.epochs
         if last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0):
             metrics = evaluate(
-                model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=cfg.workers, d=d
+                model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d
             )
             entry.update(top1=metrics["top1"], top5=metrics["top5"])
         history.append(entry)
@@ -367,7 +435,7 @@ def fit(
 
     if not metrics:  # resumed after the last epoch: evaluate the finished weights
         metrics = evaluate(
-            model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=cfg.workers, d=d
+            model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d
         )
     metrics["history"] = history
     if d.is_main:

@@ -16,14 +16,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from darkedge.config import TrainConfig, make_config
+from darkedge.config import (
+    TrainConfig,
+    check_preset,
+    merge_settings,
+    read_config_file,
+    resolve_config,
+    run_changes,
+)
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.names import BUILTIN_DATA, STAGE_KINDS, STAGES, STUDENT_MODELS
+from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES, STUDENT_MODELS
 from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.loop import RESUME_FILE, fit
-from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table
+from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_description
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +83,32 @@ def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None]:
     return index.class_names, videos
 
 
+def _checked(cfg: TrainConfig) -> TrainConfig:
+    """`cfg` with its pretrained file's absolute path, once its classifier has been built (and the file loaded into
+    it): a setting the architecture cannot take, or a weight file that is missing or of another layout, is a
+    one-line error before anything is written."""
+    from darkedge.models import build_model
+
+    if cfg.pretrained:
+        cfg = replace(cfg, pretrained=str(Path(cfg.pretrained).resolve()))
+    for model in ("teacher", "student"):  # a student of an unknown encoder fails now, not after the teacher
+        build_model("classifier", classifier_config(cfg, 2, model))
+    return cfg
+
+
 def _open_or_create(
     *,
     out: Path,
     run: Path | None,
     resume: bool,
-    preset: str | None,
-    data: str | None,
-    video_root: str | None,
-    seed: int | None,
-    epochs: int | None,
+    settings: dict[str, Any],
+    config_file: str | None,
     d: Dist,
 ) -> Run:
-    """A new run directory from the preset, or the existing one named by `run` (or out/latest with --resume)."""
+    """A new run directory from the preset, the config file and `settings`, or the existing one named by `run`
+    (or out/latest with --resume), changed only where an existing run may change (config.RUN_SETTINGS)."""
     if run is None and not resume:
-        cfg = make_config(preset or "small", data=data, seed=seed, epochs=epochs, video_root=video_root)
+        cfg = _checked(resolve_config(settings, config_file))
         class_names, videos = _prepare_data(cfg, d)
         cfg = replace(cfg, data=str(Path(cfg.data).resolve()), video_root=videos)
         path = None
@@ -100,19 +118,19 @@ def _open_or_create(
         return Run(Path(broadcast(d, str(path))), cfg, class_names)
 
     existing = open_run(run if run is not None else out / "latest")
-    for flag, value in (("--preset", preset), ("--seed", seed)):
-        if value is not None:
-            raise DarkedgeError(
-                f"{flag}: {existing.path} keeps the settings it was made with; start a new run instead"
-            )
-    cfg = existing.config
-    if data is not None or video_root is not None or epochs is not None:
-        if data is not None or video_root is not None:  # other videos: the saved folder no longer applies
-            cfg = replace(cfg, data=str(Path(data).resolve()) if data else cfg.data, video_root=video_root)
-        cfg = replace(cfg, epochs=epochs or cfg.epochs)
-        found, videos = _prepare_data(cfg, d)
-        cfg = replace(cfg, video_root=videos)
-        check_classes(found, existing.class_names, data or cfg.data, existing.path)
+    if config_file:
+        settings = {**read_config_file(config_file), **settings}
+    if "data" in settings:  # a run records its data by absolute path
+        settings = {**settings, "data": str(Path(settings["data"]).resolve())}
+    changes = run_changes(existing.config, settings, str(existing.path))
+    if ("data" in changes or "video_root" in changes) and "video_root" not in settings:
+        changes["video_root"] = None  # other videos: the folder saved for the old ones no longer applies
+    cfg = replace(existing.config, **changes)
+    if changes:
+        if "data" in changes or "video_root" in changes:
+            found, videos = _prepare_data(cfg, d)
+            cfg = replace(cfg, video_root=videos)
+            check_classes(found, existing.class_names, cfg.data, existing.path)
         if d.is_main:
             save_run_config(existing.path, cfg, existing.class_names)
     return Run(existing.path, cfg, existing.class_names)
@@ -226,6 +244,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     metrics["params"] = count_parameters(model)
     enhancer = _enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
     metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
+    metrics["training"] = training_description(stage, cfg)
     return metrics
 
 
@@ -255,35 +274,36 @@ def train(
     video_root: str | None = None,
     run: str | Path | None = None,
     resume: bool = False,
+    settings: dict[str, Any] | None = None,
+    config_file: str | None = None,
 ) -> tuple[Path, str | None]:
     """Run the pipeline (or one `stage`) into a new run directory or an existing one; returns (run dir, table).
 
-    The table is None on ranks other than 0 under torchrun. With `resume`, finished stages are skipped and an
-    interrupted one continues from its last epoch checkpoint.
+    A new run's config is the preset, changed by `config_file` (JSON), changed by `settings` (TrainConfig fields;
+    `preset`, `data`, `video_root`, `seed` and `epochs` are shorthands for theirs). An existing run keeps its config but for
+    config.RUN_SETTINGS. The table is None on ranks other than 0 under torchrun. With `resume`, finished stages are
+    skipped and an interrupted one continues from its last epoch checkpoint.
     """
     if stage is not None and stage not in STAGES:
         raise DarkedgeError(f"--stage {stage}: no such stage (choose from {', '.join(STAGES)})")
-    if preset is not None:
-        make_config(preset)  # an unknown preset is refused before anything is written
+    shorthands = dict(preset=preset, data=data, video_root=video_root, seed=seed, epochs=epochs)
+    settings = merge_settings(shorthands, settings or {})
+    if "preset" in settings:
+        check_preset(settings["preset"])  # an unknown preset is refused before anything is written
     d = init_distributed()
     try:
         the_run = _open_or_create(
             out=Path(out),
             run=Path(run) if run else None,
             resume=resume,
-            preset=preset,
-            data=data,
-            video_root=video_root,
-            seed=seed,
-            epochs=epochs,
+            settings=settings,
+            config_file=config_file,
             d=d,
         )
         if d.is_main:
             log.info("run directory: %s", the_run.path)
-        for model in ("teacher", "student"):  # an unknown encoder fails now, not after the teacher's epochs
-            classifier_config(the_run.config, len(the_run.class_names), model)
         metrics: dict[str, Any] = {}
-        for name in [stage] if stage else STAGES:
+        for name in [stage] if stage else DEFAULT_STAGES:
             if resume and _stage_done(the_run, name):
                 continue
             if name == "enhancer":

@@ -6,8 +6,8 @@ from typing import Any
 
 ROWS = {
     "teacher": ("Teacher (enhance-then-classify)", "{enhancer} + classifier"),
-    "student": ("Student (distilled, ours)", "raw frames, 1 network"),
-    "raw": ("Raw baseline (no distillation)", "raw frames, 1 network"),
+    "student": ("Student (raw frames, distilled)", "raw frames, 1 network"),
+    "raw": ("Raw baseline (raw frames, no teacher)", "raw frames, 1 network"),
     "two_stream": ("Two-stream", "2 streams + {enhancer}"),
 }
 ENHANCER_NAMES = {"zero_dce": "Zero-DCE", "zero_dce_pp": "Zero-DCE++", "gamma": "gamma correction"}
@@ -20,11 +20,24 @@ def _count(n: int) -> str:
     return str(n)
 
 
+def training_description(stage: str, cfg: Any) -> str:
+    """How a stage was trained, for the table: the loss, the input it saw, where its weights started."""
+    if stage == "student":
+        loss = "CE" if cfg.beta == 0 else f"CE + KL to the teacher (tau {cfg.tau:g})"
+        if cfg.alpha == 0 and cfg.beta != 0:
+            loss = f"KL to the teacher (tau {cfg.tau:g})"
+        start = "from scratch" if cfg.student_init == "scratch" else "from the teacher's weights"
+        return f"{loss}, {start}"
+    if stage == "teacher":
+        return "CE on enhanced frames, from scratch"
+    return "CE, from scratch"
+
+
 def results_table(metrics: dict[str, Any]) -> str:
     """Markdown table of the classifier stages found in `metrics` (RUN/metrics.json), with the protocol below."""
     lines = [
-        "| Model | Top-1 (%) | Top-5 (%) | MACs / clip | Parameters | At inference |",
-        "|---|---:|---:|---:|---:|---|",
+        "| Model | Top-1 (%) | Top-5 (%) | MACs / clip | Parameters | Trained with | At inference |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     protocol = None
     for stage, (name, _) in ROWS.items():
@@ -33,8 +46,21 @@ def results_table(metrics: dict[str, Any]) -> str:
             continue
         protocol = m["protocol"]["text"]
         lines.append(
-            f"| {name} | {m['top1']:.2f} | {m['top5']:.2f} | {_count(m['macs'])} | {_count(m['params'])} | {m['inference']} |"
+            f"| {name} | {m['top1']:.2f} | {m['top5']:.2f} | {_count(m['macs'])} | {_count(m['params'])} "
+            f"| {m.get('training', '')} | {m['inference']} |"
         )
     if protocol:
         lines += ["", f"Protocol: {protocol}, test split of {metrics.get('data', '?')}."]
+    student, raw = metrics.get("student"), metrics.get("raw")
+    if student and raw:
+        same_start = "from the teacher's weights" not in student.get("training", "")
+        lines.append(
+            "Student and raw baseline: same architecture, data order and epochs"
+            + (
+                ", same initial weights: they differ only by the teacher's KL term."
+                if same_start
+                else "; the student also starts from the teacher's weights, so the difference is the KL term "
+                "and that start together (benchmarks/results/premise.md separates them)."
+            )
+        )
     return "\n".join(lines) + "\n"

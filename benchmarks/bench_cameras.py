@@ -1,0 +1,473 @@
+"""Cameras per box: how many 15 fps 320 x 240 cameras one `darkedge infer` process keeps up with, per model.
+
+    python benchmarks/bench_cameras.py                    # the exports of runs/latest (trained and quantized)
+    python benchmarks/bench_cameras.py --run runs/<time>
+    python benchmarks/bench_cameras.py --random           # random-weight models at the small preset (smoke run)
+
+Writes benchmarks/results/cameras.{md,json,png}. The models: the INT8 student, the FP32 student,
+enhance-then-classify (the FP32 teacher: Zero-DCE + classifier) and two-stream FP32, as OpenVINO IRs.
+
+A probe at N cameras: N loopback MJPEG-over-HTTP cameras (benchmarks/mjpeg_server.py, a process of its own,
+dark noisy 320 x 240 frames at 15 fps) and one `darkedge infer` process watching all N (OpenVINO, --threads,
+--max-batch, the window stride under test). Once every camera has produced a window, a warm-up, then
+--measure seconds read from infer's own metrics endpoint and the cameras' counters. N is sustained when
+  - lag p99 (a frame's arrival to its window's result, worst camera, last 10 s) is under one window's span
+    (span frames / 15 fps), and
+  - lost frames are under 1 % of the frames the cameras had to send: those infer's buffers dropped plus those
+    a camera skipped because infer had not taken the previous ones (the cameras do not wait, as cameras don't).
+The search: a probe at --start cameras gives CPU seconds per camera-second (infer and cameras together), which
+estimates the capacity; then probes around the estimate, bisecting between the largest count sustained and
+the smallest not, to within 10 %, at most --probes probes per model. The cameras share the box's cores with
+infer (about 1 % of a core per camera here), which real cameras would not.
+
+Strides: `default` is what `darkedge infer` picks (half the window's span: about one window a second per camera),
+where decoding 15 JPEG frames a second per camera costs more than the model; 1 is a window at every frame,
+where the model's cost decides. Both by default; --strides default or --strides 1 for one. A probe takes 15-25 s,
+the whole run 10-15 minutes. `>= N` in the table: N cameras (the most probed, at most --max-cameras) were
+sustained and no count above failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+from darkedge.bench.machine import machine_info
+from darkedge.fileio import save_figure, write_json, write_text
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+MODELS = {
+    "student_int8": "INT8 student",
+    "student_fp32": "FP32 student",
+    "teacher_fp32": "enhance-then-classify FP32",
+    "two_stream_fp32": "two-stream FP32",
+}
+FPS, WIDTH, HEIGHT = 15.0, 320, 240
+MAX_LOSS = 0.01  # lost frames / frames due
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class Probe:
+    """One run of N cameras: whether the box kept up, and the numbers that decide it."""
+
+    model: str
+    stride: int
+    cameras: int
+    sustained: bool
+    ready: bool  # every camera produced a window before READY_TIMEOUT_S
+    lag_p99_s: float  # worst camera, over the last 10 s of the measurement
+    lag_p50_s: float  # median over cameras of their p50
+    loss: float  # (dropped by infer + skipped by the cameras) / frames due
+    dropped: int
+    late: int
+    windows_skipped: int
+    windows_per_s: float
+    calls_per_s: float
+    fps_in_min: float  # slowest camera's frames read per second
+    cpu_infer: float  # cores busy in the infer process
+    cpu_cameras: float  # cores busy serving the cameras
+    seconds: float
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} of infer's /metrics."""
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def per_camera(metrics: dict, name: str) -> dict[str, float]:
+    """{camera: value} of one per-camera metric."""
+    return {dict(labels)["camera"]: v for (n, labels), v in metrics.items() if n == name}
+
+
+class Cameras:
+    """N loopback cameras in a subprocess; `counts` asks it for frames sent and skipped so far."""
+
+    def __init__(self, count: int):
+        command = [sys.executable, str(HERE / "mjpeg_server.py"), "--cameras", str(count), "--fps", str(FPS)]
+        self.process = subprocess.Popen(
+            [*command, "--size", f"{WIDTH}x{HEIGHT}"], stdout=subprocess.PIPE, text=True
+        )
+        self.urls = [self.process.stdout.readline().strip() for _ in range(count)]
+
+    def counts(self) -> tuple[int, int]:
+        """(frames sent, frames skipped for slow clients), over every camera."""
+        self.process.send_signal(signal.SIGUSR1)
+        counts = json.loads(self.process.stdout.readline())
+        return sum(counts["sent"]), sum(counts["late"])
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+
+
+@dataclass
+class Snapshot:
+    """What infer and the cameras had counted at one moment."""
+
+    metrics: dict[tuple[str, tuple], float]
+    sent: int
+    late: int
+    cpu: tuple[float, float]  # CPU seconds of infer and of the cameras
+    time: float
+
+    @classmethod
+    def take(cls, url: str, cameras: Cameras, processes: tuple[psutil.Process, ...]) -> Snapshot:
+        metrics, (sent, late) = scrape(url), cameras.counts()
+        cpu = tuple(sum(p.cpu_times()[:2]) for p in processes)
+        return cls(metrics, sent, late, cpu, time.monotonic())
+
+
+def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span_s: float, args) -> Probe:
+    """Run `count` cameras through infer and measure (see the module docstring)."""
+    cameras = Cameras(count)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "darkedge", "infer", *cameras.urls, "--model", str(model)]
+        command += ["--threads", str(args.threads), "--max-batch", str(args.max_batch)]
+        command += ["--frame-step", str(frame_step), "--stride", str(stride), "--metrics-port", str(port)]
+        command += ["--events", str(Path(tmp) / "events.jsonl")]
+        log = Path(tmp) / "stderr.txt"
+        with open(log, "w") as stderr:
+            infer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            ready = wait_ready(url, count, infer, log)
+            time.sleep(args.warmup if ready else 0)
+            processes = (psutil.Process(infer.pid), psutil.Process(cameras.process.pid))
+            a = Snapshot.take(url, cameras, processes)
+            time.sleep(args.measure)
+            b = Snapshot.take(url, cameras, processes)
+        finally:
+            infer.send_signal(signal.SIGTERM)
+            try:
+                infer.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                infer.kill()
+            cameras.close()
+    return measured(name, stride, count, ready, a, b, span_s)
+
+
+def measured(
+    name: str, stride: int, count: int, ready: bool, a: Snapshot, b: Snapshot, span_s: float
+) -> Probe:
+    """The probe's numbers from the snapshots at the start and the end of the measurement."""
+    seconds = b.time - a.time
+
+    def delta(metric: str) -> dict[str, float]:
+        before = per_camera(a.metrics, metric)
+        return {c: v - before.get(c, 0.0) for c, v in per_camera(b.metrics, metric).items()}
+
+    dropped, late = sum(delta("darkedge_camera_frames_dropped_total").values()), b.late - a.late
+    due = (b.sent - a.sent) + late
+    lag_p99 = per_camera(b.metrics, "darkedge_camera_lag_p99_seconds")
+    lag_p50 = sorted(per_camera(b.metrics, "darkedge_camera_lag_p50_seconds").values())
+    calls = b.metrics.get(("darkedge_inference_calls_total", ()), 0) - a.metrics.get(
+        ("darkedge_inference_calls_total", ()), 0
+    )
+    worst_lag = max(lag_p99.values()) if len(lag_p99) == count else float("inf")
+    loss = (dropped + late) / due if due else 1.0
+    return Probe(
+        model=name,
+        stride=stride,
+        cameras=count,
+        sustained=ready and worst_lag < span_s and loss < MAX_LOSS,
+        ready=ready,
+        lag_p99_s=worst_lag,
+        lag_p50_s=lag_p50[len(lag_p50) // 2] if lag_p50 else float("inf"),
+        loss=loss,
+        dropped=int(dropped),
+        late=int(late),
+        windows_skipped=int(sum(delta("darkedge_camera_windows_skipped_total").values())),
+        windows_per_s=sum(delta("darkedge_camera_windows_total").values()) / seconds,
+        calls_per_s=calls / seconds,
+        fps_in_min=min(delta("darkedge_camera_frames_total").values(), default=0.0) / seconds,
+        cpu_infer=(b.cpu[0] - a.cpu[0]) / seconds,
+        cpu_cameras=(b.cpu[1] - a.cpu[1]) / seconds,
+        seconds=seconds,
+    )
+
+
+def wait_ready(url: str, count: int, infer: subprocess.Popen, log: Path) -> bool:
+    """Until every camera has produced a window (True), or READY_TIMEOUT_S passes (False); infer must not exit."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if infer.poll() is not None:
+            raise SystemExit(f"darkedge infer exited: {log.read_text()[-2000:]}")
+        try:
+            windows = per_camera(scrape(url), "darkedge_camera_windows_total")
+            if len(windows) == count and min(windows.values()) >= 1:
+                return True
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    return False
+
+
+def search(model: Path, name: str, stride: int, frame_step: int, span_s: float, args) -> list[Probe]:
+    """Probes until the largest sustained camera count is known to within 10 % (or --probes are spent).
+
+    Upwards, the next count is what the CPU use of the largest sustained probe extrapolates to (90 % of the
+    cores), at least 15 % more and at most four times as many; once a count fails, bisection.
+    """
+    probes: list[Probe] = []
+    guess = args.start
+    while len(probes) < args.probes and not any(p.cameras == guess for p in probes):
+        probes.append(probe(model, name, guess, stride, frame_step, span_s, args))
+        report(probes[-1])
+        top = best(probes)
+        low = top.cameras if top else 0
+        high = min((p.cameras for p in probes if not p.sustained and p.cameras > low), default=None)
+        if high is not None and high - low <= max(1, round(0.1 * low)):
+            break
+        if high is not None:
+            guess = (low + high) // 2 if low else max(1, high // 2)
+            continue
+        busy = top.cpu_infer + top.cpu_cameras
+        extrapolated = round(low * 0.9 * len(os.sched_getaffinity(0)) / max(busy, 1e-3))
+        guess = min(args.max_cameras, max(round(low * 1.15) + 1, min(4 * low, extrapolated)))
+        if guess <= low:
+            break
+    return probes
+
+
+def report(p: Probe) -> None:
+    verdict = "sustained" if p.sustained else "NOT sustained"
+    print(
+        f"  {p.model} stride {p.stride}: {p.cameras} cameras {verdict}: lag p99 {p.lag_p99_s * 1000:.0f} ms, "
+        f"loss {100 * p.loss:.2f} %, {p.windows_per_s:.0f} windows/s in {p.calls_per_s:.0f} calls/s, "
+        f"CPU infer {p.cpu_infer:.2f} + cameras {p.cpu_cameras:.2f} cores",
+        flush=True,
+    )
+
+
+def best(probes: list[Probe]) -> Probe | None:
+    """The largest camera count sustained."""
+    sustained = [p for p in probes if p.sustained]
+    return max(sustained, key=lambda p: p.cameras) if sustained else None
+
+
+def plot(probes: list[Probe], strides: list[int], span_s: float, path: Path) -> Path:
+    """Lag p99 against camera count, one panel per stride, one line per model (filled: sustained)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, axes = plt.subplots(1, len(strides), figsize=(6 * len(strides), 4.5), squeeze=False)
+    for ax, stride in zip(axes[0], strides, strict=True):
+        for i, (name, label) in enumerate(MODELS.items()):
+            points = sorted(
+                (p.cameras, p.lag_p99_s * 1000, p.sustained)
+                for p in probes
+                if p.model == name and p.stride == stride and p.ready
+            )
+            if not points:
+                continue
+            color = f"C{i}"
+            ax.plot([x for x, _, _ in points], [y for _, y, _ in points], color=color, label=label)
+            for x, y, ok in points:
+                ax.plot(x, y, "o", color=color, markerfacecolor=color if ok else "white")
+        ax.axhline(span_s * 1000, color="grey", linestyle="--", linewidth=1, label="one window")
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_yscale("log")
+        ax.set_xlabel("cameras (15 fps, 320 x 240)")
+        ax.set_ylabel("lag p99, ms (worst camera)")
+        ax.set_title(f"window stride {stride} frames")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        "darkedge infer: lag against cameras\n(filled: sustained, lag under a window, lost frames < 1 %)"
+    )
+    return save_figure(fig, path)
+
+
+def markdown(result: dict) -> str:
+    """The committed report: cameras sustained per model and stride, every probe, the machine."""
+    lines = [
+        "# Cameras per box: `darkedge infer` on N loopback MJPEG cameras",
+        "",
+        f"Written by `{result['command']}` ({result['source']}).",
+        f"Cameras: {WIDTH} x {HEIGHT} JPEG at {FPS:g} fps over HTTP on 127.0.0.1, served from one process on the same",
+        f"box. infer: OpenVINO, --threads {result['threads']}, --max-batch {result['max_batch']}, frame step "
+        f"{result['frame_step']}, window span {result['span_frames']} frames ({result['span_s']:.2f} s). Sustained:",
+        f"lag p99 (worst camera, last 10 s of {result['measure_s']:g} s measured) under the span, and lost frames "
+        "under 1 %.",
+        "",
+    ]
+    for stride in result["strides"]:
+        probes = [Probe(**p) for p in result["probes"] if p["stride"] == stride]
+        lines += [
+            f"## Window stride {stride} frames",
+            "",
+            "| model | cameras sustained | lag p99 ms | lost % | windows/s | calls/s | CPU infer + cameras |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        capacity = {}
+        for name, label in MODELS.items():
+            mine = [p for p in probes if p.model == name]
+            top = best(mine)
+            if not mine:
+                continue
+            if top is None:
+                lines.append(f"| {label} | 0 (none of {sorted(p.cameras for p in mine)}) | | | | | |")
+                continue
+            at_least = not any(not p.sustained and p.cameras > top.cameras for p in mine)  # no failure above
+            capacity[name] = (top.cameras, at_least)
+            lines.append(
+                f"| {label} | {'>= ' if at_least else ''}{top.cameras} | {top.lag_p99_s * 1000:.0f} | "
+                f"{100 * top.loss:.2f} | {top.windows_per_s:.0f} | {top.calls_per_s:.0f} | "
+                f"{top.cpu_infer:.2f} + {top.cpu_cameras:.2f} |"
+            )
+        if "student_int8" in capacity and "two_stream_fp32" in capacity:
+            (int8, int8_more), (two, two_more) = capacity["student_int8"], capacity["two_stream_fp32"]
+            ratio = int8 / two  # a lower bound when the INT8 count may be higher, an upper one for two-stream
+            bound = "" if int8_more == two_more else ">= " if int8_more else "<= "
+            if int8_more and two_more:
+                verdict = "unknown: neither count found its limit"
+            elif bound == ">= ":
+                verdict = "met" if ratio >= 5 else "unknown"
+            elif bound == "<= ":
+                verdict = "not met" if ratio < 5 else "unknown"
+            else:
+                verdict = "met" if ratio >= 5 else "not met"
+            lines += [
+                "",
+                f"INT8 student / two-stream FP32: {bound}{ratio:.1f}x the cameras (target >= 5x: {verdict}).",
+            ]
+        lines.append("")
+    lines += [
+        "## Every probe",
+        "",
+        "| model | stride | cameras | sustained | lag p50 / p99 ms | lost % (dropped + camera-skipped) | windows skipped | slowest camera fps | CPU infer + cameras |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in sorted((Probe(**p) for p in result["probes"]), key=lambda p: (p.stride, p.model, p.cameras)):
+        lines.append(
+            f"| {MODELS[p.model]} | {p.stride} | {p.cameras} | {'yes' if p.sustained else 'no'} | "
+            f"{p.lag_p50_s * 1000:.0f} / {p.lag_p99_s * 1000:.0f} | {100 * p.loss:.2f} ({p.dropped} + {p.late}) | "
+            f"{p.windows_skipped} | {p.fps_in_min:.1f} | {p.cpu_infer:.2f} + {p.cpu_cameras:.2f} |"
+        )
+    info = result["machine"]
+    lines += [
+        "",
+        "![lag against cameras](cameras.png)",
+        "",
+        f"Machine: {info['cpu']} ({info['architecture']}), {info['usable_cores']} usable cores, load average "
+        f"{info['load_average_1min']:.1f} at the end, {info['os']}, Python {info['python']}. Took {result['minutes']:.1f} min.",
+        "",
+        "Libraries: " + ", ".join(f"{n} {v}" for n, v in info["libraries"].items()) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def models_and_sampling(args, folder: Path) -> tuple[dict[str, Path], int, int, str]:
+    """({name: IR}, frames per window, frame step, where they come from)."""
+    if args.random:
+        from darkedge.bench.preset_models import make_preset_models
+        from darkedge.config import make_config
+
+        cfg = make_config(args.preset)
+        made = make_preset_models(args.preset, folder, int8_models=("student",))
+        source = f"random-weight models at the '{args.preset}' preset (INT8: NNCF PTQ)"
+        return {n: made[n][0] for n in MODELS if n in made}, cfg.num_frames, cfg.stride, source
+    from bench_latency import run_models
+
+    from darkedge.run import open_run
+
+    cfg = open_run(args.run).config
+    models = run_models(args.run)
+    missing = [n for n in MODELS if n not in models]
+    if missing:
+        raise SystemExit(f"{args.run}: no {', '.join(missing)} export (darkedge train && darkedge quantize)")
+    return {n: models[n][0] for n in MODELS}, cfg.num_frames, cfg.stride, f"run {args.run.resolve()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--run", type=Path, default=Path("runs/latest"))
+    parser.add_argument("--random", action="store_true", help="random-weight preset models instead of a run")
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--models", default=",".join(MODELS), help="which of " + ", ".join(MODELS))
+    parser.add_argument(
+        "--strides", default="default,1", help="window strides: 'default' and/or frame counts"
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--start", type=int, default=8, help="cameras in the first probe")
+    parser.add_argument("--max-cameras", type=int, default=256)
+    parser.add_argument("--probes", type=int, default=5, help="probes per model and stride at most")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds after every camera has a window")
+    parser.add_argument("--measure", type=float, default=10.0, help="seconds measured (at least 10)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        models, num_frames, frame_step, source = models_and_sampling(args, Path(tmp))
+        names = [n.strip() for n in args.models.split(",") if n.strip()]
+        span = (num_frames - 1) * frame_step + 1
+        strides = [max(1, span // 2) if s.strip() == "default" else int(s) for s in args.strides.split(",")]
+        probes = []
+        for stride in strides:
+            for name in names:
+                print(f"{MODELS[name]}, stride {stride}:", flush=True)
+                probes += search(models[name], name, stride, frame_step, span / FPS, args)
+    result = {
+        "schema_version": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": "python benchmarks/bench_cameras.py " + " ".join(sys.argv[1:]),
+        "source": source,
+        "threads": args.threads,
+        "max_batch": args.max_batch,
+        "frame_step": frame_step,
+        "span_frames": span,
+        "span_s": span / FPS,
+        "measure_s": args.measure,
+        "strides": strides,
+        "probes": [asdict(p) for p in probes],
+        "machine": machine_info(),
+        "minutes": (time.monotonic() - began) / 60,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "cameras.json", result)
+    write_text(args.out / "cameras.md", markdown(result))
+    plot(probes, strides, span / FPS, args.out / "cameras.png")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

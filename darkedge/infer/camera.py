@@ -1,0 +1,169 @@
+"""A camera: one SOURCE read on a thread of its own into a small bounded buffer of prepared frames.
+
+The reader thread decodes each frame and prepares it for the model (resize and centre crop, the work of
+darkedge.infer.window.prepare_frame), so decoding and preparing run beside inference, one thread per camera
+(OpenCV releases the GIL while it works). A live camera's buffer drops its oldest frame when inference is
+behind, and counts it: the box sheds load instead of building a queue, and the lag stays bounded. A file's
+reader waits for room instead, so a file is read in full, at full speed, and the run stays deterministic.
+
+A folder is one camera whose videos are read one after another; an unreadable video is skipped, counted and
+named (a single file that cannot be read is an error instead: `strict`).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from darkedge.data.video import VideoError
+from darkedge.infer.sources import Frame, Source
+from darkedge.infer.stats import CameraStats
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 6.0  # a reader notices the halt within one network read timeout (5 s)
+
+
+class Arrivals:
+    """Which cameras have queued frames since the inference loop last looked: readers ring, the loop collects.
+
+    With a hundred cameras at 15 fps the loop would otherwise look into every camera's buffer at every one
+    of 1,500 frames a second.
+    """
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._cameras: dict[Camera, None] = {}  # an ordered set
+
+    def ring(self, camera: Camera) -> None:
+        with self._ready:
+            self._cameras[camera] = None
+            self._ready.notify()
+
+    def collect(self, wait: float = 0.0) -> list[Camera]:
+        """The cameras that rang since the last call, waiting up to `wait` seconds for one."""
+        with self._ready:
+            if not self._cameras and wait > 0:
+                self._ready.wait(wait)
+            cameras = list(self._cameras)
+            self._cameras.clear()
+        return cameras
+
+
+class Camera:
+    """Reads `sources` in order on a background thread; `take` hands out prepared frames, oldest first."""
+
+    def __init__(
+        self,
+        name: str,
+        sources: list[Source],
+        buffer: int,
+        prepare: Callable[[np.ndarray], np.ndarray],
+        keep_images: bool = False,
+        strict: bool = False,
+        arrivals: Arrivals | None = None,
+    ):
+        self.name = name
+        self.sources = sources
+        self.live = sources[0].live
+        self.strict = strict
+        self.stats = CameraStats(name, self.live)
+        self.error: VideoError | None = (
+            None  # a strict camera's unreadable file, raised by the inference loop
+        )
+        self._prepare = prepare
+        self._keep_images = keep_images  # the annotated video needs the full frames
+        self._capacity = max(1, buffer)
+        self._frames: collections.deque[Frame] = collections.deque()
+        self._ready = threading.Condition()
+        self._halt = threading.Event()
+        self._done = False
+        self._current: Source = sources[0]
+        self._arrivals = arrivals or Arrivals()
+        self._thread = threading.Thread(target=self._read, name=f"darkedge-reader-{name}", daemon=True)
+
+    def start(self) -> Camera:
+        self._thread.start()
+        return self
+
+    @property
+    def state(self) -> str:
+        """connecting, connected, reconnecting; ended once its files are read (a halt keeps the last state)."""
+        return "ended" if self._done and not self._halt.is_set() else self._current.state
+
+    @property
+    def reconnects(self) -> int:
+        return sum(source.reconnects for source in self.sources)
+
+    @property
+    def finished(self) -> bool:
+        """The reader has stopped and every frame it read has been taken."""
+        with self._ready:
+            return self._done and not self._frames
+
+    def _read(self) -> None:
+        """Reader thread: every source in turn, each frame prepared and queued, until the end or a halt."""
+        try:
+            for source in self.sources:
+                if self._halt.is_set():
+                    break
+                self._current = source
+                try:
+                    for frame in source.frames(self._halt):
+                        self.stats.frame_read(frame.arrived)
+                        frame.pixels = self._prepare(frame.image)
+                        if not self._keep_images:
+                            frame.image = None
+                        self._put(frame)
+                except VideoError as e:
+                    if self.strict:
+                        self.error = e
+                        break
+                    self.stats.skipped.append(source.name)
+                    log.warning("skipped: %s", e)
+        finally:
+            with self._ready:
+                self._done = True
+                self._ready.notify_all()
+            self._arrivals.ring(self)
+
+    def _put(self, frame: Frame) -> None:
+        """Queue a frame: a live camera drops its oldest frame when full, a file waits for room."""
+        with self._ready:
+            if self.live and len(self._frames) >= self._capacity:
+                lost = self._frames.popleft()
+                self.stats.dropped += 1
+                if lost.after_gap:  # keep the reconnect mark on the oldest frame still queued
+                    (self._frames[0] if self._frames else frame).after_gap = True
+            while len(self._frames) >= self._capacity and not self._halt.is_set():
+                self._ready.wait(0.1)
+            self._frames.append(frame)
+            self._ready.notify_all()
+        self._arrivals.ring(self)
+
+    def take(self, wait: float = 0.0) -> Frame | None:
+        """The oldest queued frame, waiting up to `wait` seconds for one; None when there is none."""
+        with self._ready:
+            if not self._frames and wait > 0 and not self._done:
+                self._ready.wait(wait)
+            if not self._frames:
+                return None
+            frame = self._frames.popleft()
+            self._ready.notify_all()  # a file's reader may be waiting for room
+            return frame
+
+    def halt(self) -> None:
+        """Ask the reader to stop (it notices within one read timeout)."""
+        self._halt.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def close(self) -> None:
+        """Stop the reader and wait for it to release its stream."""
+        self.halt()
+        if self._thread.is_alive():
+            self._thread.join(timeout=JOIN_TIMEOUT_S)

@@ -1,0 +1,155 @@
+"""TrainConfig from the command line: --set typed from the dataclass, --config files, precedence, and the settings an
+existing run may change; every bad input is one DarkedgeError line."""
+
+import json
+from dataclasses import asdict, fields
+
+import pytest
+
+from darkedge.config import (
+    PRESETS,
+    RUN_SETTINGS,
+    TrainConfig,
+    field_types,
+    merge_settings,
+    parse_settings,
+    parse_value,
+    read_config_file,
+    resolve_config,
+    run_changes,
+)
+from darkedge.errors import DarkedgeError
+
+
+def _one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def _as_text(value) -> str:
+    """How a user would type `value` after --set key=."""
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_field_round_trips_through_set(preset):
+    """Each field, new ones included, is reachable: its value written as text parses back to itself."""
+    cfg = PRESETS[preset]
+    pairs = [f"{f.name}={_as_text(getattr(cfg, f.name))}" for f in fields(TrainConfig)]
+    assert parse_settings(pairs) == asdict(cfg)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value"),
+    [
+        (bool, "off", False),
+        (bool, "True", True),
+        (int, " 12 ", 12),
+        (float, "1e-3", 1e-3),
+        (float, "3", 3.0),
+        (str, "vit_small", "vit_small"),
+        (str | None, "None", None),
+        (str | None, "w.safetensors", "w.safetensors"),
+        (int | None, "4", 4),
+        (tuple[int, ...], "1,2,3", (1, 2, 3)),
+        (tuple[int, float], "[1, 2.5]", (1, 2.5)),
+        (list[float], "0.5, 0.25", [0.5, 0.25]),
+    ],
+)
+def test_values_are_typed_from_the_field(kind, text, value):
+    parsed = parse_value(kind, text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("pair", "needle"),
+    [
+        ("lrr=1e-3", "unknown setting 'lrr' (did you mean 'lr'?)"),
+        ("lr=fast", "lr takes a number, not 'fast'"),
+        ("epochs=2.5", "epochs takes an integer, not '2.5'"),
+        ("amp=maybe", "amp takes true or false"),
+        ("workers=many", "workers takes an integer or none"),
+        ("epochs", "expected key=value"),
+    ],
+)
+def test_bad_set_is_one_line(pair, needle):
+    with pytest.raises(DarkedgeError) as error:
+        parse_settings([pair])
+    assert needle in _one_line(error) and pair in str(error.value)
+
+
+def test_a_setting_given_twice_must_agree():
+    assert parse_settings(["lr=1e-3", "lr=0.001"]) == {"lr": 1e-3}
+    with pytest.raises(DarkedgeError, match="given twice"):
+        parse_settings(["lr=1e-3", "lr=1e-4"])
+    assert merge_settings({"epochs": 2, "seed": None}, {"epochs": 2, "lr": 1.0}) == {"epochs": 2, "lr": 1.0}
+    with pytest.raises(DarkedgeError) as error:
+        merge_settings({"epochs": 3}, {"epochs": 4})
+    assert "--epochs 3 and --set epochs=4 disagree" in _one_line(error)
+
+
+def test_values_out_of_range_are_refused():
+    for bad in ({"epochs": 0}, {"workers": -1}, {"eval_crops": 2}, {"student_init": "nope"}):
+        with pytest.raises(DarkedgeError):
+            resolve_config(bad)
+
+
+def test_precedence_preset_then_file_then_set(tmp_path):
+    file = tmp_path / "my.json"
+    file.write_text(json.dumps({"preset": "paper", "lr": 5e-4, "epochs": 3, "amp": False}))
+    cfg = resolve_config({"epochs": 7}, file)
+    assert cfg.preset == "paper" and cfg.encoder == PRESETS["paper"].encoder  # the file's preset is the base
+    assert cfg.lr == 5e-4 and cfg.amp is False  # the file over the preset
+    assert cfg.epochs == 7  # --set over the file
+    flagged = resolve_config(
+        {"preset": "test"}, file
+    )  # --preset over the file's preset, the file still applies
+    assert flagged.preset == "test" and flagged.encoder == PRESETS["test"].encoder and flagged.lr == 5e-4
+    assert resolve_config({}) == PRESETS["small"]
+
+
+def test_a_run_config_json_is_a_config_file(tmp_path):
+    cfg = PRESETS["test"]
+    run_config = tmp_path / "config.json"
+    run_config.write_text(json.dumps({"train": asdict(cfg), "class_names": ["a"], "darkedge_version": "0"}))
+    assert resolve_config({}, run_config) == cfg
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"lr": "fast"}', 'lr "fast" is not a number'),
+        ('{"epochs": true}', "epochs true is not an integer"),
+        ('{"epochs": 2.0}', "epochs 2.0 is not an integer"),
+        ('{"learning_rate": 0.1}', "unknown setting 'learning_rate'"),
+        ("[1, 2]", "a config file holds a JSON object"),
+        ("{lr: 1}", "not a JSON config file"),
+    ],
+)
+def test_bad_config_file_is_one_line_naming_it(tmp_path, content, needle):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(DarkedgeError) as error:
+        read_config_file(path)
+    assert needle in _one_line(error) and str(path) in str(error.value)
+    with pytest.raises(DarkedgeError, match="no such config file"):
+        read_config_file(tmp_path / "missing.json")
+
+
+def test_an_existing_run_changes_only_how_it_runs():
+    cfg = PRESETS["small"]
+    assert run_changes(cfg, {"epochs": 20, "workers": 3, "lr": cfg.lr}, "runs/x") == {
+        "epochs": 20,
+        "workers": 3,
+    }
+    for name in ("lr", "encoder", "seed", "preset", "num_frames"):
+        value = {"lr": 1.0, "encoder": "vit_tiny", "seed": 5, "preset": "paper", "num_frames": 4}[name]
+        with pytest.raises(DarkedgeError) as error:
+            run_changes(cfg, {name: value}, "runs/x")
+        assert f"--set {name}: runs/x keeps the settings" in _one_line(error)
+    assert set(RUN_SETTINGS) <= set(field_types())

@@ -1,0 +1,69 @@
+"""Where QAT runs: NNCF's CUDA extension is loaded before training, and when it cannot be (no nvcc, no ninja, a
+failed build) a single process falls back to the CPU with one warning line that says what to install.
+
+This machine has no CUDA GPU, so the failures are the real ones NNCF gives here (its CUDA functions refuse to load
+without a GPU); only the device torch reports is stood in for."""
+
+import logging
+
+import pytest
+from helpers_run import make_tiny_data, make_tiny_run
+from torch.utils import cpp_extension
+
+import darkedge.quant.device as device_module
+from darkedge.errors import DarkedgeError
+from darkedge.quant.device import cuda_extension_problem, qat_device
+from darkedge.train.distributed import Dist
+
+CUDA = Dist(device="cuda:0")
+
+
+def test_missing_nvcc_and_ninja_are_named(monkeypatch):
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", None)
+    assert cuda_extension_problem().startswith("nvcc not found: install the CUDA toolkit")
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", "/usr/local/cuda")
+    monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: False)
+    assert (
+        cuda_extension_problem()
+        == "ninja not found: pip install ninja (torch builds NNCF's CUDA kernels with it)"
+    )
+
+
+def test_an_extension_that_does_not_load_is_reported_in_one_line(monkeypatch):
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", "/usr/local/cuda")
+    monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: True)
+    problem = cuda_extension_problem()  # NNCF's own refusal: its CUDA functions without a CUDA device
+    assert problem.startswith("NNCF's CUDA extension did not build with /usr/local/cuda/bin/nvcc (")
+    assert "InstallationError" in problem and "\n" not in problem
+
+
+def test_qat_falls_back_to_the_cpu_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", None)
+    with caplog.at_level(logging.WARNING, logger="darkedge"):
+        assert qat_device(CUDA) == Dist(device="cpu")
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert record.getMessage().startswith("quantize: QAT falls back to the CPU: nvcc not found")
+    with pytest.raises(DarkedgeError, match="quantize on CUDA under torchrun: nvcc not found"):
+        qat_device(Dist(rank=0, world_size=2, device="cuda:0"))  # a CUDA process group cannot fall back
+
+
+def test_cpu_and_a_working_extension_stay_where_they_are(monkeypatch):
+    assert qat_device(Dist()) == Dist()
+    monkeypatch.setattr(device_module, "cuda_extension_problem", lambda: None)
+    assert qat_device(CUDA) is CUDA
+
+
+def test_quantize_on_a_gpu_without_nvcc_runs_qat_on_the_cpu(tmp_path, monkeypatch, caplog):
+    """The whole `darkedge quantize` when torch reports a GPU but NNCF cannot build for it: it finishes, on the CPU."""
+    import darkedge.quant.pipeline as pipeline
+    from darkedge.quant import QatConfig, quantize_run
+
+    data = make_tiny_data(tmp_path / "data", clips_per_class=4)
+    run = make_tiny_run(tmp_path, data)
+    monkeypatch.setattr(pipeline, "init_distributed", lambda: CUDA)
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", None)
+    cfg = QatConfig(calib_clips=2, max_steps=1, batch_size=2, workers=0)
+    with caplog.at_level(logging.WARNING, logger="darkedge"):
+        report, _ = quantize_run(run, data, cfg, export=False)
+    assert report["qat"]["device"] == "cpu" and report["qat"]["steps"] == 1
+    assert any("QAT falls back to the CPU: nvcc not found" in r.getMessage() for r in caplog.records)
