@@ -1,7 +1,7 @@
 """Issue 15's accuracy-latency frontier: students of several sizes distilled from the same teachers, each quantized to
 INT8 and timed on this CPU with OpenVINO, against the teacher (enhance-then-classify) and two-stream.
 
-    python benchmarks/bench_frontier.py --runs runs/premise/*/        # the teachers bench_premise.py trained
+    python benchmarks/bench_frontier.py --runs runs/premise/seed*/latest   # the teachers bench_premise.py trained
     python benchmarks/bench_frontier.py --runs R --students default x3d_nano --epochs 1 --results /tmp/f  # a look
 
 For each teacher run (one per seed) and each student: a copy of the run (its config with the student's settings and
@@ -97,23 +97,55 @@ def make_student(teacher_run: Path, work: Path, overrides: dict[str, Any], calib
         darkedge("--quiet", "export", "--run", str(work), "--format", "openvino")
 
 
-def make_references(teacher_run: Path, work: Path) -> dict[str, Path]:
-    """The teacher's and two-stream's FP32 IRs, exported in a copy of the first teacher run (which stays as it is)."""
+def stage_folder(run: Path, model: str) -> Path | None:
+    """The folder holding a teacher run's `model`.pt: the run itself, or the copy bench_premise.py trains it in
+    (<seed folder>/variants/<model>/, beside the run) for stages the default pipeline leaves out."""
+    for folder in (run, run.resolve().parent / "variants" / model):
+        if (folder / f"{model}.pt").is_file():
+            return folder
+    return None
+
+
+def make_references(teacher_run: Path, work: Path) -> tuple[dict[str, Path], list[str]]:
+    """The teacher's and two-stream's FP32 IRs, exported in a copy of the first teacher run (which stays as it is),
+    and notes. A run without a trained two-stream gets one of random weights: its latency is the same."""
+    from darkedge.checkpoint import load_checkpoint, save_checkpoint
+    from darkedge.models import build_model
+    from darkedge.train.pipeline import classifier_config
+
     source = open_run(teacher_run)
-    found = {}
+    found, notes = {}, []
     for model in REFERENCES:
-        if not (source.path / f"{model}.pt").is_file():
-            print(f"note: {source.path} has no {model}.pt; {model} is left out", file=sys.stderr)
-            continue
         path = work / "export" / f"{model}_fp32.xml"
-        if not path.is_file():
-            work.mkdir(parents=True, exist_ok=True)
-            for name in (*COPIED, f"{model}.pt"):
-                shutil.copy2(source.path / name, work / name)
-            save_run_config(work, source.config, source.class_names)
-            darkedge("--quiet", "export", "--run", str(work), "--model", model, "--format", "openvino")
         found[model] = path
-    return found
+        if path.is_file():
+            continue
+        work.mkdir(parents=True, exist_ok=True)
+        for name in COPIED:
+            shutil.copy2(source.path / name, work / name)
+        folder = stage_folder(teacher_run, model)
+        if folder is not None:
+            shutil.copy2(folder / f"{model}.pt", work / f"{model}.pt")
+        else:  # only two-stream can be missing: the teacher run is a teacher's
+            config = {
+                "enhancer": load_checkpoint(work / "enhancer.pt")["config"],
+                "classifier": classifier_config(source.config, len(source.class_names), model),
+            }
+            net = build_model(model, config, load_pretrained=False)
+            save_checkpoint(
+                work / f"{model}.pt", kind=model, config=config, state_dict=net.state_dict(),
+                class_names=source.class_names,
+            )  # fmt: skip
+            notes.append(f"{model}: no trained one beside {source.path}; timed with random weights")
+        save_run_config(work, source.config, source.class_names)
+        darkedge("--quiet", "export", "--run", str(work), "--model", model, "--format", "openvino")
+    return found, notes
+
+
+def reference_accuracy(run: Path, model: str) -> dict[str, Any]:
+    """The teacher's or two-stream's metrics in a teacher run (or its bench_premise.py copy); {} when untrained."""
+    folder = stage_folder(run, model)
+    return {} if folder is None else read_json(folder / "metrics.json", default={}).get(model, {})
 
 
 def signed_int8_ir(work: Path) -> Path:
@@ -162,7 +194,9 @@ def timing(paths: dict[str, Path], args) -> dict[str, Any]:
     repeats = {"batch1": [], "batch": []}
     for repeat in range(args.repeats):
         for key, batch in (("batch1", None), ("batch", args.batch)):
-            result = in_subprocess(measure_interleaved, paths, "openvino", args.threads, protocol, batch)
+            result = in_subprocess(
+                measure_interleaved, paths, "openvino", args.threads, protocol, None, batch
+            )
             repeats[key].append({name: stats["p50_ms"] for name, stats in result.items()})
         summary = ", ".join(f"{n} {p:.3f}" for n, p in repeats["batch1"][-1].items())
         print(
@@ -318,25 +352,29 @@ def plot(result: dict, path: Path) -> None:
             ax.annotate(
                 r["name"], (r[key], r["top1_int8"]), textcoords="offset points", xytext=(6, 4), fontsize=8
             )
-        for r in result["references"]:
-            if r["top1_fp32"] is None:
-                continue
-            ax.errorbar(
-                r[ref_key], r["top1_fp32"], yerr=r["top1_fp32_std"] or 0, fmt="o", ms=9, color="tab:red"
-            )
+        for r in result["references"]:  # a line at the reference's speed, a dot where its accuracy is known
+            ax.axvline(r[ref_key], color="tab:red", alpha=0.35, ls="--")
             ax.annotate(
-                r["name"],
-                (r[ref_key], r["top1_fp32"]),
-                textcoords="offset points",
-                xytext=(6, -10),
-                fontsize=8,
-            )
+                f"{r['name']}", (r[ref_key], 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                fontsize=8, color="tab:red", xytext=(-10, 0), textcoords="offset points",
+            )  # fmt: skip
+            if r["top1_fp32"] is not None:
+                ax.errorbar(
+                    r[ref_key], r["top1_fp32"], yerr=r["top1_fp32_std"] or 0, fmt="o", ms=9, color="tab:red"
+                )
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("top-1 % (mean ± std over seeds)")
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_title("accuracy vs latency (left and up is better; * = INT8 student, o = FP32 reference)")
-    axes[1].set_title("accuracy vs throughput (right and up is better)")
+    two_stream = next((r for r in result["references"] if r["name"] == "two_stream_fp32"), None)
+    if two_stream:  # issue 15's target: 15x faster than two-stream FP32
+        axes[0].axvline(two_stream["p50_fp32_ms"] / 15, color="grey", ls=":")
+        axes[0].annotate(
+            "15x two-stream", (two_stream["p50_fp32_ms"] / 15, 0.98), xycoords=("data", "axes fraction"),
+            rotation=90, fontsize=8, color="grey", va="top", xytext=(-10, 0), textcoords="offset points",
+        )  # fmt: skip
+    axes[0].set_title("accuracy vs latency (* INT8 students, -- FP32 references)")
+    axes[1].set_title("accuracy vs throughput")
     fig.suptitle(f"OpenVINO, {result['threads']} threads, {result['machine']['cpu']}", fontsize=9)
     save_figure(fig, path, dpi=110)
 
@@ -415,6 +453,7 @@ def markdown(result: dict) -> str:
             "",
         ]
         lines += [text + "\n" for text in ablation["profiles"]]
+    lines += [f"- {note}" for note in result["notes"]]
     lines += [
         "",
         "Timings on a machine shared with other work are indicative: read the ratios (timed side by side) rather "
@@ -501,7 +540,7 @@ def main() -> None:
         paths[f"{name}_int8"] = work / "export" / f"{INT8_NAME}.xml"
         paths[f"{name}_fp32"] = work / "export" / "student_fp32.xml"
         costs[name] = static_costs(work / "student.pt")
-    reference_files = make_references(runs[0].path, args.out / "reference")
+    reference_files, notes = make_references(runs[0].path, args.out / "reference")
     for model, path in reference_files.items():
         paths[f"{model}_fp32"] = path
         costs[model] = static_costs(args.out / "reference" / f"{model}.pt")
@@ -516,10 +555,7 @@ def main() -> None:
         for name in ("default_int8", "default_int8_signed", "default_fp32")
     ]
     students = {name: [accuracy(args.out / name / f"seed{s}") for s in seeds] for name in args.students}
-    references = {
-        model: [read_json(r.path / "metrics.json", default={}).get(model, {}) for r in runs]
-        for model in reference_files
-    }
+    references = {model: [reference_accuracy(r.path, model) for r in runs] for model in reference_files}
     sizes = {name: size_on_disk(path) / 2**20 for name, path in paths.items()}
     rows, reference_rows, p50 = summarise(students, references, times, sizes, costs, args)
     first_protocol = next((s["protocol"] for s in students["default"] if s["protocol"]), "?")
@@ -548,6 +584,7 @@ def main() -> None:
             "unsigned_ms": p50["default_int8"],
             "profiles": profiles,
         },
+        "notes": notes,
         "minutes": round((time.time() - started) / 60, 1),
     }
     args.results.mkdir(parents=True, exist_ok=True)

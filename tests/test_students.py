@@ -33,6 +33,7 @@ from darkedge.quant import QatConfig, finetune_quantized, quantize_ptq
 from darkedge.run import save_run_config
 from darkedge.runtime.metadata import read_metadata
 from darkedge.train.distributed import Dist
+from darkedge.train.table import results_table
 
 # (encoder, width, head, input normalisation): every family, both heads and both normalisations, each in seconds
 ARCHITECTURES = [
@@ -242,6 +243,7 @@ def test_a_smaller_student_distils_from_the_teacher_on_the_same_clip(small_stude
         assert ckpt["metrics"]["protocol"]["text"] == "1 clip x 1 crop, 2 frames at stride 4, 16 px"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["student"]["macs"] < 10**6
+    assert "raw frames, 1 network (x3d_nano x0.5, 2 x 16 px)" in (run / "table.md").read_text()
 
 
 def test_quantize_export_bench_and_infer_feed_the_student_its_own_clips(small_student_run, tmp_path):
@@ -294,3 +296,15 @@ def test_quantize_export_bench_and_infer_feed_the_student_its_own_clips(small_st
         "teacher_fp32": [1, 3, 4, 32, 32],
     }
     assert "2 x 16px" in result.output and "4 x 32px" in result.output
+
+
+def test_the_results_table_names_each_protocol_when_the_student_has_its_own_clips():
+    row = dict(top5=90.0, macs=10**6, params=10**4, training="", inference="raw frames, 1 network")
+    teacher = dict(row, top1=50.0, protocol={"text": "1 clip x 1 crop, 8 frames at stride 4, 48 px"})
+    student = dict(row, top1=40.0, protocol={"text": "1 clip x 1 crop, 4 frames at stride 8, 32 px"})
+    table = results_table({"teacher": teacher, "student": student, "data": "d"})
+    assert (
+        "Protocol: Teacher (enhance-then-classify): 1 clip x 1 crop, 8 frames at stride 4, 48 px; "
+        "Student (raw frames, distilled): 1 clip x 1 crop, 4 frames at stride 8, 32 px; test split of d."
+    ) in table
+    assert "Protocol: 1 clip x 1 crop, 8 frames" in results_table({"teacher": teacher, "data": "d"})

@@ -244,6 +244,9 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     metrics["params"] = count_parameters(model)
     enhancer = _enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
     metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
+    if stage in STUDENT_MODELS and config != classifier_config(cfg, len(run.class_names), "teacher"):
+        width = f" x{config['width']:g}" if config["width"] != 1.0 else ""
+        metrics["inference"] += f" ({config['encoder']}{width}, {sampling.frames} x {sampling.crop} px)"
     metrics["training"] = training_description(stage, cfg)
     return metrics
 
