@@ -1,11 +1,14 @@
 """Quantization benchmark on a trained run: calibration-set size, PTQ vs QAT-with-distillation, runtime agreement.
 
     python benchmarks/bench_quant.py --run runs/latest [--sizes 8,16,32,64] [--qat-epochs 2]
+    python benchmarks/bench_quant.py --run runs/premise/seed0/latest --seed-runs runs/premise/seed{1,2}/latest
 
 1. PTQ top-1 on the test split for calibration sets of several sizes (built by `calib build` logic, seed 0).
 2. `darkedge quantize` (PTQ from --calib-clips clips + QAT with distillation): FP32 / PTQ / QAT-KD top-1, top-5.
 3. ONNX Runtime on the Q/DQ ONNX vs the PyTorch fake-quantized student: top-1 agreement on every test clip.
 4. `benchmark_app -m student_int8.xml -d CPU` with no other arguments: does it run, and its throughput.
+5. With --seed-runs: step 2 on every run given (one per training seed): FP32 / PTQ / QAT-KD top-1 per seed,
+   mean +- std and the paired differences QAT-KD - FP32 and QAT-KD - PTQ.
 Writes benchmarks/results/quant.md and quant.json (with the machine and library versions).
 """
 
@@ -123,6 +126,59 @@ def run_benchmark_app(xml: Path) -> dict:
     }
 
 
+def quantize_seeds(run_paths: list[str], args, workdir: Path) -> list[dict]:
+    """`darkedge quantize` (the default settings) on each run: FP32 / PTQ / QAT-KD test top-1 per training seed."""
+    rows = []
+    for path in run_paths:
+        run = open_run(path)
+        calib = workdir / f"calib_seed{run.config.seed}"
+        build_calibration_set(run.config.data, calib, args.calib_clips, seed=0)
+        qcfg = QatConfig(calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr)
+        report, _ = quantize_run(run.path, calib, qcfg, export=False)
+        top1 = {name: entry["accuracy"]["top1"] for name, entry in report["models"].items()}
+        rows.append({"seed": run.config.seed, "run": str(run.path), **top1})
+        print(rows[-1], file=sys.stderr)
+    return rows
+
+
+def seeds_markdown(rows: list[dict]) -> list[str]:
+    """The per-seed table: FP32 / PTQ / QAT-KD top-1, mean +- std, and the paired differences."""
+    import statistics
+
+    def mean_std(values: list[float]) -> str:
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):+.2f} ± {std:.2f}" if values else "-"
+
+    lines = [
+        "",
+        "## Across training seeds",
+        "",
+        "`darkedge quantize` with its defaults on each seed's run (the default pipeline of "
+        "benchmarks/results/premise.md), top-1 % on the test split:",
+        "",
+        "| seed | FP32 student | PTQ INT8 | QAT-KD INT8 | QAT-KD − FP32 | QAT-KD − PTQ |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['seed']} | {r['student_fp32']:.2f} | {r['ptq_int8']:.2f} | {r['qat_kd_int8']:.2f} "
+            f"| {r['qat_kd_int8'] - r['student_fp32']:+.2f} | {r['qat_kd_int8'] - r['ptq_int8']:+.2f} |"
+        )
+    diff_fp32 = [r["qat_kd_int8"] - r["student_fp32"] for r in rows]
+    diff_ptq = [r["qat_kd_int8"] - r["ptq_int8"] for r in rows]
+    means = " | ".join(
+        f"{statistics.mean([r[k] for r in rows]):.2f}" for k in ("student_fp32", "ptq_int8", "qat_kd_int8")
+    )
+    lines.append(f"| mean | {means} | {mean_std(diff_fp32)} | {mean_std(diff_ptq)} |")
+    worst = min(diff_fp32)
+    lines += [
+        "",
+        f"INT8 (QAT-KD) within 1 point of FP32 on every seed: {'yes' if worst >= -1.0 else 'NO'} "
+        f"(worst {worst:+.2f}).",
+    ]
+    return lines
+
+
 def markdown(result: dict) -> str:
     """The committed table."""
     q = result["quantize"]["models"]
@@ -191,6 +247,11 @@ def markdown(result: dict) -> str:
         f"point ({', '.join(n.removeprefix('/backbone/') for n in fp['float_matmul_conv']) or 'none'}); "
         f"FP ops: {', '.join(f'{k} x{v}' for k, v in fp['float_ops'].items())}.",
         "",
+    ]
+    if result.get("seeds"):
+        lines += seeds_markdown(result["seeds"])
+    lines += [
+        "",
         f"Machine: {m['cpu']}, {m['usable_cores']} usable cores, 1-min load average {m['load_average_1min']:.1f} "
         f"at the end; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()) + ".",
         "",
@@ -205,6 +266,9 @@ def main() -> None:
     parser.add_argument("--calib-clips", type=int, default=QatConfig.calib_clips)  # `darkedge quantize`'s
     parser.add_argument("--qat-epochs", type=int, default=QatConfig.epochs)
     parser.add_argument("--lr", type=float, default=QatConfig.lr)
+    parser.add_argument(
+        "--seed-runs", nargs="*", default=[], help="more runs (other seeds) for the seeds table"
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     setup_logging()  # darkedge's messages on stderr, as the CLI prints them
@@ -216,6 +280,7 @@ def main() -> None:
         report, table = quantize_run(
             run.path, calib, QatConfig(calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr)
         )
+        seeds = quantize_seeds(args.seed_runs, args, Path(tmp)) if args.seed_runs else []
     print(table)
     test_set = run.dataset("test", "student")
     student, _ = load_model(run.checkpoint("student"), kind="classifier")
@@ -240,6 +305,10 @@ def main() -> None:
         "benchmark_app": run_benchmark_app(run.path / "export" / "student_int8.xml"),
         "machine": machine_info(),
     }
+    if seeds:
+        first = {"seed": run.config.seed, "run": str(run.path)}
+        first |= {name: entry["accuracy"]["top1"] for name, entry in report["models"].items()}
+        result["seeds"] = [first, *seeds]
     out = Path(args.out)
     write_json(out / "quant.json", result)
     write_text(out / "quant.md", markdown(result))

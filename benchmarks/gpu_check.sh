@@ -14,7 +14,7 @@
 # Writes $GPU_CHECK_RESULTS/gpu.md and gpu.json (default benchmarks/results; a dry run writes under the work folder)
 # and copies them to $OUT when that is set. Wheels in .whl/ (nncf and the dependencies the GPU image lacks: see
 # benchmarks/gpu_wheels.sh) are installed first, offline. Environment: GPU_CHECK_WORK (scratch, default
-# /tmp/darkedge-gpu-check), GPU_CHECK_BUDGET (seconds for all parts, default 440).
+# /tmp/darkedge-gpu-check), GPU_CHECK_BUDGET (seconds for all parts, default 460).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -22,7 +22,7 @@ PY=${PYTHON:-python3}
 DRY=0
 [ "${1:-}" = "--dry-run" ] && DRY=1
 WORK=${GPU_CHECK_WORK:-/tmp/darkedge-gpu-check}
-BUDGET=${GPU_CHECK_BUDGET:-440}
+BUDGET=${GPU_CHECK_BUDGET:-460}
 if [ "$DRY" = 1 ]; then RESULTS=${GPU_CHECK_RESULTS:-$WORK/results}; else RESULTS=${GPU_CHECK_RESULTS:-benchmarks/results}; fi
 rm -rf "$WORK" && mkdir -p "$WORK" "$RESULTS"
 START=$(date +%s)
@@ -68,7 +68,7 @@ if [ "$DRY" = 1 ] || [ "$CUDA" = 1 ]; then
   DATA="$WORK/data"
   TRAIN=($PY -m darkedge --quiet train --preset "$PRESET" --data "$DATA")
   part data 90 $PY -m darkedge data synth --out "$DATA" --workers "$CORES" "${SYNTH[@]}"
-  part pipeline 150 "${TRAIN[@]}" --seed 0 --out "$WORK/runs/seed0" --calib "$WORK/calib"
+  part pipeline 200 "${TRAIN[@]}" --seed 0 --out "$WORK/runs/seed0" --calib "$WORK/calib"
   part latency 100 bash -c "$PY benchmarks/gpu_check.py random-run --preset $PAPER '$WORK/latency' > /dev/null && \
     $PY -m darkedge bench --run '$WORK/latency' --backend torch --device $DEVICE --batch 16 ${QUICK[*]} \
     --precision bf16 $([ "$DRY" = 1 ] || echo --precision fp32)"
@@ -78,7 +78,7 @@ if [ "$DRY" = 1 ] || [ "$CUDA" = 1 ]; then
     --preset $PRESET --workers 0 auto --out '$WORK/loader/small' && \
     $PY benchmarks/bench_workers.py --loader-only --device $DEVICE --data '$DATA' --preset $PAPER --workers auto \
     --out '$WORK/loader/paper'"
-  part premise 170 bash -c "for seed in 1 2; do ${TRAIN[*]} --seed \$seed --out '$WORK/runs/seed'\$seed --calib '' \
+  part premise 200 bash -c "for seed in 1 2; do ${TRAIN[*]} --seed \$seed --out '$WORK/runs/seed'\$seed --calib '' \
     --workers $PARALLEL_WORKERS & done; wait -n && wait -n"
   if $PY -c 'import nncf' 2> /dev/null; then
     part qat 120 $PY -m darkedge quantize --run "$WORK/runs/seed0/latest" --calib "$WORK/calib" --no-export "${QAT[@]}"

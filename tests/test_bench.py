@@ -280,6 +280,20 @@ def test_end_to_end_stages_on_real_videos(tiny_run):
     }  # no enhancer; the missing file skipped
 
 
+def test_a_two_stream_the_run_did_not_train_is_timed_untrained(tiny_run, tmp_path):
+    """`darkedge train` leaves two-stream out: bench still times that architecture, says so, reports no accuracy."""
+    run = Path(shutil.copytree(tiny_run[0], tmp_path / "run"))
+    (run / "two_stream.pt").unlink()
+    result = CliRunner().invoke(main, [*QUICK_BENCH, "--run", str(run), "--compare", "two-stream"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((run / "bench" / "bench.json").read_text())
+    two_stream = next(m for m in report["models"] if m["name"] == "two_stream_fp32")
+    assert two_stream["accuracy"] is None and two_stream["macs_per_clip"] > 0
+    assert Path(two_stream["file"]).parent == run / "bench" / "untrained" / "export"
+    assert any("timed untrained" in note and "--stage two_stream" in note for note in report["notes"])
+    assert not (run / "two_stream.pt").exists()
+
+
 def test_run_without_int8_student_names_the_command(tiny_run, tmp_path):
     run, _ = tiny_run
     bare = tmp_path / "bare"

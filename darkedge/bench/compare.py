@@ -23,15 +23,16 @@ from darkedge.bench.measure import (
     measure_interleaved,
 )
 from darkedge.bench.timing import TimingProtocol
-from darkedge.checkpoint import load_checkpoint
+from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
 from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
-from darkedge.names import BACKEND_SUFFIXES, INT8_NAME
-from darkedge.run import open_run
+from darkedge.names import BACKEND_SUFFIXES, INT8_NAME, STAGE_KINDS
+from darkedge.run import Run, open_run
 from darkedge.runtime.predictor import require
 from darkedge.runtime.torch_settings import TorchSettings, check_torch_settings
+from darkedge.train.pipeline import with_enhancer
 
 SCHEMA_VERSION = 1
 DESIGNS = {
@@ -116,6 +117,24 @@ def check_options(options: BenchOptions) -> tuple[str, ...]:
     return options.precisions or default_precisions(options.backend, options.device)
 
 
+def untrained_stand_in(run: Run, model: str) -> Run:
+    """A run view in RUN/bench/untrained/ holding an untrained `model` (the run's trained enhancer, fresh
+    classifier weights): a baseline the run did not train (`darkedge train` leaves two-stream out) is still timed,
+    since latency, size and cost depend on the architecture, not the weights. It has no accuracy."""
+    folder = run.path / "bench" / "untrained"
+    if not (folder / f"{model}.pt").is_file():
+        net, config = with_enhancer(model, run)
+        save_checkpoint(
+            folder / f"{model}.pt",
+            kind=STAGE_KINDS[model],
+            config=config,
+            state_dict=net.state_dict(),
+            class_names=run.class_names,
+            metrics={"untrained": True},
+        )
+    return Run(folder, run.config, run.class_names)
+
+
 def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[str]]:
     """The model files to compare, exporting missing FP32 files; notes say what was skipped or made."""
     precisions = check_options(options)
@@ -123,10 +142,17 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
     notes: list[str] = []
     candidates: list[Candidate] = []
     for model in ("student", *BASELINES[options.compare]):
-        checkpoint = run.checkpoint(model)
+        source = run
+        if model == "two_stream" and not (run.path / f"{model}.pt").is_file():
+            source = untrained_stand_in(run, model)
+            notes.append(
+                f"{model}: not trained in this run, timed untrained (same architecture and cost, no accuracy); "
+                f"`darkedge train --stage {model} --run {run.path}` trains it"
+            )
+        checkpoint = source.checkpoint(model)
         for precision in precisions:
             name = f"{model}_{precision}"
-            path = run.path / "export" / f"{name}{BACKEND_SUFFIXES[options.backend]}"
+            path = source.path / "export" / f"{name}{BACKEND_SUFFIXES[options.backend]}"
             if precision == "int8" and model != "student" and not path.is_file():
                 notes.append(
                     f"{name}: no INT8 export in {path.parent} (only the student is quantized), not measured"
@@ -149,7 +175,7 @@ def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[s
                 raise DarkedgeError(
                     f"{path}: no INT8 student; make it with `darkedge quantize --calib calibration/ --run {run.path}`"
                 )
-            path = _export(run, model, precision, options.backend)
+            path = _export(source, model, precision, options.backend)
             notes.append(f"{name}: exported by the benchmark with `darkedge export` ({path.name})")
             candidates.append(Candidate(model, precision, path, checkpoint))
     return candidates, notes

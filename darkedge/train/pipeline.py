@@ -146,7 +146,7 @@ def _enhancer_state(run: Run) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return config, load_enhancer(path).state_dict()
 
 
-def _with_enhancer(kind: str, run: Run) -> tuple[nn.Module, dict[str, Any]]:
+def with_enhancer(kind: str, run: Run) -> tuple[nn.Module, dict[str, Any]]:
     """A teacher or two-stream model holding the run's trained (frozen) enhancer, and its plain config."""
     from darkedge.models import build_model
 
@@ -214,7 +214,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     # student and the raw baseline start from the same initial weights: only the KL term tells them apart.
     torch.manual_seed(cfg.seed)
     if stage in ("teacher", "two_stream"):
-        model, config = _with_enhancer(stage, run)
+        model, config = with_enhancer(stage, run)
     else:
         config = classifier_config(cfg, len(run.class_names), stage)
         model = build_model("classifier", config)
