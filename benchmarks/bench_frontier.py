@@ -108,37 +108,29 @@ def stage_folder(run: Path, model: str) -> Path | None:
 
 def make_references(teacher_run: Path, work: Path) -> tuple[dict[str, Path], list[str]]:
     """The teacher's and two-stream's FP32 IRs, exported in a copy of the first teacher run (which stays as it is),
-    and notes. A run without a trained two-stream gets one of random weights: its latency is the same."""
-    from darkedge.checkpoint import load_checkpoint, save_checkpoint
-    from darkedge.models import build_model
-    from darkedge.train.pipeline import classifier_config
+    and notes. A two-stream the teacher run did not train is timed untrained, as `darkedge bench` does."""
+    from darkedge.bench.compare import untrained_stand_in
+    from darkedge.export.exporter import export_model
 
     source = open_run(teacher_run)
-    found, notes = {}, []
-    for model in REFERENCES:
-        path = work / "export" / f"{model}_fp32.xml"
-        found[model] = path
-        if path.is_file():
-            continue
+    if not (work / "config.json").is_file():
         work.mkdir(parents=True, exist_ok=True)
         for name in COPIED:
             shutil.copy2(source.path / name, work / name)
-        folder = stage_folder(teacher_run, model)
-        if folder is not None:
-            shutil.copy2(folder / f"{model}.pt", work / f"{model}.pt")
-        else:  # only two-stream can be missing: the teacher run is a teacher's
-            config = {
-                "enhancer": load_checkpoint(work / "enhancer.pt")["config"],
-                "classifier": classifier_config(source.config, len(source.class_names), model),
-            }
-            net = build_model(model, config, load_pretrained=False)
-            save_checkpoint(
-                work / f"{model}.pt", kind=model, config=config, state_dict=net.state_dict(),
-                class_names=source.class_names,
-            )  # fmt: skip
-            notes.append(f"{model}: no trained one beside {source.path}; timed with random weights")
-        save_run_config(work, source.config, source.class_names)
-        darkedge("--quiet", "export", "--run", str(work), "--model", model, "--format", "openvino")
+        for model in REFERENCES:
+            folder = stage_folder(teacher_run, model)
+            if folder is not None and not (work / f"{model}.pt").is_file():
+                shutil.copy2(folder / f"{model}.pt", work / f"{model}.pt")
+        save_run_config(work, source.config, source.class_names)  # last: the copy is complete
+    reference, found, notes = open_run(work), {}, []
+    for model in REFERENCES:
+        run = reference
+        if not (work / f"{model}.pt").is_file():
+            run = untrained_stand_in(reference, model)
+            notes.append(f"{model}: not trained beside {source.path}; timed untrained (no accuracy)")
+        found[model] = run.path / "export" / f"{model}_fp32.xml"
+        if not found[model].is_file():
+            export_model(run, model, "openvino")
     return found, notes
 
 
@@ -543,7 +535,7 @@ def main() -> None:
     reference_files, notes = make_references(runs[0].path, args.out / "reference")
     for model, path in reference_files.items():
         paths[f"{model}_fp32"] = path
-        costs[model] = static_costs(args.out / "reference" / f"{model}.pt")
+        costs[model] = static_costs(path.parent.parent / f"{model}.pt")
     default_work = Path(str(first).format("default"))
     paths["default_int8_signed"] = signed_int8_ir(default_work)
     times = timing(paths, args)
