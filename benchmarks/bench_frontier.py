@@ -44,7 +44,9 @@ STUDENTS: dict[str, tuple[dict[str, Any], str]] = {
     "r2p1d_half": ({"student_width": 0.5}, "R(2+1)D nano at half width"),
     "r2p1d_t4": ({"student_frames": 4}, "R(2+1)D nano on 4 frames (every 2nd)"),
     "r2p1d_s32": ({"student_crop": 32}, "R(2+1)D nano at 32 px"),
+    "r2p1d_t4_s32": ({"student_frames": 4, "student_crop": 32}, "R(2+1)D nano on 4 frames at 32 px"),
     "x3d_nano": ({"student_encoder": "x3d_nano"}, "X3D nano (depthwise-separable 3D)"),
+    "x3d_nano_s32": ({"student_encoder": "x3d_nano", "student_crop": 32}, "X3D nano at 32 px"),
     "x3d_micro": ({"student_encoder": "x3d_micro"}, "X3D micro"),
     "x3d_nano_t4_s32": (
         {"student_encoder": "x3d_nano", "student_frames": 4, "student_crop": 32},

@@ -8,9 +8,10 @@ The quantizers on ReLU outputs are made unsigned first (uint8 over [0, scale], N
 student is quantized with signed ones for TensorRT, which takes int8 only (darkedge.quant.ptq); on a ReLU output
 they use half their levels, and OpenVINO's CPU plugin runs a signed input through its u8 x s8 dot products with a
 compensation term and keeps the ReLU as its own step. Unsigned, the ReLU folds into the quantizer, every
-convolution reads u8, and the INT8 student runs 1.2x faster (benchmarks/results/frontier.md). The clip range is
-the trained one; the steps are half as large, so the IR is within half a signed step of the fake-quantized
-student on every such activation (`darkedge export --check` measures it).
+convolution reads u8, and the default INT8 student runs 1.1-1.3x faster on a 2-core VNNI CPU (the ablation in
+benchmarks/results/frontier.md). The clip range is the trained one; the steps are half as large, so the IR is
+within half a signed step of the fake-quantized student on every such activation (`darkedge export --check`
+measures the difference).
 """
 
 from __future__ import annotations

@@ -7,10 +7,13 @@ temporal one, as in X3D; time is never strided, so the encoder returns one token
 (B, T, dim) after a 1x1x1 convolution to `dim` channels and spatial average pooling.
 
 Kept INT8-friendly on purpose: convolution + BatchNorm (folded at export) + ReLU only. X3D's squeeze-excitation
-and swish are left out: the sigmoid gate and swish stay in floating point in an INT8 graph, and after a ReLU every
-activation quantizer is unsigned, which OpenVINO's CPU kernels run fastest (darkedge.export.openvino). Depthwise
-3D convolutions run as OpenVINO's `brgconv_avx512_dw_I8` kernels on a VNNI CPU (measured,
-benchmarks/results/frontier.md).
+and swish are left out: the sigmoid gate and swish stay in floating point in an INT8 graph, while after a ReLU an
+activation quantizer is unsigned, which OpenVINO's CPU kernels run fastest (darkedge.export.openvino). The depthwise
+3D convolutions run as OpenVINO's int8 depthwise kernels (`brgconv_avx512_dw_I8`) on a VNNI CPU; the family's
+latency against the other students is in benchmarks/results/frontier.md. A 2D MobileNet with temporal shift (TSM)
+was measured too and left out: its shifts (slices and concatenations) broke OpenVINO's int8 chain, so the
+convolutions after them ran in FP32; at 18 M MACs per 8 x 48 px clip its INT8 IR took 0.33 ms against 0.36 in FP32,
+where an X3D of the same cost took 0.22 against 0.34 (p50, 2 threads, side by side on a shared machine).
 """
 
 from __future__ import annotations
