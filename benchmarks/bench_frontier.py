@@ -377,6 +377,10 @@ def _n(value: float | None, digits: int = 2, suffix: str = "") -> str:
     return "-" if value is None else f"{value:.{digits}f}{suffix}"
 
 
+def _mean_pm(mean: float | None, std: float | None) -> str:
+    return "-" if mean is None else f"{mean:.1f} ± {std:.1f}"
+
+
 def markdown(result: dict) -> str:
     """The committed report."""
     machine = result["machine"]
@@ -400,7 +404,7 @@ def markdown(result: dict) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["students"]:
-        top1 = "-" if r["top1_int8"] is None else f"{r['top1_int8']:.1f} ± {r['top1_int8_std']:.1f}"
+        top1 = _mean_pm(r["top1_int8"], r["top1_int8_std"])
         lines.append(
             f"| {r['name']}{' (frontier)' if r['name'] in result['frontier'] else ''} | {r['what']} | {clip(r)} | "
             f"{r['macs'] / 1e6:.1f} M | {r['params'] / 1e3:.0f} k | {r['int8_mb']:.2f} | {top1} | "
@@ -409,7 +413,7 @@ def markdown(result: dict) -> str:
             f"{r['clips_per_s_int8']:.0f} |"
         )
     for r in result["references"]:
-        top1 = "-" if r["top1_fp32"] is None else f"{r['top1_fp32']:.1f} ± {r['top1_fp32_std']:.1f}"
+        top1 = _mean_pm(r["top1_fp32"], r["top1_fp32_std"])
         lines.append(
             f"| {r['name']} | {r['what']}, FP32 | {clip(r)} | {r['macs'] / 1e6:.1f} M | {r['params'] / 1e3:.0f} k | "
             f"- | - | {top1} | - | {r['p50_fp32_ms']:.3f} | - | {_n(r['speedup_vs_two_stream_fp32'], 1, 'x')} | "
