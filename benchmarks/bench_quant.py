@@ -59,20 +59,20 @@ def fp32_agreement(model, reference_logits: torch.Tensor, test_set) -> dict:
 def ptq_by_calibration_size(run, sizes: list[int], workdir: Path) -> list[dict]:
     """PTQ-only top-1 / top-5 and closeness to FP32 for each calibration-set size (plus the time PTQ took)."""
     student, _ = load_model(run.checkpoint("student"), kind="classifier")
-    test_set = run.dataset("test")
+    test_set = run.dataset("test", "student")
     reference, _, _ = predict(student, test_set, batch_size=8)
-    tc = run.config
+    tc, own = run.config, run.config.sampling("student")
     rows = []
     for size in sizes:
         folder = workdir / f"calib_{size}"
         build_calibration_set(tc.data, folder, size, seed=0, video_root=tc.video_root, fold=tc.fold)
         batches, _ = calibration_batches(
-            open_calibration(folder, run.class_names), tc.num_frames, tc.stride, tc.resize, tc.crop
+            open_calibration(folder, run.class_names), own.frames, own.stride, own.resize, own.crop
         )
         start = time.perf_counter()
         qmodel = quantize_ptq(student, batches)
         seconds = time.perf_counter() - start
-        metrics = evaluate(qmodel, test_set, run.class_names, run.protocol(), batch_size=8)
+        metrics = evaluate(qmodel, test_set, run.class_names, run.protocol("student"), batch_size=8)
         rows.append(
             {
                 "clips": len(batches),
@@ -95,7 +95,7 @@ def ort_agreement(run) -> dict:
         str(run.path / "export" / "student_int8.onnx"), providers=["CPUExecutionProvider"]
     )
     loader = torch.utils.data.DataLoader(
-        run.dataset("test", num_clips=1, num_crops=1), batch_size=8, collate_fn=collate_clips
+        run.dataset("test", "student", num_clips=1, num_crops=1), batch_size=8, collate_fn=collate_clips
     )
     agree = total = 0
     max_diff = 0.0
@@ -290,7 +290,7 @@ def main() -> None:
         )
         seeds = quantize_seeds(args.seed_runs, args, Path(tmp)) if args.seed_runs else []
     print(table)
-    test_set = run.dataset("test")
+    test_set = run.dataset("test", "student")
     student, _ = load_model(run.checkpoint("student"), kind="classifier")
     reference, _, _ = predict(student, test_set, batch_size=8)
     ptq_model, _ = load_int8_model(run.path / "quant" / "student_int8_ptq.pt")

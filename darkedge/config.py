@@ -3,6 +3,11 @@ command line's way to every field: `--set key=value` (typed from the dataclass) 
 
 Precedence, lowest first: the preset, then the --config file, then explicit flags and --set. The preset is the
 base the others change: `--preset`, `--set preset=...` or the file's "preset" (in that order) chooses it.
+
+The student may be smaller than the teacher in every way (`student_*`): another encoder, a width multiplier, fewer
+frames, a smaller crop. Its clips are the teacher's clip seen coarser (`TrainConfig.sampling`, darkedge.data.views):
+every k-th of the teacher's frames, so the same span of video at k times the stride, and the teacher's crop at a lower
+resolution, so the same field of view.
 """
 
 from __future__ import annotations
@@ -16,7 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from darkedge.errors import DarkedgeError
-from darkedge.names import BUILTIN_DATA, INPUT_NORMS
+from darkedge.names import BUILTIN_DATA, INPUT_NORMS, STUDENT_MODELS
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a model's clips are cut from a video: `frames` frames every `stride` frames, resized to `resize` px high,
+    then cropped to `crop` x `crop` (a random multi-scale crop in training, the centre in evaluation)."""
+
+    frames: int
+    stride: int
+    resize: int
+    crop: int
 
 
 @dataclass
@@ -66,6 +82,12 @@ class TrainConfig:
     # the student starts from the raw baseline's initial weights ("scratch", the paper's) or from the teacher's
     # classifier ("teacher", which needs the same architecture); either way only the student runs at inference
     student_init: str = "scratch"
+    # the student's own architecture and clips, also the raw baseline's (its no-distillation control); None or 1.0:
+    # the teacher's. student_frames must divide num_frames and student_crop be at most crop (`sampling`).
+    student_encoder: str | None = None  # any classifier encoder (darkedge.models.ENCODERS)
+    student_width: float = 1.0  # channel multiplier of the student's encoder
+    student_frames: int | None = None
+    student_crop: int | None = None
     # enhancer (Zero-DCE, trained zero-reference on the training clips' own frames)
     # Zero-DCE++ computing its curves at half resolution costs a tenth of Zero-DCE on a CPU; paper: zero_dce
     enhancer: str = "zero_dce_pp"
@@ -96,6 +118,40 @@ class TrainConfig:
             )
         if self.eval_crops not in (1, 3):
             raise DarkedgeError(f"eval_crops {self.eval_crops}: 1 (centre) or 3 (along the long side)")
+        frames = self.student_frames
+        if frames is not None and not (0 < frames <= self.num_frames and self.num_frames % frames == 0):
+            raise DarkedgeError(
+                f"student_frames {frames}: must divide num_frames {self.num_frames} (the student sees every k-th "
+                "frame of the teacher's clip)"
+            )
+        if self.student_crop is not None and not 0 < self.student_crop <= self.crop:
+            raise DarkedgeError(
+                f"student_crop {self.student_crop}: must be between 1 and crop {self.crop} (the student sees the "
+                "teacher's crop at the same or a lower resolution)"
+            )
+        if not self.student_width > 0:
+            raise DarkedgeError(f"student_width {self.student_width}: must be positive")
+        other = self.student_encoder not in (None, self.encoder) or self.student_width != 1.0
+        if other and self.student_init == "teacher":
+            raise DarkedgeError(
+                "student_init 'teacher': a student of another encoder or width cannot start from the teacher's "
+                "weights; set student_init=scratch"
+            )
+
+    def sampling(self, model: str) -> Sampling:
+        """How `model` (a stage or an export: student, raw, student_int8, teacher, two_stream) is fed clips: the
+        student's models at their own frames and crop, the others at the teacher's.
+
+        The student's k = num_frames / student_frames frames are every k-th of the teacher's (stride k x stride, the
+        same span), and its crop is resized in proportion (the same field of view).
+        """
+        if model not in STUDENT_MODELS:
+            return Sampling(self.num_frames, self.stride, self.resize, self.crop)
+        frames = self.student_frames or self.num_frames
+        crop = self.student_crop or self.crop
+        return Sampling(
+            frames, self.stride * (self.num_frames // frames), round(crop * self.resize / self.crop), crop
+        )
 
 
 # Counts that make no sense below one.

@@ -27,6 +27,10 @@ INT8_KIND = "classifier_int8"
 RESUME_KIND = "resume"  # an epoch checkpoint a killed training run continues from
 INT8_NAME = "student_int8"
 
+# The models that have the student's architecture and sampling (TrainConfig.student_*): the distilled student, the raw
+# baseline (its no-distillation control) and the INT8 student; the teacher and two-stream keep the teacher's.
+STUDENT_MODELS = ("student", "raw", INT8_NAME)
+
 # What `darkedge export --model` takes: a run's model, or the INT8 student.
 EXPORT_MODELS = ("student", "teacher", "raw", "two_stream", INT8_NAME)
 

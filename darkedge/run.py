@@ -45,10 +45,12 @@ class Run:
             raise DarkedgeError(f"{path}: no such checkpoint; make it with `{make}`")
         return path
 
-    def dataset(self, split: str, train: bool = False, **overrides: Any):
-        """A ClipDataset over the run's data (or `data=` another set with the same classes), sampled as in training.
+    def dataset(self, split: str, model: str, train: bool = False, **overrides: Any):
+        """A ClipDataset over the run's data (or `data=` another set with the same classes), sampled as `model` is
+        fed (TrainConfig.sampling: a student's own frames and crop, else the teacher's).
 
-        Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset.
+        Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset. Training
+        sets are the teacher's for every stage: a student sees its view of the teacher's clip (darkedge.data.views).
         """
         # imported here, not above: reading a run (predictors, the CLI) must not load torch and OpenCV
         from darkedge.data.dataset import ClipDataset
@@ -58,13 +60,13 @@ class Run:
         video_root = self.config.video_root if data == self.config.data else None
         index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
         check_classes(index.class_names, self.class_names, data, self.path)
-        cfg = self.config
+        cfg, sampling = self.config, self.config.sampling(model)
         settings: dict[str, Any] = dict(
-            num_frames=cfg.num_frames,
-            stride=cfg.stride,
+            num_frames=sampling.frames,
+            stride=sampling.stride,
             train=train,
-            resize=cfg.resize,
-            crop=cfg.crop,
+            resize=sampling.resize,
+            crop=sampling.crop,
             skip_unreadable=True,
             seed=cfg.seed,
         )
@@ -73,15 +75,15 @@ class Run:
         settings.update(overrides)
         return ClipDataset(index, **settings)
 
-    def protocol(self) -> dict[str, Any]:
-        """The evaluation protocol every accuracy of this run is measured with."""
-        cfg = self.config
+    def protocol(self, model: str) -> dict[str, Any]:
+        """The evaluation protocol every accuracy of `model` in this run is measured with."""
+        cfg, sampling = self.config, self.config.sampling(model)
         return {
             "clips": cfg.eval_clips,
             "crops": cfg.eval_crops,
-            "frames": cfg.num_frames,
-            "stride": cfg.stride,
-            "size": cfg.crop,
+            "frames": sampling.frames,
+            "stride": sampling.stride,
+            "size": sampling.crop,
         }
 
 

@@ -47,7 +47,7 @@ def make_tiny_run(root: Path, data: Path, teacher: bool = True) -> Path:
     run.mkdir(parents=True)
     cfg = make_config("test", data=str(data))
     save_run_config(run, cfg, CLASSES)
-    ccfg = classifier_config(cfg, len(CLASSES))
+    ccfg = classifier_config(cfg, len(CLASSES), "student")
     torch.manual_seed(0)
     student = build_model("classifier", ccfg)
     save_checkpoint(

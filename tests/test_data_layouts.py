@@ -262,7 +262,7 @@ def test_train_and_calib_build_take_video_root(tmp_path):
 
     from darkedge.run import open_run
 
-    assert len(open_run(tmp_path / "latest").dataset("test")) == 2
+    assert len(open_run(tmp_path / "latest").dataset("test", "student")) == 2
     calib = tmp_path / "calib"
     args = ["calib", "build", "--run", str(tmp_path / "latest"), "--out", str(calib), "--clips", "2"]
     result = CliRunner().invoke(main, args)

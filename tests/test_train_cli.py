@@ -94,7 +94,7 @@ def test_train_makes_the_run_directory_and_the_table(trained, tiny_data):
     for row in ("Teacher", "Student", "Raw baseline", "Two-stream", "Protocol: 1 clip x 1 crop, 4 frames"):
         assert row in result.output and row in (run.path / "table.md").read_text()
     student, _ = load_model(run.checkpoint("student"), kind="classifier")
-    clip = run.dataset("test")[0][0]
+    clip = run.dataset("test", "student")[0][0]
     assert student(clip[None]).shape == (1, len(CLASSES))
     assert clip.shape == (3, 4, 32, 32)
 

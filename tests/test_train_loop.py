@@ -61,7 +61,7 @@ def test_training_lowers_the_loss(kind, tiny_bright, tmp_path):
     cfg = make_config("test", data=str(tiny_bright), epochs=40, batch_size=22, lr=2e-3, dropout=0.0)
     index = open_dataset(tiny_bright, "train")
     fixed = ClipDataset(index, cfg.num_frames, cfg.stride, resize=cfg.resize, crop=cfg.crop)
-    config = classifier_config(cfg, len(index.class_names))
+    config = classifier_config(cfg, len(index.class_names), "student")
     teacher = None
     if kind in ("teacher", "two_stream"):
         # gamma correction stands in for Zero-DCE here: the enhancer is frozen either way, and 10x cheaper
@@ -110,7 +110,7 @@ def test_multi_view_logits_are_averaged(tiny_data):
     index = open_dataset(tiny_data, "test")
     settings = dict(resize=cfg.resize, crop=cfg.crop)
     views = ClipDataset(index, cfg.num_frames, cfg.stride, num_clips=2, num_crops=3, **settings)
-    model = build_model("classifier", classifier_config(cfg, len(index.class_names))).eval()
+    model = build_model("classifier", classifier_config(cfg, len(index.class_names), "student")).eval()
     logits, labels, skipped = predict(model, views, batch_size=4)
     clip, label = views[1]
     assert clip.shape == (6, 3, cfg.num_frames, cfg.crop, cfg.crop)

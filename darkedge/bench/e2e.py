@@ -119,7 +119,8 @@ def run_e2e(run, candidates, options, threads: int, max_clips: int = 20) -> dict
     split = "all" if options.labelled_list else "test"
     index = open_dataset(source, split=split, fold=run.config.fold, video_root=video_root)
     videos = [s.path for s in index.samples[:max_clips]]
-    shape = (run.config.num_frames, 3, run.config.crop, run.config.crop)
+    teacher = run.config.sampling("teacher")  # the designs that enhance are fed the teacher's clips
+    shape = (teacher.frames, 3, teacher.crop, teacher.crop)
     results = {}
     for candidate in candidates:
         enhancer = enhancer_file(run, options.backend, shape) if candidate.model in ENHANCING else None

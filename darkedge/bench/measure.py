@@ -215,16 +215,19 @@ def measure_interleaved(
     threads: int | None,
     protocol: TimingProtocol,
     torch_settings: dict[str, TorchSettings] | None = None,
+    batch: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run in a child process: batch-1 latency of several models loaded side by side, timed in turns
-    (`torch_settings` by name, for the torch backend)."""
+    """Run in a child process: latency per call of several models loaded side by side, timed in turns
+    (`torch_settings` by name, for the torch backend); at the batch they were exported with, or at `batch`
+    (static OpenVINO IRs reshaped to it, for throughput)."""
     from darkedge.bench.timing import time_interleaved
     from darkedge.runtime import load_predictor
 
     calls, clock = {}, time.perf_counter
     for name, path in paths.items():
-        predictor = load_predictor(path, backend, threads, torch_settings=(torch_settings or {}).get(name))
-        calls[name], clock = timed_call(predictor, predictor.input_shape[0] or 1)
+        settings = (torch_settings or {}).get(name)
+        predictor = load_predictor(path, backend, threads, batch=batch, torch_settings=settings)
+        calls[name], clock = timed_call(predictor, batch or predictor.input_shape[0] or 1)
     stats = time_interleaved(calls, protocol, clock=clock)
     return {name: s.to_dict() for name, s in stats.items()}
 

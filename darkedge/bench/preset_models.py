@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -23,15 +24,18 @@ from darkedge.train.pipeline import classifier_config
 
 
 def preset_configs(
-    preset: str, num_frames: int | None = None, num_classes: int = len(CLASSES)
+    preset: str, num_frames: int | None = None, num_classes: int = len(CLASSES), **overrides: Any
 ) -> dict[str, dict]:
-    """Model configs of the student, teacher and two-stream as `preset` trains them (`num_frames` may differ);
-    `num_classes` defaults to the built-in data set's."""
-    cfg = make_config(preset, num_frames=num_frames)
-    classifier = classifier_config(cfg, num_classes)
+    """Model configs of the student, teacher and two-stream as `preset` trains them (`num_frames` and the other
+    TrainConfig `overrides`, student_encoder say, may differ); `num_classes` defaults to the built-in data set's."""
+    cfg = make_config(preset, num_frames=num_frames, **overrides)
     enhancer = EnhancerConfig(name=cfg.enhancer, scale_factor=cfg.enhancer_scale)
-    both = {"enhancer": asdict(enhancer), "classifier": classifier}
-    return {"student": classifier, "teacher": both, "two_stream": both}
+    teacher = {"enhancer": asdict(enhancer), "classifier": classifier_config(cfg, num_classes, "teacher")}
+    return {
+        "student": classifier_config(cfg, num_classes, "student"),
+        "teacher": teacher,
+        "two_stream": teacher,
+    }
 
 
 def make_preset_models(

@@ -11,6 +11,7 @@ from darkedge.fileio import write_json, write_text
 COLUMNS = (
     "model",
     "design",
+    "clip",
     "p50 ms",
     "p90 ms",
     "p99 ms",
@@ -34,10 +35,12 @@ def _rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for m in report["models"]:
         latency, throughput, accuracy = m["latency"], m.get("throughput") or {}, m.get("accuracy") or {}
+        _, _, frames, size, _ = m["input_shape"]
         rows.append(
             [
                 m["name"],
                 m["design"],
+                f"{frames} x {size}px",  # a student may take fewer or smaller frames than the teacher
                 _number(latency["p50_ms"], 2),
                 _number(latency["p90_ms"], 2),
                 _number(latency["p99_ms"], 2),
@@ -54,13 +57,12 @@ def _rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def _settings(report: dict[str, Any]) -> str:
-    """One line: backend, threads, shape, batch and the machine."""
+    """One line: backend, threads, batch and the machine (each model's clip is in the table)."""
     machine = report["machine"]
     static = [m["name"] for m in report["models"] if (m.get("throughput") or {}).get("note")]
     batch = f"throughput at batch {report['batch']}" + (
         f" (at the exported batch for static exports: {', '.join(static)})" if static else ""
     )
-    shape = report["models"][0]["input_shape"] if report["models"] else "?"
     device = report.get("device") or "cpu"
     if device == "cpu":
         where = f"{report['backend']}, {report['threads']} thread(s)"
@@ -70,7 +72,7 @@ def _settings(report: dict[str, Any]) -> str:
         where = f"{report['backend']} on {device} ({gpus[0]['name']}){''.join(f', {t}' for t in tricks)}"
     peak = "; peak MB is GPU memory allocated" if device != "cpu" else ""
     return (
-        f"{where}, input {tuple(shape)}, {batch}{peak}; "
+        f"{where}, batch 1 ({batch}){peak}; "
         f"{machine['cpu']} ({machine['logical_cores']} cores; {' '.join(machine['cpu_flags'])})"
     )
 

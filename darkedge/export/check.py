@@ -29,10 +29,11 @@ def runtime_versions() -> dict[str, str]:
     return library_versions(BACKENDS)
 
 
-def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
-    """Up to `num_clips` test clips of the run (first readable ones), or seeded random clips without test data."""
+def check_clips(run: Run, model: str, num_clips: int, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """Up to `num_clips` test clips of the run (first readable ones) sampled as `model` is fed, or seeded random
+    clips without test data."""
     try:
-        dataset = run.dataset("test", num_clips=1, num_crops=1)
+        dataset = run.dataset("test", model, num_clips=1, num_crops=1)
         clips = []
         for i in range(len(dataset)):
             item = dataset[i]
@@ -49,13 +50,15 @@ def check_clips(run: Run, num_clips: int, input_shape: tuple[int, ...]) -> tuple
 
 
 def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], str]:
-    """Run every exported file and its PyTorch model on the same clips; (one row per file, what clips were used)."""
+    """Run every exported file and its PyTorch model on the same clips (each model's own sampling); (one row per
+    file, what clips were used)."""
     entries = read_manifest(run.path / "export")["files"]
     if not entries:
         raise DarkedgeError(f"{run.path / 'export'}: nothing exported yet; make files with `darkedge export`")
     versions = runtime_versions()
     references: dict[tuple[str, str], np.ndarray] = {}
-    clips, clips_text = None, ""
+    clips: dict[str, np.ndarray] = {}  # by model: a student may take other clips than the teacher
+    clips_text = ""
     rows = []
     for name, entry in sorted(entries.items()):
         path = run.path / "export" / name
@@ -73,19 +76,21 @@ def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], s
         except DarkedgeError as error:
             row["status"] = f"failed: {error}"
             continue
-        row["metadata"] = metadata_status(metadata, run)
         model_name = metadata.get("model", entry["model"])
+        row["metadata"] = metadata_status(metadata, run, model_name)
         reference_precision = "int8" if metadata.get("precision", entry["precision"]) == "int8" else "fp32"
         key = (model_name, reference_precision)
         if key not in references:
             model, shape = load_run_model(run, ExportTarget(model_name, reference_precision, "onnx"))
-            if clips is None:
-                clips, clips_text = check_clips(run, num_clips, shape)
+            if model_name not in clips:
+                clips[model_name], clips_text = check_clips(run, model_name, num_clips, shape)
             with torch.no_grad():
-                references[key] = np.concatenate([model(torch.from_numpy(c[None])).numpy() for c in clips])
+                references[key] = np.concatenate(
+                    [model(torch.from_numpy(c[None])).numpy() for c in clips[model_name]]
+                )
         try:
             predictor = load_predictor(path, backend)
-            logits = np.concatenate([predictor.predict(c[None]) for c in clips])
+            logits = np.concatenate([predictor.predict(c[None]) for c in clips[model_name]])
         except DarkedgeError as error:
             row["status"] = f"failed: {error}"
             continue
@@ -96,13 +101,18 @@ def check_exports(run: Run, num_clips: int = 4) -> tuple[list[dict[str, Any]], s
     return rows, f"{clips_text}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
 
 
-def metadata_status(metadata: dict[str, Any], run: Run) -> str:
-    """ "ok" when the file's own metadata matches the run (class names, frames, frame step), what differs when it
-    does not, or "none" for an export made before files described themselves."""
+def metadata_status(metadata: dict[str, Any], run: Run, model: str) -> str:
+    """ "ok" when the file's own metadata matches how the run feeds `model` (class names, frames, frame step, crop),
+    what differs when it does not, or "none" for an export made before files described themselves."""
     if "metadata_version" not in metadata:
         return "none (re-export)"
-    cfg = run.config
-    expected = {"class_names": run.class_names, "frames": cfg.num_frames, "frame_step": cfg.stride}
+    sampling = run.config.sampling(model)
+    expected = {
+        "class_names": run.class_names,
+        "frames": sampling.frames,
+        "frame_step": sampling.stride,
+        "crop": sampling.crop,
+    }
     differ = [key for key, value in expected.items() if metadata.get(key) != value]
     return f"differs: {', '.join(differ)}" if differ else "ok"
 

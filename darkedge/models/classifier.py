@@ -1,4 +1,4 @@
-"""The action classifier: normalise, encode (ViT per frame or R(2+1)D per clip), temporal head, linear layer.
+"""The action classifier: normalise, encode (ViT per frame, R(2+1)D or X3D per clip), temporal head, linear layer.
 
 Input is a clip (B, 3, T, H, W) in [0, 1] RGB, as decoded; the ImageNet mean/std normalisation a pretrained
 encoder expects happens inside, so an exported graph takes frames as they are. Output is logits (B, classes).
@@ -16,9 +16,10 @@ from darkedge.errors import DarkedgeError
 from darkedge.models.heads import HEADS, BertHead, MeanHead
 from darkedge.models.r2plus1d import R2PLUS1D_SIZES, R2Plus1D
 from darkedge.models.vit import VIT_SIZES, VisionTransformer
+from darkedge.models.x3d import X3D, X3D_SIZES
 from darkedge.names import INPUT_NORMS
 
-ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES)
+ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES, *X3D_SIZES)
 
 
 @dataclass
@@ -26,7 +27,8 @@ class ClassifierConfig:
     """Everything needed to rebuild a classifier; saved as plain data in every checkpoint.
 
     `head_heads` None takes the encoder's head count; `pretrained` is a local encoder weight file (timm-style ViT
-    or torchvision / IG65M R(2+1)D), read once when the model is first built.
+    or torchvision / IG65M R(2+1)D), read once when the model is first built; `width` multiplies the encoder's
+    channel counts (darkedge.models.scaling).
     """
 
     encoder: str = "vit_tiny"
@@ -41,6 +43,7 @@ class ClassifierConfig:
     mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
     std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     input_norm: str = "fixed"  # "fixed": (x - mean) / std; "clip": each clip by its own mean / std
+    width: float = 1.0
 
     def __post_init__(self):
         if self.encoder not in ENCODERS:
@@ -55,8 +58,10 @@ class ClassifierConfig:
             raise DarkedgeError(
                 f"classifier config: unknown input_norm '{self.input_norm}' (choose from {', '.join(INPUT_NORMS)})"
             )
-        if self.num_classes < 1 or self.num_frames < 1 or self.img_size < 1:
-            raise DarkedgeError("classifier config: num_classes, num_frames and img_size must be positive")
+        if self.num_classes < 1 or self.num_frames < 1 or self.img_size < 1 or not self.width > 0:
+            raise DarkedgeError(
+                "classifier config: num_classes, num_frames, img_size and width must be positive"
+            )
 
     @classmethod
     def from_dict(cls, config: dict) -> ClassifierConfig:
@@ -72,11 +77,13 @@ class ClassifierConfig:
         return cls(**config)
 
 
-def build_encoder(name: str, img_size: int) -> VisionTransformer | R2Plus1D:
-    """A frame or clip encoder by name; both map (B, 3, T, H, W) to tokens (B, n, dim)."""
+def build_encoder(name: str, img_size: int, width: float = 1.0) -> VisionTransformer | R2Plus1D | X3D:
+    """A frame or clip encoder by name, its channels scaled by `width`; each maps (B, 3, T, H, W) to tokens (B, n, dim)."""
     if name in VIT_SIZES:
-        return VisionTransformer(dataclasses.replace(VIT_SIZES[name], img_size=img_size))
-    return R2Plus1D(R2PLUS1D_SIZES[name])
+        return VisionTransformer(dataclasses.replace(VIT_SIZES[name], img_size=img_size).scaled(width))
+    if name in X3D_SIZES:
+        return X3D(X3D_SIZES[name].scaled(width))
+    return R2Plus1D(R2PLUS1D_SIZES[name].scaled(width))
 
 
 CLIP_NORM_EPS = 1e-3  # keeps an all-black clip finite; dark clips' per-channel std is ~0.02-0.06
@@ -107,7 +114,7 @@ class ClipFeatures(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         self.normalise = InputNorm(cfg)
-        self.encoder = build_encoder(cfg.encoder, cfg.img_size)
+        self.encoder = build_encoder(cfg.encoder, cfg.img_size, cfg.width)
         self.dim = self.encoder.dim
         if cfg.head == "bert":
             heads = cfg.head_heads or self.encoder.num_heads

@@ -13,12 +13,14 @@ and uses BatchNorm eps 1e-3.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from darkedge.models.scaling import scale_channels
 from darkedge.models.weights import load_by_name, read_state_dict
 
 
@@ -31,6 +33,14 @@ class R2Plus1DConfig:
     stem_mid: int = 45
     caffe2_midplanes: bool = False
     bn_eps: float = 1e-5
+
+    def scaled(self, width: float) -> R2Plus1DConfig:
+        """The same depth with every channel count multiplied by `width` (darkedge.models.scaling)."""
+        return dataclasses.replace(
+            self,
+            widths=tuple(scale_channels(w, width) for w in self.widths),
+            stem_mid=scale_channels(self.stem_mid, width),
+        )
 
 
 R2PLUS1D_SIZES = {

@@ -7,6 +7,7 @@ The frame token is the CLS output after the final norm, as in timm's `global_poo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darkedge.errors import DarkedgeError
+from darkedge.models.scaling import CHANNEL_MULTIPLE, scale_channels
 from darkedge.models.weights import load_by_name, read_state_dict
 
 
@@ -29,6 +31,12 @@ class ViTConfig:
     patch: int = 16
     mlp_ratio: float = 4.0
     img_size: int = 224
+
+    def scaled(self, width: float) -> ViTConfig:
+        """The same depth and heads with the width multiplied by `width`, kept divisible by the heads."""
+        return dataclasses.replace(
+            self, dim=scale_channels(self.dim, width, math.lcm(CHANNEL_MULTIPLE, self.heads))
+        )
 
 
 VIT_SIZES = {

@@ -1,5 +1,9 @@
 """`darkedge quantize`: PTQ from the calibration clips, quantization-aware distillation, save, report, export.
 
+The student is calibrated and evaluated on its own clips (TrainConfig.sampling); QAT loads the teacher's clips, as
+training does, and feeds the student its view of each (darkedge.data.views), so that the teacher's logits come from
+the moment the student sees.
+
 Under torchrun, rank 0 quantizes and saves the PTQ checkpoint; every rank then loads that same checkpoint (the
 same quantizer placement and ranges), trains its DDP copy, and rank 0 writes the results.
 
@@ -18,6 +22,7 @@ from typing import Any
 
 from darkedge.data.dataset import ClipDataset
 from darkedge.data.loader import resolve_workers
+from darkedge.data.views import view_for
 from darkedge.errors import DarkedgeError
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
@@ -58,10 +63,10 @@ def _calibrate(
     run: Run, calib: Path, cfg: QatConfig, student, student_ckpt, ptq_path: Path
 ) -> dict[str, Any]:
     """PTQ from the calibration clips, saved to `ptq_path`; returns what was used."""
-    tc = run.config
+    own = run.config.sampling("student")
     index = open_calibration(calib, run.class_names)
     batches, skipped = calibration_batches(
-        index, tc.num_frames, tc.stride, tc.resize, tc.crop, cfg.calib_clips
+        index, own.frames, own.stride, own.resize, own.crop, cfg.calib_clips
     )
     if skipped:
         log.warning("calibration: skipped %d clip(s) that could not be decoded", skipped)
@@ -71,38 +76,41 @@ def _calibrate(
 
 
 def _qat_dataset(run: Run, calib: Path) -> tuple[ClipDataset, bool, str]:
-    """The run's labelled training split, or (when its data is gone) the calibration clips with teacher targets only."""
+    """The run's labelled training split, or (when its data is gone) the calibration clips with teacher targets only;
+    either sampled as the teacher's clips (the student sees its view of them)."""
     try:
-        return run.dataset("train", train=True), True, f"training split of {run.config.data}"
+        return run.dataset("train", "teacher", train=True), True, f"training split of {run.config.data}"
     except DarkedgeError as error:
         log.warning("quantize: %s; distilling on the calibration clips, teacher targets only", error)
-    tc = run.config
+    teacher = run.config.sampling("teacher")
     index = open_calibration(calib, run.class_names)
     dataset = ClipDataset(
         index,
-        tc.num_frames,
-        tc.stride,
+        teacher.frames,
+        teacher.stride,
         train=True,
-        resize=tc.resize,
-        crop=tc.crop,
+        resize=teacher.resize,
+        crop=teacher.crop,
         skip_unreadable=True,
-        seed=tc.seed,
+        seed=run.config.seed,
     )
     return dataset, False, f"calibration clips in {calib} (unlabelled)"
 
 
 def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> tuple[dict[str, Any], int]:
-    """Top-1 / top-5 of each model on the run's test split (None when the test data is not available)."""
+    """Top-1 / top-5 of each student model on the run's test split, sampled as the student is fed (None when the
+    test data is not available)."""
     try:
-        test_set = run.dataset("test")
+        test_set = run.dataset("test", "student")
     except DarkedgeError as error:
         log.warning("quantize: no test split to report accuracy on (%s)", error)
         return {name: None for name in models}, 0
     results = {}
     for name, model in models.items():
         workers = resolve_workers(cfg.workers, d.device)
+        protocol = run.protocol("student")
         metrics = evaluate(
-            model, test_set, run.class_names, run.protocol(), batch_size=cfg.batch_size, workers=workers, d=d
+            model, test_set, run.class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d
         )
         results[name] = {"top1": metrics["top1"], "top5": metrics["top5"], "n_skipped": metrics["n_skipped"]}
     return results, len(test_set)
@@ -154,8 +162,9 @@ def quantize_run(
         dataset, labelled, source = _qat_dataset(run, calib)
         student_fp32 = student if cfg.gamma > 0 else None
         data = f"{source}; calibration {calib.resolve()}"
+        view = view_for(run.config, "student")
         training = finetune_quantized(
-            qat_model, teacher, student_fp32, dataset, labelled, cfg, d, resume_path, resume, data
+            qat_model, teacher, student_fp32, dataset, labelled, cfg, d, resume_path, resume, data, view
         )
         accuracy, test_clips = _evaluate_all(
             run, {"student_fp32": student, "ptq_int8": ptq_model, "qat_kd_int8": qat_model}, cfg, d
@@ -179,7 +188,7 @@ def quantize_run(
             "settings": asdict(cfg),
             "calibration": calibration,
             "qat": dict(training, data=source, labelled=labelled and cfg.use_labels),
-            "protocol": describe_protocol(run.protocol()),
+            "protocol": describe_protocol(run.protocol("student")),
             "test_clips": test_clips,
             "models": {
                 "student_fp32": {

@@ -4,11 +4,13 @@ PERFORMANCE makes activations symmetric (zero-point 0), which TensorRT requires.
 (ViT, BERT head) are quantized as TRANSFORMER, which keeps LayerNorm, Softmax and GELU in floating point; conv
 nets as NNCF's default CNN type, which also quantizes the residual adds (the INT8 R(2+1)D student runs 5 % faster
 in OpenVINO than quantized as TRANSFORMER). NNCF still makes the quantizers after a ReLU unsigned (uint8),
-which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model, the OpenVINO
-IR and the Q/DQ ONNX then compute the same thing. The input normalisation stays in floating point: with
-per-clip statistics NNCF would quantize a clip's variance (a scale near 1e-3, which QAT drove to NaN and OpenVINO
-then refused to compile); the first convolution's input quantizer comes after it as usual. SmoothQuant can be
-switched off: it crashes on some shared-weight models (nncf issue 4172).
+which TensorRT refuses, so they are switched to signed here, before QAT: the fake-quantized model and the Q/DQ
+ONNX then compute the same thing (the OpenVINO IR makes them unsigned again, as its CPU kernels want them, with the
+trained ranges: darkedge.export.openvino). The input normalisation stays in floating point: with per-clip
+statistics NNCF would quantize the raw clip, its mean and its variance (a scale near 1e-3, which QAT drove to NaN
+and OpenVINO then refused to compile), which also costs a dark clip its few levels and an INT8 graph four
+float-quantize-float steps that FP32 runs as one fused MVN kernel; the first convolution's input quantizer comes
+after it as usual. SmoothQuant can be switched off: it crashes on some shared-weight models (nncf issue 4172).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,13 @@ def finetune_quantized(
     resume_path: Path | None = None,
     resume: bool = False,
     data: str = "",
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Train `qmodel` in place on `dataset` (clip, label) pairs; returns the mean loss and clips seen/skipped.
 
     With `resume_path`, rank 0 writes a resume checkpoint there after every epoch (`data` names the clips, to
-    tell runs apart); with `resume` too, training continues from the one found there.
+    tell runs apart); with `resume` too, training continues from the one found there. With `view`, the students
+    (INT8 and FP32) see their view of each clip while the teacher sees the clip as loaded (darkedge.data.views).
     """
     device = d.device
     qmodel.to(device).eval()
@@ -130,8 +133,11 @@ def finetune_quantized(
     use_labels = labelled and cfg.use_labels
     gamma = student_fp32 is not None and cfg.gamma > 0
 
+    def inputs(clips: torch.Tensor) -> torch.Tensor:
+        return clips if view is None else view(clips)
+
     def targets(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return teacher(clips), student_fp32(clips) if gamma else None
+        return teacher(clips), student_fp32(inputs(clips)) if gamma else None
 
     def loss_fn(logits: torch.Tensor, labels: torch.Tensor, target) -> torch.Tensor:
         return qat_loss(logits, target[0], target[1], labels if use_labels else None, cfg)
@@ -157,7 +163,7 @@ def finetune_quantized(
             sampler.set_epoch(epoch)
         started = time.time()
         desc = f"QAT {epoch + 1}/{cfg.epochs}"
-        step = dict(targets=targets, d=d, desc=desc, tally=tally, max_steps=total)
+        step = dict(targets=targets, inputs=inputs, d=d, desc=desc, tally=tally, max_steps=total)
         train_epoch(trained, qmodel, loader, optimizer, schedule, loss_fn, cfg, **step)
         totals = all_reduce_sum(d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped])
         if d.is_main:

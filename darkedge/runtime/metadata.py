@@ -71,7 +71,7 @@ def export_metadata(
     `input_shape` is the file's (B, 3, T, S, S), B None when the batch is free; `checkpoint` the file it was
     made from; `extra` adds format-specific facts (a TensorRT engine's version and batch range).
     """
-    cfg = run.config
+    cfg, sampling = run.config, run.config.sampling(model)  # a student's own frames, step and crop
     batch, _, frames, size, _ = input_shape
     return {
         "metadata_version": METADATA_VERSION,
@@ -82,8 +82,8 @@ def export_metadata(
         "input_shape": list(input_shape),
         "dynamic_batch": batch is None,
         "frames": frames,
-        "frame_step": cfg.stride,
-        "resize": round(size * cfg.resize / cfg.crop),  # the run's resize, at this model's crop
+        "frame_step": sampling.stride,
+        "resize": round(size * sampling.resize / sampling.crop),  # the model's resize, at its crop
         "crop": size,
         "channels": "RGB",
         "value_range": [0.0, 1.0],
@@ -94,7 +94,7 @@ def export_metadata(
         "checkpoint": Path(checkpoint).name,
         "data": cfg.data,
         "fold": cfg.fold,
-        "protocol": run.protocol(),
+        "protocol": run.protocol(model),
         **extra,
     }
 
@@ -210,7 +210,7 @@ def from_run_directory(path: Path) -> dict[str, Any]:
             metadata["class_names"] = names
     run = run_beside(path)
     if run is not None:
-        metadata.update(run_sampling(run))
+        metadata.update(run_sampling(run, metadata.get("model", "")))
         metadata.setdefault("class_names", list(run.class_names))
     return metadata
 
@@ -226,17 +226,18 @@ def run_beside(path: Path) -> Run | None:
     return None
 
 
-def run_sampling(run: Run) -> dict[str, Any]:
-    """How `run` fed its models clips, and where it came from, as metadata fields."""
-    cfg = run.config
+def run_sampling(run: Run, model: str) -> dict[str, Any]:
+    """How `run` fed `model` (a stage or export name; the teacher's sampling for others) clips, and where it came
+    from, as metadata fields."""
+    cfg, sampling = run.config, run.config.sampling(model)
     return {
-        "frame_step": cfg.stride,
-        "resize": cfg.resize,
-        "crop": cfg.crop,
+        "frame_step": sampling.stride,
+        "resize": sampling.resize,
+        "crop": sampling.crop,
         "run": str(run.path.resolve()),
         "data": cfg.data,
         "fold": cfg.fold,
-        "protocol": run.protocol(),
+        "protocol": run.protocol(model),
     }
 
 
@@ -259,8 +260,9 @@ def checkpoint_metadata(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     }
     run = run_beside(path)
     if run is not None:
-        metadata.update({k: v for k, v in run_sampling(run).items() if k != "crop"})
-        metadata["resize"] = round(size * run.config.resize / run.config.crop)
+        sampling = run_sampling(run, metadata["model"])
+        metadata.update({k: v for k, v in sampling.items() if k != "crop"})
+        metadata["resize"] = round(size * sampling["resize"] / sampling["crop"])
     return check_metadata(metadata, path)
 
 

@@ -172,6 +172,7 @@ def train_epoch(
     settings: StepSettings,
     *,
     targets: Callable[[torch.Tensor], Any] | None = None,
+    inputs: Callable[[torch.Tensor], torch.Tensor] | None = None,
     d: Dist = SINGLE_PROCESS,
     desc: str = "",
     tally: Tally | None = None,
@@ -180,8 +181,9 @@ def train_epoch(
     """One pass over `loader`'s (clips, labels, skipped) batches, training `model` (run as `net`, its DDP wrapper
     or itself); the caller seeds the epoch and sets train or eval mode.
 
-    Each batch: `targets(clips)` under no_grad (teacher logits, say), the loss `loss_fn(logits, labels, targets)`,
-    backward; every `settings.accumulate` micro-batches (DDP syncing gradients only on the last), the gradient norm
+    Each batch: `targets(clips)` under no_grad (teacher logits, say), the model's logits on `inputs(clips)` (a
+    student's view of the teacher's clip, darkedge.data.views; the clips as loaded without it), the loss
+    `loss_fn(logits, labels, targets)`, backward; every `settings.accumulate` micro-batches (DDP syncing gradients only on the last), the gradient norm
     is clipped to `settings.grad_clip` (0: no clipping), then one optimiser and one schedule step; `settings.amp`
     runs forward and loss in bf16 on CUDA. Counts go to `tally` (a new one by default); with `max_steps`, the epoch
     stops once the tally holds that many steps. The tally also gets the seconds spent waiting for batches and
@@ -229,7 +231,7 @@ def train_epoch(
                 target = None
             sync = contextlib.nullcontext() if step_now or not d.enabled else net.no_sync()
             with sync:
-                logits = net(clips)
+                logits = net(clips if inputs is None else inputs(clips))
                 loss = loss_fn(logits, labels, target)
                 (loss / group_size).backward()
         if step_now:
@@ -325,13 +327,16 @@ def fit(
     cfg: TrainConfig,
     run_dir: Path,
     teacher: nn.Module | None = None,
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
     resume: bool = False,
     d: Dist = SINGLE_PROCESS,
 ) -> dict[str, Any]:
     """Train `model` for cfg.epochs, evaluate it, save RUN/<stage>.pt (of `kind`); returns its final metrics.
 
     With `teacher`, the loss is the distillation loss against the teacher's logits on the same raw clip;
-    otherwise cross-entropy. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
+    otherwise cross-entropy. With `view`, the model is fed its view of each training clip (a student of fewer
+    frames or a smaller crop) while the teacher sees the clip as loaded; `eval_set` then holds the model's own
+    clips. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
     """
     stage_dir = run_dir / stage
     resume_path = stage_dir / RESUME_FILE
@@ -365,9 +370,9 @@ def fit(
         loss_fn = lambda logits, labels, _: F.cross_entropy(logits.float(), labels)  # noqa: E731
 
     start_epoch, history = 0, []
-    settings = {"stage": stage, "epochs": cfg.epochs}
+    settings = {"stage": stage, "epochs": cfg.epochs, "model": model_config}
     if resume and resume_path.is_file():
-        mismatch = "resume checkpoint of another stage or epoch budget"
+        mismatch = "resume checkpoint of another stage, architecture or epoch budget"
         state = load_resume(resume_path, settings, model, optimizer, scheduler, mismatch)
         start_epoch, history = state["epoch"], state["history"]
         if d.is_main:
@@ -383,7 +388,17 @@ def fit(
         started, lr = time.time(), optimizer.param_groups[0]["lr"]
         desc = f"{stage} {epoch + 1}/{cfg.epochs}"
         tally = train_epoch(
-            net, model, loader, optimizer, scheduler, loss_fn, cfg, targets=teacher, d=d, desc=desc
+            net,
+            model,
+            loader,
+            optimizer,
+            scheduler,
+            loss_fn,
+            cfg,
+            targets=teacher,
+            inputs=view,
+            d=d,
+            desc=desc,
         )
         loss_sum, correct, seen, skipped = all_reduce_sum(
             d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped]

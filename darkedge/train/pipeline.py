@@ -1,7 +1,9 @@
 """`darkedge train`: enhancer -> teacher -> student (+ the raw and two-stream baselines) into one run directory.
 
 Every classifier stage gets the same budget (epochs, batch, schedule, data order); the table in metrics.json /
-table.md compares them in the shape of the paper's Table 1.
+table.md compares them in the shape of the paper's Table 1. The student and the raw baseline (its no-distillation
+control) have the student's architecture and sampling (TrainConfig.student_*); they train on the teacher's clips,
+each seeing its own view of them (darkedge.data.views), so the teacher's logits come from the moment they see.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from darkedge.config import (
 from darkedge.data.layout import folder_fold
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES
+from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES, STUDENT_MODELS
 from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.loop import RESUME_FILE, fit
@@ -34,21 +36,31 @@ from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_d
 log = logging.getLogger(__name__)
 
 
-def classifier_config(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
-    """The plain classifier config every classifier stage of the run shares."""
+def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[str, Any]:
+    """The plain classifier config of `model` (a stage): the student's encoder, width, frames and crop for the
+    student and the raw baseline, the teacher's for the teacher's classifier and the two-stream streams.
+
+    The `pretrained` encoder file is the teacher's encoder's, so a student of another encoder or width starts
+    without it.
+    """
     from darkedge.models import ClassifierConfig
 
+    sampling = cfg.sampling(model)
+    encoder, width = cfg.encoder, 1.0
+    if model in STUDENT_MODELS:
+        encoder, width = cfg.student_encoder or cfg.encoder, cfg.student_width
     return asdict(
         ClassifierConfig(
-            encoder=cfg.encoder,
+            encoder=encoder,
             head=cfg.head,
             num_classes=num_classes,
-            num_frames=cfg.num_frames,
-            img_size=cfg.crop,
+            num_frames=sampling.frames,
+            img_size=sampling.crop,
             head_depth=cfg.head_depth,
             dropout=cfg.dropout,
-            pretrained=cfg.pretrained,
+            pretrained=cfg.pretrained if (encoder, width) == (cfg.encoder, 1.0) else None,
             input_norm=cfg.input_norm,
+            width=width,
         )
     )
 
@@ -80,7 +92,8 @@ def _checked(cfg: TrainConfig) -> TrainConfig:
 
     if cfg.pretrained:
         cfg = replace(cfg, pretrained=str(Path(cfg.pretrained).resolve()))
-    build_model("classifier", classifier_config(cfg, num_classes=2))
+    for model in ("teacher", "student"):  # a student of an unknown encoder fails now, not after the teacher
+        build_model("classifier", classifier_config(cfg, 2, model))
     return cfg
 
 
@@ -143,7 +156,8 @@ def with_enhancer(kind: str, run: Run) -> tuple[nn.Module, dict[str, Any]]:
     from darkedge.models import build_model
 
     enhancer_config, enhancer_weights = _enhancer_state(run)
-    config = {"enhancer": enhancer_config, "classifier": classifier_config(run.config, len(run.class_names))}
+    classifier = classifier_config(run.config, len(run.class_names), kind)
+    config = {"enhancer": enhancer_config, "classifier": classifier}
     model = build_model(kind, config)
     model.enhancer.load_state_dict(enhancer_weights)
     return model, config
@@ -184,8 +198,19 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
     return broadcast(d, metrics)
 
 
+def _warm_start(student: nn.Module, teacher: nn.Module, run: Run) -> None:
+    """student_init "teacher": the student starts from the teacher's classifier weights, which must fit it."""
+    from darkedge.models.weights import load_by_name
+
+    try:
+        load_by_name(student, teacher.classifier.state_dict(), run.checkpoint("teacher"))
+    except DarkedgeError as e:
+        raise DarkedgeError(f"student_init 'teacher': {e}; set student_init=scratch") from None
+
+
 def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[str, Any]:
     """Train one of teacher / student / raw / two_stream with the run's budget; returns its metrics."""
+    from darkedge.data.views import view_for
     from darkedge.models import build_model, count_macs, count_parameters
 
     cfg = run.config
@@ -196,31 +221,37 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     if stage in ("teacher", "two_stream"):
         model, config = with_enhancer(stage, run)
     else:
-        config = classifier_config(cfg, len(run.class_names))
+        config = classifier_config(cfg, len(run.class_names), stage)
         model = build_model("classifier", config)
         if teacher is not None and cfg.student_init == "teacher":
-            model.load_state_dict(teacher.classifier.state_dict())
+            _warm_start(model, teacher, run)
     metrics = fit(
         model,
         stage=stage,
         kind=STAGE_KINDS[stage],
         model_config=config,
-        train_set=run.dataset("train", train=True),
-        eval_set=run.dataset("test"),
+        # every stage loads the teacher's clips; a student sees its view of them (darkedge.data.views)
+        train_set=run.dataset("train", "teacher", train=True),
+        eval_set=run.dataset("test", stage),
         class_names=run.class_names,
-        protocol=run.protocol(),
+        protocol=run.protocol(stage),
         cfg=cfg,
         run_dir=run.path,
         teacher=teacher,
+        view=view_for(cfg, stage),
         resume=resume,
         d=d,
     )
     metrics.pop("history")
     model.cpu()
-    metrics["macs"] = count_macs(model, (1, 3, cfg.num_frames, cfg.crop, cfg.crop))
+    sampling = cfg.sampling(stage)
+    metrics["macs"] = count_macs(model, (1, 3, sampling.frames, sampling.crop, sampling.crop))
     metrics["params"] = count_parameters(model)
     enhancer = _enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
     metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
+    if stage in STUDENT_MODELS and config != classifier_config(cfg, len(run.class_names), "teacher"):
+        width = f" x{config['width']:g}" if config["width"] != 1.0 else ""
+        metrics["inference"] += f" ({config['encoder']}{width}, {sampling.frames} x {sampling.crop} px)"
     metrics["training"] = training_description(stage, cfg)
     return metrics
 

@@ -39,18 +39,21 @@ def results_table(metrics: dict[str, Any]) -> str:
         "| Model | Top-1 (%) | Top-5 (%) | MACs / clip | Parameters | Trained with | At inference |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    protocol = None
+    protocols: dict[str, list[str]] = {}  # protocol text -> the rows measured with it
     for stage, (name, _) in ROWS.items():
         m = metrics.get(stage)
         if not m:
             continue
-        protocol = m["protocol"]["text"]
+        protocols.setdefault(m["protocol"]["text"], []).append(name)
         lines.append(
             f"| {name} | {m['top1']:.2f} | {m['top5']:.2f} | {_count(m['macs'])} | {_count(m['params'])} "
             f"| {m.get('training', '')} | {m['inference']} |"
         )
-    if protocol:
-        lines += ["", f"Protocol: {protocol}, test split of {metrics.get('data', '?')}."]
+    if len(protocols) == 1:
+        lines += ["", f"Protocol: {next(iter(protocols))}, test split of {metrics.get('data', '?')}."]
+    elif protocols:  # a student of its own frames or crop is evaluated on its own clips
+        each = "; ".join(f"{', '.join(names)}: {text}" for text, names in protocols.items())
+        lines += ["", f"Protocol: {each}; test split of {metrics.get('data', '?')}."]
     student, raw = metrics.get("student"), metrics.get("raw")
     if student and raw:
         same_start = "from the teacher's weights" not in student.get("training", "")
