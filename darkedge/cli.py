@@ -233,7 +233,8 @@ def enhance_apply(
 
 @main.command(
     "train",
-    help="Train enhancer, teacher, distilled student and baselines into one run directory; print the table.\n\n"
+    help="Train enhancer, teacher, distilled student and the raw baseline into one run directory (--stage "
+    "two_stream adds the two-stream baseline); print the table.\n\n"
     "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
     "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained). An existing run (--run, --resume) may change "
     f"only {', '.join(RUN_SETTINGS)}.",
