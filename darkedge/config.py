@@ -63,10 +63,13 @@ class TrainConfig:
     grad_clip: float = 1.0
     amp: bool = True  # bf16 autocast, CUDA only
     eval_every: int = 0  # also evaluate every N epochs (0: after the last epoch only)
-    # distillation: alpha * CE + beta * tau^2 * KL
+    # distillation: alpha * CE + beta * tau^2 * KL (+ hint * the feature term below)
     alpha: float = 1.0
     beta: float = 1.0
     tau: float = 1.0
+    # feature (hint) distillation, beyond the paper: the squared distance between the student's and the teacher's
+    # L2-normalised temporal-head features, weighted by `hint` (0: off); needs features of the same width
+    hint: float = 0.0
     # classifier (the teacher's Tc, the student, the raw baseline, each two-stream stream)
     # small preset: a tiny R(2+1)D, which learns the built-in set from scratch in a CPU budget (a from-scratch
     # vit_micro stays near chance there even on bright clips); the paper preset keeps ViT + BERT

@@ -55,3 +55,15 @@ def test_equal_logits_leave_only_cross_entropy():
     expected = -math.log(math.exp(2.0) / (math.exp(2.0) + math.exp(-1.0) + math.exp(0.5)))
     loss = distillation_loss(logits, logits.clone(), torch.tensor([0]), tau=4.0)
     assert loss.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_hint_loss_by_hand_scale_free_and_detached():
+    from darkedge.train.losses import hint_loss
+
+    # unit vectors (1, 0) and (0, 1): squared distance 2; (3, 0) vs (1, 0): same direction, 0
+    student = torch.tensor([[3.0, 0.0], [0.0, 5.0]], requires_grad=True)
+    teacher = torch.tensor([[1.0, 0.0], [2.0, 0.0]], requires_grad=True)
+    loss = hint_loss(student, teacher)
+    assert loss.item() == pytest.approx((0.0 + 2.0) / 2, abs=1e-6)
+    loss.backward()
+    assert teacher.grad is None and student.grad.abs().sum() > 0

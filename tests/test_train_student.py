@@ -59,13 +59,13 @@ def test_a_scratch_student_starts_from_the_raw_baselines_initial_weights(pipelin
 
 
 def _student_trained_with(
-    run: Path, folder: Path, teacher_scale: float, beta: float
+    run: Path, folder: Path, teacher_scale: float, beta: float, hint: float = 0.0
 ) -> dict[str, torch.Tensor]:
     """The student stage retrained in a copy of `run`, with its teacher's logits scaled by `teacher_scale` (same
-    argmax, other soft targets) and the KL weight `beta`."""
+    argmax, other soft targets), the KL weight `beta` and the feature-hint weight `hint`."""
     shutil.copytree(run, folder, ignore=shutil.ignore_patterns("student*"))
     config = json.loads((folder / "config.json").read_text())
-    config["train"]["beta"] = beta
+    config["train"].update(beta=beta, hint=hint)
     (folder / "config.json").write_text(json.dumps(config))
     teacher = load_checkpoint(folder / "teacher.pt")
     state = teacher["state_dict"]
@@ -94,3 +94,31 @@ def test_the_teachers_logits_change_what_the_student_learns_only_through_the_kl_
     assert not same(with_kl, no_kl)
     raw = load_checkpoint(run / "raw.pt")["state_dict"]
     assert same(no_kl, raw)  # and without it the scratch student is exactly the raw baseline
+
+
+def test_feature_hints_change_what_the_student_learns(pipeline_run, tmp_path):
+    run, _ = pipeline_run
+    plain = _student_trained_with(run, tmp_path / "kl", teacher_scale=1.0, beta=1.0)
+    hinted = _student_trained_with(run, tmp_path / "hint", teacher_scale=1.0, beta=1.0, hint=1.0)
+    assert not all(torch.equal(plain[k], hinted[k]) for k in plain)
+    assert "+ 1 x feature hints" in (tmp_path / "hint" / "table.md").read_text()
+
+
+def test_feature_hints_need_features_of_the_teachers_width():
+    from dataclasses import asdict
+
+    from darkedge.enhance import EnhancerConfig
+    from darkedge.errors import DarkedgeError
+    from darkedge.models import ClassifierConfig, build_model
+    from darkedge.train.loop import FeatureHints
+
+    def classifier(width: float) -> dict:
+        return asdict(
+            ClassifierConfig("r2plus1d_nano", "mean", num_classes=3, num_frames=4, img_size=16, width=width)
+        )
+
+    teacher = build_model(
+        "teacher", {"enhancer": asdict(EnhancerConfig(name="gamma")), "classifier": classifier(1.0)}
+    )
+    with pytest.raises(DarkedgeError, match="hint: the student's features are 32 wide and the teacher's 64"):
+        FeatureHints(build_model("classifier", classifier(0.5)), teacher)

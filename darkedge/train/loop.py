@@ -39,7 +39,7 @@ from darkedge.fileio import write_json
 from darkedge.names import RESUME_KIND
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
 from darkedge.train.evaluate import describe_protocol, evaluate, save_confusion_png
-from darkedge.train.losses import distillation_loss
+from darkedge.train.losses import distillation_loss, hint_loss
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,32 @@ def load_resume(
     return ck["extra"]
 
 
+class FeatureHints:
+    """Catches the student's and the teacher's temporal-head features as their forwards run (hooks on their
+    ClipFeatures), for the hint term of the loss; the models stay as they are, so nothing else changes."""
+
+    def __init__(self, student: nn.Module, teacher: nn.Module):
+        s, t = student.backbone, teacher.classifier.backbone
+        if s.dim != t.dim:
+            raise DarkedgeError(
+                f"hint: the student's features are {s.dim} wide and the teacher's {t.dim}; feature distillation "
+                "needs them equal (set hint=0, or a student of the teacher's width)"
+            )
+        self.features: dict[str, torch.Tensor] = {}
+        self.hooks = [
+            s.register_forward_hook(lambda _m, _i, out: self.features.__setitem__("student", out)),
+            t.register_forward_hook(lambda _m, _i, out: self.features.__setitem__("teacher", out)),
+        ]
+
+    def loss(self) -> torch.Tensor:
+        return hint_loss(self.features["student"], self.features["teacher"])
+
+    def remove(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+        self.features.clear()
+
+
 def fit(
     model: nn.Module,
     *,
@@ -364,8 +390,12 @@ def fit(
     optimizer = make_optimizer(model, cfg)
     warmup, total = round(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
+    hints = FeatureHints(model, teacher) if teacher is not None and cfg.hint > 0 else None
     if teacher is not None:
-        loss_fn = lambda logits, labels, t: distillation_loss(logits, t, labels, cfg.alpha, cfg.beta, cfg.tau)  # noqa: E731
+
+        def loss_fn(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            loss = distillation_loss(logits, t, labels, cfg.alpha, cfg.beta, cfg.tau)
+            return loss if hints is None else loss + cfg.hint * hints.loss()
     else:
         loss_fn = lambda logits, labels, _: F.cross_entropy(logits.float(), labels)  # noqa: E731
 
@@ -433,6 +463,8 @@ def fit(
             save_resume(resume_path, settings, model, optimizer, scheduler, epoch + 1, history)
         barrier(d)
 
+    if hints is not None:
+        hints.remove()
     if not metrics:  # resumed after the last epoch: evaluate the finished weights
         metrics = evaluate(
             model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d

@@ -25,3 +25,11 @@ def distillation_loss(
     if labels is not None:
         loss = loss + alpha * F.cross_entropy(student_logits.float(), labels)
     return loss
+
+
+def hint_loss(student_features: torch.Tensor, teacher_features: torch.Tensor) -> torch.Tensor:
+    """Feature (hint) distillation: the squared distance between L2-normalised feature vectors (B, D), averaged
+    over the batch; scale-free, so it weighs the same whatever the features' magnitude. The teacher is detached."""
+    s = F.normalize(student_features.float(), dim=1)
+    t = F.normalize(teacher_features.detach().float(), dim=1)
+    return (s - t).square().sum(dim=1).mean()

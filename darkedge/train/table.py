@@ -26,6 +26,8 @@ def training_description(stage: str, cfg: Any) -> str:
         loss = "CE" if cfg.beta == 0 else f"CE + KL to the teacher (tau {cfg.tau:g})"
         if cfg.alpha == 0 and cfg.beta != 0:
             loss = f"KL to the teacher (tau {cfg.tau:g})"
+        if cfg.hint > 0:
+            loss += f" + {cfg.hint:g} x feature hints"
         start = "from scratch" if cfg.student_init == "scratch" else "from the teacher's weights"
         return f"{loss}, {start}"
     if stage == "teacher":
