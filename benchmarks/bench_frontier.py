@@ -491,8 +491,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=4.0)
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train, quantize and export the --students, then stop (two of these can share the work folder, each "
+        "with its own students, on a core each; a last run without it times them all)",
+    )
     args = parser.parse_args()
-    if "default" not in args.students:
+    if "default" not in args.students and not args.train_only:
         args.students.insert(0, "default")  # every target is relative to it
     started = time.time()
     runs = [open_run(r) for r in args.runs]
@@ -526,6 +532,8 @@ def main() -> None:
             flush=True,
         )
         make_student(run.path, work, STUDENTS[name][0], calib, args)
+    if args.train_only:
+        return
 
     from darkedge.bench.compare import static_costs
     from darkedge.export.openvino import size_on_disk
