@@ -167,6 +167,13 @@ def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span
             a = Snapshot.take(url, cameras, processes)
             time.sleep(args.measure)
             b = Snapshot.take(url, cameras, processes)
+        except (
+            OSError
+        ) as e:  # infer so far behind that its metrics endpoint did not answer within the timeout
+            print(
+                f"  {name} stride {stride}: {count} cameras: no answer from /metrics ({e})", file=sys.stderr
+            )
+            return unanswered(name, stride, count, ready)
         finally:
             infer.send_signal(signal.SIGTERM)
             try:
@@ -175,6 +182,27 @@ def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span
                 infer.kill()
             cameras.close()
     return measured(name, stride, count, ready, a, b, span_s)
+
+
+def unanswered(name: str, stride: int, count: int, ready: bool) -> Probe:
+    """A probe whose infer process could not even answer its metrics endpoint: not sustained, nothing measured."""
+    nothing = dict(
+        lag_p99_s=float("inf"), lag_p50_s=float("inf"), loss=1.0, dropped=0, late=0, windows_skipped=0
+    )
+    return Probe(
+        model=name,
+        stride=stride,
+        cameras=count,
+        sustained=False,
+        ready=ready,
+        windows_per_s=0.0,
+        calls_per_s=0.0,
+        fps_in_min=0.0,
+        cpu_infer=0.0,
+        cpu_cameras=0.0,
+        seconds=0.0,
+        **nothing,
+    )
 
 
 def measured(
