@@ -10,7 +10,7 @@ import pytest
 
 from darkedge.data.lists import open_dataset
 from darkedge.data.synth import SynthConfig, synthesize
-from darkedge.names import STAGES
+from darkedge.names import DEFAULT_STAGES
 from darkedge.run import open_run
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
@@ -54,4 +54,5 @@ def test_two_processes_train_one_stage(tiny_data, tmp_path):
 @pytest.mark.slow
 def test_two_processes_run_the_whole_pipeline(tiny_data, tmp_path):
     result = _torchrun(tmp_path, tiny_data)
-    _check_written_once(tmp_path, result, STAGES)
+    run = _check_written_once(tmp_path, result, DEFAULT_STAGES)
+    assert not (run / "two_stream.pt").exists()  # trained on request only (--stage two_stream)
