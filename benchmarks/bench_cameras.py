@@ -186,23 +186,12 @@ def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span
 
 def unanswered(name: str, stride: int, count: int, ready: bool) -> Probe:
     """A probe whose infer process could not even answer its metrics endpoint: not sustained, nothing measured."""
-    nothing = dict(
-        lag_p99_s=float("inf"), lag_p50_s=float("inf"), loss=1.0, dropped=0, late=0, windows_skipped=0
-    )
+    inf = float("inf")
     return Probe(
-        model=name,
-        stride=stride,
-        cameras=count,
-        sustained=False,
-        ready=ready,
-        windows_per_s=0.0,
-        calls_per_s=0.0,
-        fps_in_min=0.0,
-        cpu_infer=0.0,
-        cpu_cameras=0.0,
-        seconds=0.0,
-        **nothing,
-    )
+        model=name, stride=stride, cameras=count, sustained=False, ready=ready, lag_p99_s=inf, lag_p50_s=inf,
+        loss=1.0, dropped=0, late=0, windows_skipped=0, windows_per_s=0.0, calls_per_s=0.0, fps_in_min=0.0,
+        cpu_infer=0.0, cpu_cameras=0.0, seconds=0.0,
+    )  # fmt: skip
 
 
 def measured(
