@@ -104,14 +104,14 @@ class InferCollector(Collector):
             hist = camera.stats.lag
             lag.add_metric([camera.name], histogram_buckets(hist, LAG_BUCKETS), sum_value=hist.total)
         yield lag
+        recent = {camera: camera.stats.recent_lag.percentiles((50, 99), now) for camera in cameras}
         for q in (50, 99):
             gauge = GaugeMetricFamily(
                 f"darkedge_camera_lag_p{q}_seconds", f"Lag p{q} over the last 10 s.", labels=["camera"]
             )
             for camera in cameras:
-                recent = camera.stats.recent_lag.percentiles((q,), now)
-                if recent:
-                    gauge.add_metric([camera.name], recent[q])
+                if recent[camera]:
+                    gauge.add_metric([camera.name], recent[camera][q])
             yield gauge
         yield CounterMetricFamily("darkedge_inference_calls", "Predictor calls.", value=self.summary.calls)
         hist = self.summary.latency

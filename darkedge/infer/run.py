@@ -307,6 +307,7 @@ class Loop:
         self.runs, self.predictor, self.names, self.cfg = runs, predictor, names, cfg
         self.events, self.summary, self.stop, self.arrivals = events, summary, stop, arrivals
         self.run_of = {run.camera: run for run in runs}
+        self.strict = [run for run in runs if run.camera.strict]  # the only cameras that can carry an error
         self.lockstep = not any(run.camera.live for run in runs)
         self.several = summary.sources > 1
         self.annotated = annotated_paths(cfg.annotate, runs, self.several) if cfg.annotate else {}
@@ -317,7 +318,7 @@ class Loop:
         try:
             while not self.stop.is_set():
                 self.summary.heartbeat = time.monotonic()
-                for run in self.runs:
+                for run in self.strict:
                     if run.camera.error is not None:
                         raise run.camera.error
                 for run in self.runs if self.lockstep else todo:
@@ -384,9 +385,11 @@ class Loop:
 
     def infer(self, ready: list[CameraRun]) -> None:
         """One predictor call for the ready windows, then each camera's smoothing, event and accounting."""
-        if self.summary.windows == 0:  # once, when the first window is ready (a bad source fails first)
+        if self.summary.calls == 0:  # once, when the first window is ready (a bad source fails first)
             log.info("%s", describe_feeding(self.predictor, ready[0].window))
-        clips = np.concatenate([run.pending.clip for run in ready])
+        clips = (
+            ready[0].pending.clip if len(ready) == 1 else np.concatenate([run.pending.clip for run in ready])
+        )
         began = time.perf_counter()
         logits, calls = self.predictor.predict_many(clips)
         latency = (time.perf_counter() - began) / calls  # each window waited for the call that ran it

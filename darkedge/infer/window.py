@@ -73,8 +73,10 @@ class SlidingWindow:
         self.skipped += missed + (picked is None)
         if picked is None:
             return None
-        clip = np.stack([f.pixels for f in picked]).transpose(3, 0, 1, 2)[None].astype(np.float32) / 255.0
-        return Window(np.ascontiguousarray(clip), picked[0], picked[-1])
+        stacked = np.stack([f.pixels for f in picked])  # (T, S, S, 3) uint8
+        clip = np.empty((1, 3, *stacked.shape[:3]), np.float32)  # one pass into the model's layout
+        np.divide(stacked.transpose(3, 0, 1, 2), np.float32(255), out=clip[0])
+        return Window(clip, picked[0], picked[-1])
 
     def _picked(self, last: int) -> list[Frame] | None:
         """The T frames of the window ending at frame `last`, or None when one of them was dropped."""
