@@ -133,8 +133,15 @@ def finetune_quantized(
     use_labels = labelled and cfg.use_labels
     gamma = student_fp32 is not None and cfg.gamma > 0
 
+    last: dict[str, torch.Tensor] = {}  # the batch whose view was made last, and its view
+
     def inputs(clips: torch.Tensor) -> torch.Tensor:
-        return clips if view is None else view(clips)
+        """The student's view of the batch, made once though the FP32 student's target needs it too."""
+        if view is None:
+            return clips
+        if last.get("clips") is not clips:
+            last.update(clips=clips, view=view(clips))
+        return last["view"]
 
     def targets(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return teacher(clips), student_fp32(inputs(clips)) if gamma else None

@@ -93,7 +93,8 @@ def _checked(cfg: TrainConfig) -> TrainConfig:
     if cfg.pretrained:
         cfg = replace(cfg, pretrained=str(Path(cfg.pretrained).resolve()))
     for model in ("teacher", "student"):  # a student of an unknown encoder fails now, not after the teacher
-        build_model("classifier", classifier_config(cfg, 2, model))
+        # the student gets the pretrained file only when it has the teacher's encoder: one read checks it
+        build_model("classifier", classifier_config(cfg, 2, model), load_pretrained=model == "teacher")
     return cfg
 
 
