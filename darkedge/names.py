@@ -44,6 +44,7 @@ INPUT_NORMS = ("fixed", "clip")
 # Export formats and the suffix of the file each writes (OpenVINO's .xml has its weights in a .bin beside it).
 FORMAT_SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}
 FORMATS = tuple(FORMAT_SUFFIXES)
+OPSET = 17  # the ONNX opset of every ONNX graph darkedge writes (exports, and the enhancer for ONNX Runtime)
 
 # Inference backends (darkedge.runtime) and the model file each loads; a file's suffix names its backend.
 BACKEND_SUFFIXES = {"torch": ".pt", "onnxruntime": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}

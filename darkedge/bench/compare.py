@@ -24,13 +24,12 @@ from darkedge.bench.measure import (
 )
 from darkedge.bench.timing import TimingProtocol
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
-from darkedge.errors import DarkedgeError
+from darkedge.errors import DarkedgeError, require
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
 from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
 from darkedge.names import BACKEND_SUFFIXES, INT8_NAME, STAGE_KINDS
 from darkedge.run import Run, open_run
-from darkedge.runtime.predictor import require
 from darkedge.runtime.torch_settings import TorchSettings, check_torch_settings
 from darkedge.train.pipeline import with_enhancer
 

@@ -9,18 +9,14 @@ same graph, so their outputs differ only by float rounding (at most one grey lev
 
 from __future__ import annotations
 
-import importlib
 import io
-from types import ModuleType
 
 import numpy as np
 import torch
 from torch import nn
 
-from darkedge.errors import DarkedgeError
-from darkedge.names import ENHANCE_BACKENDS
-
-OPSET = 17
+from darkedge.errors import DarkedgeError, require
+from darkedge.names import ENHANCE_BACKENDS, OPSET
 
 
 class FrameModel(nn.Module):
@@ -70,17 +66,8 @@ class FrameEnhancer:
         return self.model(torch.from_numpy(batch)).numpy()
 
 
-def _import(backend: str) -> ModuleType:
-    try:
-        return importlib.import_module(backend)
-    except ImportError:
-        raise DarkedgeError(
-            f"--backend {backend}: not installed (pip install {backend}, or use --backend torch)"
-        ) from None
-
-
 def _openvino(model: nn.Module, example: torch.Tensor, threads: int | None):
-    ov = _import("openvino")
+    ov = require("openvino", "--backend openvino (or --backend torch)")
 
     with torch.no_grad():
         converted = ov.convert_model(model, example_input=example, input=[(tuple(example.shape), ov.Type.u8)])
@@ -98,7 +85,7 @@ def _openvino(model: nn.Module, example: torch.Tensor, threads: int | None):
 
 
 def _onnxruntime(model: nn.Module, example: torch.Tensor, threads: int | None):
-    ort = _import("onnxruntime")
+    ort = require("onnxruntime", "--backend onnxruntime (or --backend torch)")
 
     buffer = io.BytesIO()
     with torch.no_grad():

@@ -17,9 +17,9 @@ from torch import nn
 
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
+from darkedge.names import OPSET
 from darkedge.runtime.metadata import encode_metadata
 
-OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "clips", "logits"
 
 

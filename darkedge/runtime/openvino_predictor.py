@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from darkedge.errors import DarkedgeError
+from darkedge.errors import DarkedgeError, require
 from darkedge.runtime.metadata import decode_metadata, own_or_run_metadata, stored_openvino
-from darkedge.runtime.predictor import Predictor, require, static_dims
+from darkedge.runtime.predictor import Predictor, static_dims
 
 
 class OpenVinoPredictor(Predictor):

@@ -8,23 +8,12 @@ chunks of `max_batch` when that is bounded, padded to the batch when the batch i
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from darkedge.errors import DarkedgeError
-
-
-def require(backend: str, what: object) -> ModuleType:
-    """Import the module a backend needs, or fail with one line naming `what` needs it and the package to install
-    (each backend's pip package has its module's name)."""
-    try:
-        return importlib.import_module(backend)
-    except ImportError:
-        raise DarkedgeError(f"{what}: backend '{backend}' is not installed (pip install {backend})") from None
 
 
 class Predictor:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from darkedge.errors import DarkedgeError
+from darkedge.errors import DarkedgeError, require
 from darkedge.runtime.metadata import read_metadata
-from darkedge.runtime.predictor import Predictor, require, static_dims
+from darkedge.runtime.predictor import Predictor, static_dims
 
 
 class TensorRtPredictor(Predictor):

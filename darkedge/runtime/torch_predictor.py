@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from darkedge.checkpoint import load_checkpoint
+from darkedge.errors import require
 from darkedge.models import load_model, model_input_shape
 from darkedge.models.int8_checkpoint import load_int8_model
 from darkedge.names import INT8_KIND
 from darkedge.runtime.metadata import checkpoint_metadata
-from darkedge.runtime.predictor import Predictor, require
+from darkedge.runtime.predictor import Predictor
 from darkedge.runtime.torch_settings import TorchSettings, check_torch_settings
 
 
