@@ -335,7 +335,8 @@ def calib_build(data, run_dir, out, num_clips, seed, fold, video_root) -> None:
     from darkedge.quant.calib import build_calibration_set, default_calibration_data
 
     run_data, run_video_root, run_fold = default_calibration_data(run_dir)
-    data, video_root = (data, video_root) if data else (run_data, run_video_root)
+    if not data:  # the run's data set, its videos where --video-root says when given
+        data, video_root = run_data, video_root or run_video_root
     fold = fold if fold is not None else run_fold
     summary = build_calibration_set(data, out, num_clips, seed, video_root=video_root, fold=fold)
     click.echo(

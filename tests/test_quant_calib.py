@@ -90,3 +90,28 @@ def test_calib_build_on_missing_data_is_one_line_error(tmp_path):
     )
     assert result.exit_code == 1 and "no such file or folder" in result.output
     assert not (tmp_path / "c").exists()
+
+
+def test_calib_build_from_a_run_keeps_the_video_root_given(monkeypatch, tmp_path):
+    """Without --data the run's data set is used, but a --video-root given on the command line still wins."""
+    import darkedge.quant.calib as calib
+
+    seen = {}
+
+    def build(data, out, num_clips, seed, video_root=None, fold=None):
+        seen.update(data=data, video_root=video_root, fold=fold)
+        return {
+            "chosen": 0,
+            "data": data,
+            "classes_covered": 0,
+            "brightness_tercile_edges": [],
+            "unreadable_skipped": 0,
+        }
+
+    monkeypatch.setattr(calib, "default_calibration_data", lambda run_dir: ("run-data", "run-videos", 2))
+    monkeypatch.setattr(calib, "build_calibration_set", build)
+    args = ["calib", "build", "--out", str(tmp_path / "c")]
+    assert CliRunner().invoke(main, [*args, "--video-root", "mine"]).exit_code == 0
+    assert seen == {"data": "run-data", "video_root": "mine", "fold": 2}
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert seen["video_root"] == "run-videos"
