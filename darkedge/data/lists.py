@@ -56,6 +56,7 @@ class DataIndex:
     root: Path
     fmt: str
     video_roots: list[Path] = field(default_factory=list)
+    fold: int = 1  # the official split the lists are of (ARID v1.5's split_N/ folder names its own)
 
 
 # A parsed list line: (relative video path, label, frame count or None).
@@ -287,7 +288,7 @@ def open_dataset(
         if path.suffix.lower() in VIDEO_EXTENSIONS:
             raise DarkedgeError(f"{path}: a video, not a list file or data-set folder")
         samples, class_names, fmt, roots = _samples_from_lists([path], video_root)
-        return DataIndex(samples, class_names, path.parent, fmt, roots)
+        return DataIndex(samples, class_names, path.parent, fmt, roots, folder_fold(path.parent, fold))
     folder = list_folder(path, fold)
     if folder is None:
         if video_root is not None:
@@ -295,7 +296,8 @@ def open_dataset(
                 f"{path}: a folder per class has no list, so --video-root {video_root} has nothing to resolve"
             )
         samples, class_names = _samples_from_folders(path, split)
-        return DataIndex(samples, class_names, path, "folders", [path])
-    list_files = _find_split_lists(folder, split, folder_fold(folder, fold))
+        return DataIndex(samples, class_names, path, "folders", [path], folder_fold(path, fold))
+    fold = folder_fold(folder, fold)
+    list_files = _find_split_lists(folder, split, fold)
     samples, class_names, fmt, roots = _samples_from_lists(list_files, video_root)
-    return DataIndex(samples, class_names, path, fmt, roots)
+    return DataIndex(samples, class_names, path, fmt, roots, fold)

@@ -24,7 +24,6 @@ from darkedge.config import (
     resolve_config,
     run_changes,
 )
-from darkedge.data.layout import folder_fold
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES, STUDENT_MODELS
@@ -65,9 +64,9 @@ def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[st
     )
 
 
-def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None]:
-    """Generate the built-in data set when it is the one asked for and is absent; return its class names and
-    the folder its training videos are in (None for a folder per class), printed once."""
+def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None, int]:
+    """Generate the built-in data set when it is the one asked for and is absent; return its class names, the
+    folder its training videos are in (None for a folder per class), printed once, and the fold its lists are of."""
     from darkedge.data.lists import open_dataset
 
     if cfg.data == BUILTIN_DATA and not Path(cfg.data).exists():
@@ -81,7 +80,7 @@ def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None]:
     videos = str(index.video_roots[0].resolve()) if index.fmt != "folders" else None
     if d.is_main:
         log.info("data: %s (%s), videos in %s", cfg.data, index.fmt, videos or cfg.data)
-    return index.class_names, videos
+    return index.class_names, videos, index.fold
 
 
 def _checked(cfg: TrainConfig) -> TrainConfig:
@@ -111,12 +110,8 @@ def _open_or_create(
     (or out/latest with --resume), changed only where an existing run may change (config.RUN_SETTINGS)."""
     if run is None and not resume:
         cfg = _checked(resolve_config(settings, config_file))
-        class_names, videos = _prepare_data(cfg, d)
-        data = Path(cfg.data).resolve()
-        fold = folder_fold(
-            data if data.is_dir() else data.parent, cfg.fold
-        )  # ARID v1.5's split_N/ names its fold
-        cfg = replace(cfg, data=str(data), video_root=videos, fold=fold)
+        class_names, videos, fold = _prepare_data(cfg, d)
+        cfg = replace(cfg, data=str(Path(cfg.data).resolve()), video_root=videos, fold=fold)
         path = None
         if d.is_main:
             path = new_run_dir(out)
@@ -134,7 +129,7 @@ def _open_or_create(
     cfg = replace(existing.config, **changes)
     if changes:
         if "data" in changes or "video_root" in changes:
-            found, videos = _prepare_data(cfg, d)
+            found, videos, _ = _prepare_data(cfg, d)  # the run keeps its fold
             cfg = replace(cfg, video_root=videos)
             check_classes(found, existing.class_names, cfg.data, existing.path)
         if d.is_main:
