@@ -35,6 +35,7 @@ from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.sampling import sample_indices
 from darkedge.data.synth import SynthConfig, synthesize
 from darkedge.data.video import count_frames, read_frames
+from darkedge.feeding import Feeding
 from darkedge.fileio import write_text
 
 CLIP_LENGTHS = (16, 64)
@@ -67,7 +68,7 @@ def decode_rate(index: DataIndex, length: int) -> float:
 
 def load_rate(index: DataIndex, length: int) -> float:
     """Clips per second through a DataLoader (2 workers) of training clips at 112 px."""
-    dataset = ClipDataset(index, num_frames=length, train=True, resize=128, crop=112)
+    dataset = ClipDataset(index, Feeding(length, 1, 128, 112), train=True)
     loader = DataLoader(dataset, batch_size=8, shuffle=True, num_workers=2, collate_fn=collate_clips)
     start = time.perf_counter()
     count = sum(len(labels) for _, labels, _ in loader)

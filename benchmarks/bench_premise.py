@@ -33,7 +33,7 @@ from darkedge.bench.machine import machine_info
 from darkedge.cores import usable_cores
 from darkedge.fileio import save_figure, write_json, write_text
 from darkedge.names import DEFAULT_STAGES
-from darkedge.train.loop import RESUME_FILE
+from darkedge.train.engine import RESUME_FILE
 
 RESULTS = Path(__file__).parent / "results"
 CHANCE_FACTOR = 1.5  # an epoch "at chance": train top-1 under 1.5 x chance (13.6 % for 11 classes)

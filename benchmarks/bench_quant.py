@@ -61,14 +61,12 @@ def ptq_by_calibration_size(run, sizes: list[int], workdir: Path) -> list[dict]:
     student, _ = load_model(run.checkpoint("student"), kind="classifier")
     test_set = run.dataset("test", "student")
     reference, _, _ = predict(student, test_set, batch_size=8)
-    tc, own = run.config, run.config.sampling("student")
+    tc = run.config
     rows = []
     for size in sizes:
         folder = workdir / f"calib_{size}"
         build_calibration_set(tc.data, folder, size, seed=0, video_root=tc.video_root, fold=tc.fold)
-        batches, _ = calibration_batches(
-            open_calibration(folder, run.class_names), own.frames, own.stride, own.resize, own.crop
-        )
+        batches, _ = calibration_batches(open_calibration(folder, run.class_names), tc.feeding("student"))
         start = time.perf_counter()
         qmodel = quantize_ptq(student, batches)
         seconds = time.perf_counter() - start
@@ -136,8 +134,10 @@ def quantize_seeds(run_paths: list[str], args, workdir: Path) -> list[dict]:
         build_calibration_set(
             tc.data, calib, args.calib_clips, seed=0, video_root=tc.video_root, fold=tc.fold
         )
-        qcfg = QatConfig(calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr)
-        report, _ = quantize_run(run.path, calib, qcfg, export=False)
+        qcfg = QatConfig(
+            calib=str(calib), calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr, export=False
+        )
+        report, _ = quantize_run(run.path, qcfg)
         if report["models"]["student_fp32"]["accuracy"] is None:
             raise SystemExit(f"{run.path}: no test split to measure top-1 on; the seeds table needs one")
         top1 = {name: entry["accuracy"]["top1"] for name, entry in report["models"].items()}
@@ -219,7 +219,7 @@ def markdown(result: dict) -> str:
         f"QAT-KD vs FP32: {qat - fp32:+.2f} points (target: within 1.0); QAT-KD vs PTQ: {qat - ptq:+.2f} (target: >= 0).",
         f"QAT: {result['quantize']['qat']['steps']} steps, lr {qcfg['lr']}, batch {qcfg['batch_size']}, "
         f"alpha {qcfg['alpha']} beta {qcfg['beta']} tau {qcfg['tau']}, data: {result['quantize']['qat']['data']}; "
-        f"PTQ from {result['quantize']['calibration']['clips_used']} calibration clips.",
+        f"PTQ from {result['quantize']['calibration_set']['clips_used']} calibration clips.",
         "",
         "## PTQ top-1 by calibration-set size",
         "",
@@ -286,7 +286,8 @@ def main() -> None:
             tc.data, calib, args.calib_clips, seed=0, video_root=tc.video_root, fold=tc.fold
         )
         report, table = quantize_run(
-            run.path, calib, QatConfig(calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr)
+            run.path,
+            QatConfig(calib=str(calib), calib_clips=args.calib_clips, epochs=args.qat_epochs, lr=args.lr),
         )
         seeds = quantize_seeds(args.seed_runs, args, Path(tmp)) if args.seed_runs else []
     print(table)

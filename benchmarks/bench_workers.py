@@ -80,7 +80,7 @@ def loader_rate(workers: int | None, args: argparse.Namespace) -> dict:
 
     cfg = make_config(args.preset, **({"data": args.data} if args.data else {}))
     index = open_dataset(cfg.data, split="train", fold=cfg.fold)
-    dataset = ClipDataset(index, cfg.num_frames, cfg.stride, train=True, resize=cfg.resize, crop=cfg.crop)
+    dataset = ClipDataset(index, cfg.feeding("teacher"), train=True)
     used = resolve_workers(workers, args.device)
     loader = make_loader(
         dataset, batch_size=cfg.batch_size, workers=used, device=args.device, shuffle=True, persistent=True

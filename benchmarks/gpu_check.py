@@ -63,7 +63,7 @@ def random_run(preset: str, out: Path) -> None:
     from darkedge.bench.preset_models import preset_configs
     from darkedge.checkpoint import save_checkpoint
     from darkedge.config import make_config
-    from darkedge.data.synth_actions import CLASSES
+    from darkedge.data.synth.actions import CLASSES
     from darkedge.models import build_model
     from darkedge.names import STAGE_KINDS
     from darkedge.run import save_run_config

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from darkedge.data.synth import SynthConfig, clip_jobs, render_clip
-from darkedge.data.synth_actions import CLASSES
+from darkedge.data.synth.actions import CLASSES
 
 
 def brighten(frames: np.ndarray) -> np.ndarray:

@@ -18,10 +18,13 @@ from darkedge.logs import setup_logging
 from darkedge.names import (
     BACKENDS,
     BUILTIN_DATA,
+    CALIB_DIR,
+    DEFAULT_RUN,
     ENHANCE_BACKENDS,
     EXPORT_MODELS,
     FORMATS,
     PRECISIONS,
+    RUNS_DIR,
     STAGES,
 )
 
@@ -72,43 +75,89 @@ def main(verbose: bool, quiet: bool) -> None:
     setup_logging(verbose=verbose, quiet=quiet)
 
 
+class SettingsCommand(click.Command):
+    """A command whose settings are a dataclass's fields (`settings`, "module:Class"): its options default to None
+    so that the dataclass alone decides, `--set KEY=VALUE` and `--config FILE` reach every field, and its help ends
+    with the fields and their defaults (read from the dataclass when the help is shown)."""
+
+    def __init__(self, *args, settings: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        import dataclasses
+
+        from darkedge.settings import load_class
+
+        cls = load_class(self.settings)
+        defaults = cls() if cls.__name__ != "TrainConfig" else load_class("darkedge.config:PRESETS")["small"]
+        rows = [(f.name, repr(getattr(defaults, f.name))) for f in dataclasses.fields(cls)]
+        with formatter.section(f"Settings ({cls.__name__}; --set KEY=VALUE, defaults shown)"):
+            formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+def settings_options(command):
+    """--set and --config, for a SettingsCommand."""
+    command = click.option(
+        "--config",
+        "config_file",
+        default=None,
+        type=click.Path(dir_okay=False, path_type=str),
+        help="JSON file of settings (the fields listed below): over the defaults, under the flags and --set.",
+    )(command)
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Any setting listed below, e.g. --set lr=1e-3 (repeatable).",
+    )(command)
+
+
+def _settings(
+    path: str, flags: dict, sets: tuple[str, ...], config_file: str | None, section: str | None = None
+):
+    """The command's settings dataclass (`path`, "module:Class") from its defaults, the --config file, --set and
+    the flags (None: not given)."""
+    from darkedge.settings import build, load_class
+
+    return build(load_class(path), flags, sets, config_file, section)
+
+
 @main.group(cls=_Group)
 def data() -> None:
     """Make, inspect and check data sets."""
 
 
-# data synth: the built-in dark-action data set
-
-
-@data.command("synth")
+@data.command("synth", cls=SettingsCommand, settings="darkedge.data.synth:SynthConfig")
 @click.option("--out", default=BUILTIN_DATA, show_default=True, type=click.Path(path_type=str))
-@click.option("--seed", default=None, type=int, help="[default: 0]")
-@click.option("--clips-per-class", default=None, type=click.IntRange(min=1), help="[default: 80]")
-@click.option("--frames", default=None, type=click.IntRange(min=1), help="Frames per clip [default: 32].")
-@click.option("--size", default=None, help="Frame size WIDTHxHEIGHT [default: 128x96].")
-@click.option("--fps", default=15.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--scenes", default=None, type=click.IntRange(min=2), help="Rooms in all [default: 24].")
-@click.option("--test-scenes", default=None, type=click.IntRange(min=1), help="Rooms for test [default: 7].")
+@click.option("--seed", default=None, type=int)
+@click.option("--clips-per-class", default=None, type=click.IntRange(min=1))
+@click.option("--frames", default=None, type=click.IntRange(min=1), help="Frames per clip.")
+@click.option("--size", default=None, help="Frame size WIDTHxHEIGHT.")
+@click.option("--fps", default=None, type=click.FloatRange(min=0, min_open=True))
+@click.option("--scenes", default=None, type=click.IntRange(min=2), help="Rooms in all.")
+@click.option("--test-scenes", default=None, type=click.IntRange(min=1), help="Rooms for test.")
 @click.option(
-    "--darkness",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="0 bright, 1 ARID-like, 2 darker.",
+    "--darkness", default=None, type=click.FloatRange(min=0), help="0 bright, 1 ARID-like, 2 darker."
 )
-@click.option("--bright", is_flag=True, help="Also write each clip before darkening under OUT/bright/.")
+@click.option(
+    "--bright", is_flag=True, default=None, help="Also write each clip before darkening under OUT/bright/."
+)
 @click.option(
     "--force", is_flag=True, help="Write into a non-synth, non-empty folder (replaces clips/, bright/)."
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
-def data_synth(out: str, size: str, force: bool, workers: int, **options) -> None:
+@settings_options
+def data_synth(out: str, size: str, force: bool, workers: int, config_file, sets, **flags) -> None:
     """Generate the built-in synthetic dark-action data set (ARID layout and lists)."""
-    from darkedge.data.synth import SynthConfig, parse_size, read_stats, synthesize
+    from darkedge.data.synth import parse_size, read_stats, synthesize
 
-    given = {key: value for key, value in options.items() if value is not None}  # the rest: SynthConfig's
     if size is not None:
-        given["width"], given["height"] = parse_size(size)
-    path = synthesize(SynthConfig(**given), out, force=force, workers=workers)
+        flags["width"], flags["height"] = parse_size(size)
+    cfg = _settings("darkedge.data.synth:SynthConfig", flags, sets, config_file)
+    path = synthesize(cfg, out, force=force, workers=workers)
     stats = read_stats(path)
     clips = stats["clips"]
     click.echo(
@@ -118,21 +167,12 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
     )
 
 
-# data check: decode every clip, report counts, bad clips and brightness
-
-
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None)
+@click.option("--fold", type=click.IntRange(min=0), default=None, help="Split number (ARID v1.5: 0, 1).")
 @click.option(
-    "--fold", type=click.IntRange(min=0), default=1, show_default=True, help="Split number (ARID v1.5: 0, 1)."
-)
-@click.option(
-    "--frames",
-    type=click.IntRange(min=1),
-    default=64,
-    show_default=True,
-    help="Report clips shorter than this.",
+    "--frames", "min_frames", type=click.IntRange(min=1), default=None, help="Report clips shorter than this."
 )
 @click.option(
     "--workers",
@@ -141,15 +181,11 @@ def data_synth(out: str, size: str, force: bool, workers: int, **options) -> Non
     help="Decoding processes [default: every usable core].",
 )
 @_video_root_option
-def data_check(
-    path: str, split: str, fold: int, frames: int, workers: int | None, video_root: str | None
-) -> None:
+def data_check(path: str, **options) -> None:
     """Decode every clip of a data set (its root, list folder or one list); exit non-zero if any is unreadable."""
     from darkedge.data.check import check_dataset, format_report
 
-    report = check_dataset(
-        path, split=split, fold=fold, min_frames=frames, workers=workers, video_root=video_root
-    )
+    report = check_dataset(path, **{k: v for k, v in options.items() if v is not None})
     click.echo(format_report(report))
     if not report.ok:
         raise click.ClickException(
@@ -162,33 +198,22 @@ def enhance() -> None:
     """Train and apply low-light enhancers (Zero-DCE, Zero-DCE++, gamma correction)."""
 
 
-@enhance.command("train")
-@click.option(
-    "--data", "data_path", default=BUILTIN_DATA, show_default=True, help="Data-set folder or list file."
-)
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default="train", show_default=True)
-@click.option(
-    "--model", type=click.Choice(["zero_dce", "zero_dce_pp"]), default="zero_dce", show_default=True
-)
-@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
-@click.option(
-    "--out", default="enhancer.pt", show_default=True, help="Checkpoint; history goes to OUT without .pt/."
-)
+@enhance.command("train", cls=SettingsCommand, settings="darkedge.enhance.train:EnhancerTrainConfig")
+@click.option("--data", default=None, help="Data-set folder or list file.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None)
+@click.option("--model", "enhancer", type=click.Choice(["zero_dce", "zero_dce_pp"]), default=None)
+@click.option("--steps", type=click.IntRange(min=1), default=None)
+@click.option("--out", default=None, help="Checkpoint; history goes to OUT without .pt/.")
 @_video_root_option
-def enhance_train(
-    data_path: str, split: str, model: str, steps: int, out: str, video_root: str | None
-) -> None:
+@settings_options
+def enhance_train(config_file, sets, **flags) -> None:
     """Train an enhancer on a data set's own dark frames (zero-reference, no labels)."""
-    from pathlib import Path
+    from darkedge.enhance.train import train_from_data
 
-    from darkedge.data.lists import open_dataset
-    from darkedge.enhance import EnhancerConfig
-    from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
-
-    cfg = EnhancerTrainConfig(enhancer=EnhancerConfig(name=model), steps=steps)
-    m = train_enhancer(open_dataset(data_path, split, video_root=video_root), cfg, Path(out))
+    cfg = _settings("darkedge.enhance.train:EnhancerTrainConfig", flags, sets, config_file)
+    m = train_from_data(cfg)
     click.echo(
-        f"{out}: loss {m['loss_first']:.4f} -> {m['loss_last']:.4f}, mean brightness "
+        f"{cfg.out}: loss {m['loss_first']:.4f} -> {m['loss_last']:.4f}, mean brightness "
         f"{m['brightness_raw']:.3f} -> {m['brightness_enhanced']:.3f} ({m['frames']} frames, "
         f"{m['clips_skipped']} clips skipped, {m['seconds']:.0f} s)"
     )
@@ -200,7 +225,7 @@ def enhance_train(
     "--enhancer",
     "enhancer_path",
     default=None,
-    help="Enhancer checkpoint or public Zero-DCE(++) .pth [default: runs/latest/enhancer.pt].",
+    help=f"Enhancer checkpoint or public Zero-DCE(++) .pth [default: {DEFAULT_RUN}/enhancer.pt].",
 )
 @click.option("--gamma", type=float, default=None, help="Use gamma correction instead (DarkLight: 1.8).")
 @click.option("--out", default=None, help="Output file [default: SOURCE_enhanced.<ext> beside SOURCE].")
@@ -233,6 +258,8 @@ def enhance_apply(
 
 @main.command(
     "train",
+    cls=SettingsCommand,
+    settings="darkedge.config:TrainConfig",
     help="Train enhancer, teacher, distilled student and the raw baseline into one run directory (--stage "
     "two_stream adds the two-stream baseline); print the table.\n\n"
     "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
@@ -243,51 +270,37 @@ def enhance_apply(
     "--data", default=None, help=f"Data set folder or list file (default: the built-in set, {BUILTIN_DATA})."
 )
 @click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
-@click.option(
-    "--config",
-    "config_file",
-    default=None,
-    help="JSON file of settings (TrainConfig fields, or a run's config.json): over the preset, under flags and --set.",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Any TrainConfig field, e.g. --set lr=1e-3 --set amp=false (repeatable; see config.json for the names).",
-)
+@settings_options
 @click.option(
     "--pretrained",
     default=None,
     help="Encoder weights: a timm ViT (.safetensors / .bin / .pth) or a torchvision / IG65M R(2+1)D .pth.",
 )
 @WORKERS
-@click.option("--out", default="runs", show_default=True, help="Where new run directories go.")
-@click.option("--seed", type=int, default=None, help="Seed of the run (default 0).")
+@click.option("--out", default=RUNS_DIR, show_default=True, help="Where new run directories go.")
+@click.option("--seed", type=int, default=None, help="Seed of the run.")
 @click.option("--stage", default=None, help=f"Run one stage: {', '.join(STAGES)}.")
 @click.option("--run", "run_dir", default=None, help="An existing run directory to work in.")
 @click.option(
     "--resume", is_flag=True, help="Continue the run (default OUT/latest) from its last epoch checkpoint."
 )
-@click.option(
-    "--epochs", type=int, default=None, help="Epochs of every classifier stage (overrides the preset)."
-)
+@click.option("--epochs", type=int, default=None, help="Epochs of every classifier stage.")
 @click.option(
     "--calib",
     "calib_dir",
-    default="calibration",
+    default=CALIB_DIR,
     show_default=True,
     help="After a full run, fill this folder with calibration clips from the run's data if it has none.",
 )
 @_video_root_option
 def train_command(config_file, sets, out, stage, run_dir, resume, calib_dir, **flags) -> None:
     """`darkedge train` (its help is above: it names config.RUN_SETTINGS)."""
-    from darkedge.config import merge_settings, parse_settings
+    from darkedge.config import TrainConfig
     from darkedge.quant.calib import fill_if_empty
-    from darkedge.run import open_run
+    from darkedge.settings import merge_settings, parse_settings
     from darkedge.train.pipeline import train
 
-    settings = merge_settings(flags, parse_settings(sets))
+    settings = merge_settings(TrainConfig, flags, parse_settings(TrainConfig, sets))
     path, table = train(
         out=out, stage=stage, run=run_dir, resume=resume, settings=settings, config_file=config_file
     )
@@ -296,8 +309,7 @@ def train_command(config_file, sets, out, stage, run_dir, resume, calib_dir, **f
     click.echo(table)
     click.echo(f"run: {path}")
     if stage is None and calib_dir:
-        config = open_run(path).config
-        built = fill_if_empty(calib_dir, config.data, video_root=config.video_root, fold=config.fold)
+        built = fill_if_empty(calib_dir, path)
         if built:
             click.echo(
                 f"calibration: {built['chosen']} clips in {calib_dir} (for `darkedge quantize --calib {calib_dir}`)"
@@ -309,98 +321,87 @@ def calib() -> None:
     """Calibration sets for INT8 quantization."""
 
 
-@calib.command("build")
-@click.option(
-    "--data",
-    default=None,
-    help=f"Data set folder or list file [default: the run's data, else {BUILTIN_DATA}].",
-)
-@click.option(
-    "--run", "run_dir", default="runs/latest", show_default=True, help="Run whose data is the default."
-)
-@click.option(
-    "--out", default="calibration", show_default=True, help="Folder the chosen clips are copied into."
-)
-@click.option("--clips", "num_clips", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@calib.command("build", cls=SettingsCommand, settings="darkedge.quant.calib:CalibConfig")
+@click.option("--data", default=None, help="Data set folder or list file (default: the run's data).")
+@click.option("--run", default=None, help="Run whose data is the default.")
+@click.option("--out", default=None, help="Folder the chosen clips are copied into.")
+@click.option("--clips", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=None)
 @click.option(
     "--fold",
     type=click.IntRange(min=0),
     default=None,
-    help="Which official split's training list [default: the run's, else 1; ARID v1.5: 0, 1].",
+    help="Which official split's training list (default: the run's; ARID v1.5: 0, 1).",
 )
 @_video_root_option
-def calib_build(data, run_dir, out, num_clips, seed, fold, video_root) -> None:
+@settings_options
+def calib_build(config_file, sets, **flags) -> None:
     """Pick clips stratified over classes and brightness from the training split; copy them with a list."""
-    from darkedge.quant.calib import build_calibration_set, default_calibration_data
+    from darkedge.quant.calib import build_for
 
-    run_data, run_video_root, run_fold = default_calibration_data(run_dir)
-    if not data:  # the run's data set, its videos where --video-root says when given
-        data, video_root = run_data, video_root or run_video_root
-    fold = fold if fold is not None else run_fold
-    summary = build_calibration_set(data, out, num_clips, seed, video_root=video_root, fold=fold)
+    cfg = _settings("darkedge.quant.calib:CalibConfig", flags, sets, config_file)
+    summary = build_for(cfg)
     click.echo(
-        f"{out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
+        f"{cfg.out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
         f"brightness terciles split at {summary['brightness_tercile_edges']}; "
         f"{summary['unreadable_skipped']} unreadable skipped)"
     )
 
 
-@main.command("quantize")
-@click.option("--calib", "calib_path", default="calibration", show_default=True, help="Calibration clips.")
-@click.option("--run", "run_dir", default="runs/latest", show_default=True)
+@main.command("quantize", cls=SettingsCommand, settings="darkedge.quant.qat:QatConfig")
+@click.option("--calib", default=None, help="Calibration clips (a folder, a list or a data set).")
+@click.option("--run", "run_dir", default=DEFAULT_RUN, show_default=True)
+@click.option("--calib-clips", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="QAT epochs.")
+@click.option("--max-steps", type=click.IntRange(min=0), default=None, help="Stop QAT after this many steps.")
+@click.option("--lr", type=float, default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--accumulate", type=click.IntRange(min=1), default=None, help="Batches per optimiser step.")
 @click.option(
-    "--calib-clips", type=click.IntRange(min=1), default=64, show_default=True, help="At most this many."
-)
-@click.option("--epochs", type=click.IntRange(min=0), default=2, show_default=True, help="QAT epochs.")
-@click.option("--max-steps", type=click.IntRange(min=0), default=0, help="Stop QAT after this many steps.")
-@click.option("--lr", type=float, default=1e-5, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--accumulate", type=click.IntRange(min=1), default=1, help="Batches per optimiser step.")
-@click.option(
-    "--grad-clip", type=click.FloatRange(min=0), default=0.0, help="Clip the gradient norm (0: off)."
+    "--grad-clip", type=click.FloatRange(min=0), default=None, help="Clip the gradient norm (0: off)."
 )
 @click.option(
-    "--student-kl",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Weight of KL to the FP32 student (0: off).",
+    "--student-kl", "gamma", type=float, default=None, help="Weight of KL to the FP32 student (0: off)."
 )
 @WORKERS
-@click.option("--no-labels", is_flag=True, help="Teacher targets only, even where labels are known.")
-@click.option("--no-smooth-quant", is_flag=True, help="Switch SmoothQuant off (crashes on shared weights).")
-@click.option("--no-export", is_flag=True, help="Skip the Q/DQ ONNX and OpenVINO INT8 exports.")
+@click.option(
+    "--labels/--no-labels",
+    "use_labels",
+    default=None,
+    help="--no-labels: teacher targets only, even where labels are known.",
+)
+@click.option(
+    "--smooth-quant/--no-smooth-quant",
+    default=None,
+    help="Switch SmoothQuant off (it crashes on shared weights).",
+)
+@click.option("--export/--no-export", default=None, help="The Q/DQ ONNX and OpenVINO INT8 exports.")
 @click.option(
     "--resume",
     is_flag=True,
     help="Continue the QAT a killed run left in RUN/quant/resume.pt (same settings); without it, start over.",
 )
-def quantize_command(
-    calib_path, run_dir, student_kl, no_labels, no_smooth_quant, no_export, resume, **options
-) -> None:
+@settings_options
+def quantize_command(run_dir, resume, config_file, sets, **flags) -> None:
     """PTQ from calibration clips, then QAT with distillation from the teacher; INT8 student, report, exports."""
-    from darkedge.quant import QatConfig, quantize_run
+    from darkedge.quant import quantize_run
 
-    given = dict(gamma=student_kl, use_labels=not no_labels, smooth_quant=not no_smooth_quant)
-    cfg = QatConfig(**given, **options)  # the other options are named as QatConfig's fields
-    report, table = quantize_run(run_dir, calib_path, cfg, export=not no_export, resume=resume)
+    cfg = _settings("darkedge.quant.qat:QatConfig", flags, sets, config_file, section="settings")
+    report, table = quantize_run(run_dir, cfg, resume=resume)
     if table is not None:
         click.echo(table)
         click.echo(f"report: {run_dir}/quant/report.json")
 
 
 @main.command("export")
-@click.option("--run", "run_dir", default="runs/latest", show_default=True)
-@click.option("--model", type=click.Choice(EXPORT_MODELS), default="student")
+@click.option("--run", "run_dir", default=DEFAULT_RUN, show_default=True)
+@click.option("--model", type=click.Choice(EXPORT_MODELS), default=EXPORT_MODELS[0], show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None)
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="[default: fp32]")
 @click.option(
     "--check", is_flag=True, help="Compare every exported model with PyTorch in each runtime present."
 )
-@click.option(
-    "--clips", "num_clips", type=click.IntRange(min=1), default=4, show_default=True, help="For --check."
-)
+@click.option("--clips", "num_clips", type=click.IntRange(min=1), default=None, help="Clips for --check.")
 @click.option(
     "--torch-tensorrt",
     is_flag=True,
@@ -417,37 +418,29 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     if fmt is not None:
         click.echo(f"wrote {export_model(run, model, fmt, precision, torch_tensorrt)}")
     if check:
-        click.echo(format_check(*check_exports(run, num_clips)))
+        clips = {} if num_clips is None else {"num_clips": num_clips}
+        click.echo(format_check(*check_exports(run, **clips)))
 
 
-@main.command()
-@click.option("--run", "run_path", type=click.Path(), default="runs/latest", show_default=True)
+@main.command(cls=SettingsCommand, settings="darkedge.bench.compare:BenchOptions")
+@click.option("--run", type=click.Path(), default=None, help="The run whose models are compared.")
 @click.option(
     "--compare",
     type=click.Choice(["two-stream", "enhance-then-classify", "all"]),
-    default="all",
-    show_default=True,
+    default=None,
     help="Which baseline designs to measure beside the INT8 and FP32 student.",
 )
-@click.option("--backend", type=click.Choice(BACKENDS), default="openvino", show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default=None)
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Inference threads [default: every usable core].",
+    help="Inference threads (default: every usable core).",
 )
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size for throughput.")
+@click.option("--runs", type=click.IntRange(min=5), default=None, help="Minimum timed runs per model.")
 @click.option(
-    "--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Batch size for throughput."
-)
-@click.option(
-    "--runs", type=click.IntRange(min=5), default=100, show_default=True, help="Minimum timed runs per model."
-)
-@click.option(
-    "--min-time",
-    type=click.FloatRange(min=0),
-    default=3.0,
-    show_default=True,
-    help="Minimum seconds timed per model.",
+    "--min-time", type=click.FloatRange(min=0), default=None, help="Minimum seconds timed per model."
 )
 @click.option(
     "--list", "labelled_list", type=click.Path(), default=None, help="Labelled list or data set for top-1."
@@ -458,70 +451,45 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
 @click.option(
     "--e2e",
     is_flag=True,
+    default=None,
     help="Also time decode, preprocess, enhance and inference on the run's test videos.",
 )
 @_video_root_option
-@click.option("--device", default="cpu", show_default=True, help="For --backend torch: cpu, cuda or cuda:N.")
+@click.option("--device", default=None, help="For --backend torch: cpu, cuda or cuda:N.")
 @click.option(
     "--precision",
     "precisions",
     multiple=True,
+    default=None,
     help="Repeatable: fp32, fp16, int8 (exports) or fp32, fp16, bf16 (torch autocast) "
     "[default: int8 and fp32; torch on CUDA: fp32 and bf16; tensorrt: int8, fp16 and fp32].",
 )
-@click.option("--compile", "compile_", is_flag=True, help="With --backend torch: torch.compile every model.")
+@click.option(
+    "--compile", is_flag=True, default=None, help="With --backend torch: torch.compile every model."
+)
 @click.option(
     "--cuda-graphs",
     is_flag=True,
+    default=None,
     help="With --backend torch --device cuda: replay each model as a CUDA graph.",
 )
-def bench(
-    run_path,
-    compare,
-    backend,
-    threads,
-    batch,
-    runs,
-    min_time,
-    labelled_list,
-    max_clips,
-    e2e,
-    device,
-    precisions,
-    compile_,
-    cuda_graphs,
-    video_root,
-) -> None:
+@settings_options
+def bench(config_file, sets, precisions, **flags) -> None:
     """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
     from pathlib import Path
 
-    from darkedge.bench.compare import BenchOptions, run_bench
+    from darkedge.bench.compare import run_bench
     from darkedge.bench.report import table_text, write_reports
-    from darkedge.bench.timing import TimingProtocol
 
-    options = BenchOptions(
-        run=Path(run_path),
-        compare=compare,
-        backend=backend,
-        threads=threads,
-        batch=batch,
-        protocol=TimingProtocol(min_runs=runs, min_time_s=min_time, warmup_s=min(1.0, min_time)),
-        labelled_list=Path(labelled_list) if labelled_list else None,
-        video_root=video_root,
-        max_eval_clips=max_clips,
-        e2e=e2e,
-        device=device,
-        precisions=precisions,
-        compile=compile_,
-        cuda_graphs=cuda_graphs,
-    )
+    flags["precisions"] = tuple(precisions) or None
+    options = _settings("darkedge.bench.compare:BenchOptions", flags, sets, config_file)
     report = run_bench(options)
     click.echo(table_text(report))
     for path in write_reports(report, Path(report["run"]) / "bench"):
         click.echo(f"wrote {path}")
 
 
-@main.command()
+@main.command(cls=SettingsCommand, settings="darkedge.infer.run:InferConfig")
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option(
     "--sources",
@@ -530,9 +498,7 @@ def bench(
     default=None,
     help="A file listing more SOURCEs, one a line (NAME=SOURCE allowed, # comments).",
 )
-@click.option(
-    "--model", "model", required=True, help="A checkpoint (.pt) or an export (.onnx, .xml, .engine)."
-)
+@click.option("--model", default=None, help="A checkpoint (.pt) or an export (.onnx, .xml, .engine).")
 @click.option(
     "--backend",
     type=click.Choice(BACKENDS),
@@ -543,60 +509,44 @@ def bench(
 @click.option("--frames", type=int, default=None, help="Window length T (must match a static model).")
 @click.option("--size", type=int, default=None, help="Frame crop size (must match a static model).")
 @click.option(
-    "--stride", type=int, default=None, help="Frames between window starts (default: half the window)."
+    "--hop",
+    "--stride",
+    "hop",
+    type=int,
+    default=None,
+    help="Frames between window starts (default: half the window).",
 )
 @click.option(
     "--frame-step",
     type=int,
     default=None,
-    help="Frames between a window's frames (default: the run's stride, else 1).",
+    help="Frames between a window's frames (default: the model's, from its metadata, else 1).",
 )
-@click.option(
-    "--smooth", type=int, default=4, show_default=True, help="Average the softmax over the last K windows."
-)
-@click.option(
-    "--threshold", type=float, default=0.0, show_default=True, help="Emit events at this smoothed score."
-)
+@click.option("--smooth", type=int, default=None, help="Average the softmax over the last K windows.")
+@click.option("--threshold", type=float, default=None, help="Emit events at this smoothed score.")
 @click.option("--events", default=None, help="Append JSON-lines events to this file (default: stdout).")
 @click.option("--annotate", default=None, help="Write an annotated video here (.mp4, .avi, ...).")
 @click.option("--max-windows", type=int, default=None, help="Stop after N windows.")
 @click.option(
-    "--max-batch",
-    type=int,
-    default=8,
-    show_default=True,
-    help="Windows (one per camera) run together in one inference call.",
+    "--max-batch", type=int, default=None, help="Windows (one per camera) run together in one inference call."
 )
-@click.option(
-    "--buffer", type=int, default=8, show_default=True, help="Frames a live camera queues before dropping."
-)
-@click.option(
-    "--reconnect",
-    default="0.5,8",
-    show_default=True,
-    help="Stream reconnect back-off: first,maximum delay in seconds.",
-)
+@click.option("--buffer", type=int, default=None, help="Frames a live camera queues before dropping.")
+@click.option("--reconnect", default=None, help="Stream reconnect back-off: first,maximum delay in seconds.")
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
     default=None,
     help="Serve Prometheus metrics (/metrics) and health (/healthz) on this port (0: any free port).",
 )
-@click.option(
-    "--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics endpoint binds."
-)
-def infer(sources: tuple[str, ...], reconnect: str, **options) -> None:
+@click.option("--metrics-host", default=None, help="Address the metrics endpoint binds.")
+@settings_options
+def infer(sources: tuple[str, ...], config_file, sets, **flags) -> None:
     """Recognise actions in each SOURCE: a video file, a folder of videos, an RTSP/HTTP(S) URL or a camera index.
 
     Several SOURCEs are cameras watched at once by one model, their windows batched; NAME=SOURCE names one.
     """
-    from darkedge.infer.run import InferConfig, run_infer
+    from darkedge.infer.run import run_infer
 
-    try:
-        initial, maximum = (float(x) for x in reconnect.split(","))
-    except ValueError:
-        raise DarkedgeError(f"--reconnect {reconnect}: expected two numbers, e.g. 0.5,8") from None
-    summary = run_infer(
-        InferConfig(sources=list(sources), reconnect_initial=initial, reconnect_max=maximum, **options)
-    )
+    flags["sources"] = list(sources) or None
+    summary = run_infer(_settings("darkedge.infer.run:InferConfig", flags, sets, config_file))
     click.echo(summary.format(), err=True)

@@ -5,34 +5,21 @@ Precedence, lowest first: the preset, then the --config file, then explicit flag
 base the others change: `--preset`, `--set preset=...` or the file's "preset" (in that order) chooses it.
 
 The student may be smaller than the teacher in every way (`student_*`): another encoder, a width multiplier, fewer
-frames, a smaller crop. Its clips are the teacher's clip seen coarser (`TrainConfig.sampling`, darkedge.data.views):
-every k-th of the teacher's frames, so the same span of video at k times the stride, and the teacher's crop at a lower
-resolution, so the same field of view.
+frames, a smaller crop. Its clips are the teacher's clip seen coarser (`TrainConfig.feeding`, darkedge.data.views):
+every k-th of the teacher's frames, so the same span of video at k times the frame step, and the teacher's crop at a
+lower resolution, so the same field of view.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import types
-import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from darkedge.errors import DarkedgeError
+from darkedge.feeding import Feeding
 from darkedge.names import BUILTIN_DATA, INPUT_NORMS, STUDENT_MODELS
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How a model's clips are cut from a video: `frames` frames every `stride` frames, resized to `resize` px high,
-    then cropped to `crop` x `crop` (a random multi-scale crop in training, the centre in evaluation)."""
-
-    frames: int
-    stride: int
-    resize: int
-    crop: int
+from darkedge.settings import read_settings_file, typed_settings
 
 
 @dataclass
@@ -45,9 +32,9 @@ class TrainConfig:
     video_root: str | None = None
     fold: int = 1  # which official split (ARID has 3)
     seed: int = 0
-    # clips: T frames at a stride, resized then cropped to a square
+    # clips: T frames `frame_step` frames apart, resized then cropped to a square (darkedge.feeding)
     num_frames: int = 8
-    stride: int = 4  # 8 frames x 4 span the built-in clips' 32 frames
+    frame_step: int = 4  # 8 frames x 4 span the built-in clips' 32 frames
     resize: int = 54
     crop: int = 48
     eval_clips: int = 1  # evaluation protocol: clips x crops per video, logits averaged
@@ -55,6 +42,7 @@ class TrainConfig:
     # optimisation, the same budget for every classifier stage; at 12 epochs the cosine schedule ran out while
     # the teacher was still climbing (train top-1 52 %): 24 reach 92-95 % on every seed (benchmarks/results/premise.md)
     epochs: int = 24
+    max_steps: int = 0  # a budget in optimiser steps: stop there, the schedule ending there too (0: `epochs`)
     batch_size: int = 8
     accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step
     lr: float = 3e-3
@@ -141,24 +129,24 @@ class TrainConfig:
                 "weights; set student_init=scratch"
             )
 
-    def sampling(self, model: str) -> Sampling:
+    def feeding(self, model: str) -> Feeding:
         """How `model` (a stage or an export: student, raw, student_int8, teacher, two_stream) is fed clips: the
         student's models at their own frames and crop, the others at the teacher's.
 
-        The student's k = num_frames / student_frames frames are every k-th of the teacher's (stride k x stride, the
-        same span), and its crop is resized in proportion (the same field of view).
+        The student's k = num_frames / student_frames frames are every k-th of the teacher's (frame step k times
+        the teacher's, the same span), and its crop is resized in proportion (the same field of view).
         """
         if model not in STUDENT_MODELS:
-            return Sampling(self.num_frames, self.stride, self.resize, self.crop)
+            return Feeding(self.num_frames, self.frame_step, self.resize, self.crop)
         frames = self.student_frames or self.num_frames
         crop = self.student_crop or self.crop
-        return Sampling(
-            frames, self.stride * (self.num_frames // frames), round(crop * self.resize / self.crop), crop
+        return Feeding(
+            frames, self.frame_step * (self.num_frames // frames), round(crop * self.resize / self.crop), crop
         )
 
 
 # Counts that make no sense below one.
-AT_LEAST_ONE = ("num_frames", "stride", "resize", "crop", "eval_clips", "eval_crops", "epochs",
+AT_LEAST_ONE = ("num_frames", "frame_step", "resize", "crop", "eval_clips", "eval_crops", "epochs",
                 "batch_size", "accumulate", "head_depth", "enhancer_batch_size", "enhancer_clips",
                 "enhancer_frames")  # fmt: skip
 
@@ -172,7 +160,7 @@ PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(
         preset="paper",
         num_frames=64,
-        stride=1,
+        frame_step=1,
         resize=128,
         crop=112,
         epochs=30,
@@ -194,7 +182,7 @@ PRESETS: dict[str, TrainConfig] = {
     "test": TrainConfig(
         preset="test",
         num_frames=4,
-        stride=2,
+        frame_step=2,
         resize=40,
         crop=32,
         epochs=1,
@@ -216,7 +204,7 @@ def make_config(preset: str = "small", **overrides: Any) -> TrainConfig:
     one-line error for an unknown preset or setting."""
     check_preset(preset)
     given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(PRESETS[preset], **typed_settings(given, "train config"))
+    return replace(PRESETS[preset], **typed_settings(TrainConfig, given, "train config"))
 
 
 def check_preset(preset: str) -> None:
@@ -225,193 +213,10 @@ def check_preset(preset: str) -> None:
         raise DarkedgeError(f"--preset {preset}: no such preset (choose from {', '.join(PRESETS)})")
 
 
-def field_types() -> dict[str, Any]:
-    """TrainConfig's field names and their types (resolved from the annotations)."""
-    return typing.get_type_hints(TrainConfig)
-
-
-def check_name(name: str, source: str) -> None:
-    """One-line error, with the nearest known name, when `name` is not a TrainConfig field."""
-    names = [f.name for f in fields(TrainConfig)]
-    if name not in names:
-        near = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(names)})"
-        raise DarkedgeError(f"{source}: unknown setting '{name}'{hint}")
-
-
-def parse_value(kind: Any, text: str) -> Any:
-    """`text` as a value of the type `kind`: bool, int, float, str, `X | None`, tuple[...] or list[...].
-
-    Raises ValueError (the caller names the setting). "none" / "null" is None where the type allows it; a
-    sequence is comma-separated or a JSON list.
-    """
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if type(None) in args and text.strip().lower() in ("none", "null"):
-            return None
-        return _first_fit([a for a in args if a is not type(None)], lambda option: parse_value(option, text))
-    if origin in (tuple, list):
-        if text.strip().startswith("["):
-            return check_value(kind, json.loads(text))
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        parsed = [
-            parse_value(t, item) for t, item in zip(_element_types(kind, len(items)), items, strict=True)
-        ]
-        return tuple(parsed) if origin is tuple else parsed
-    if kind is bool:
-        word = text.strip().lower()
-        if word not in BOOL_WORDS:
-            raise ValueError(text)
-        return BOOL_WORDS[word]
-    if kind in (int, float):
-        return kind(text.strip())
-    if kind is str:
-        return text
-    raise ValueError(f"settings of type {kind} cannot be given on the command line")
-
-
-def check_value(kind: Any, value: Any) -> Any:
-    """`value` (from JSON or Python) checked against the type `kind`; a sequence becomes the field's tuple or
-    list. Raises ValueError when it does not fit (an int is a float, a bool is not an int)."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return _first_fit([a for a in args if a is not type(None)], lambda option: check_value(option, value))
-    if origin in (tuple, list):
-        if not isinstance(value, list | tuple):
-            raise ValueError(value)
-        items = [check_value(t, v) for t, v in zip(_element_types(kind, len(value)), value, strict=True)]
-        return tuple(items) if origin is tuple else items
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind in (bool, str) and isinstance(value, kind):
-        return value
-    raise ValueError(value)
-
-
-BOOL_WORDS = {
-    "true": True,
-    "yes": True,
-    "on": True,
-    "1": True,
-    "false": False,
-    "no": False,
-    "off": False,
-    "0": False,
-}
-
-
-def _first_fit(options: list[Any], convert: Any) -> Any:
-    """`convert(option)` for the first option that does not raise ValueError."""
-    for option in options:
-        try:
-            return convert(option)
-        except ValueError:
-            continue
-    raise ValueError(options)
-
-
-def _element_types(kind: Any, count: int) -> list[Any]:
-    """The type of each of `count` items of a tuple[...] or list[...] type; ValueError for a wrong count."""
-    args = typing.get_args(kind)
-    if not args:
-        raise ValueError(kind)
-    if typing.get_origin(kind) is list or args[-1] is Ellipsis:
-        return [args[0]] * count
-    if len(args) != count:
-        raise ValueError(count)
-    return list(args)
-
-
-TYPE_NAMES = {
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    str: "a string",
-    type(None): "none",
-}
-
-
-def type_name(kind: Any) -> str:
-    """How a field's type reads in an error message: 'an integer', 'a string or none', 'a list of numbers'."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(type_name(a) for a in args)
-    if origin in (tuple, list):
-        return f"a list of {type_name(args[0]).split(' ', 1)[-1] + 's' if args else 'values'} (a,b or [a, b])"
-    return TYPE_NAMES.get(kind, str(kind))
-
-
-def typed_settings(settings: dict[str, Any], source: str) -> dict[str, Any]:
-    """Python or JSON values checked against TrainConfig's field types; one-line error naming `source` otherwise."""
-    kinds = field_types()
-    typed = {}
-    for name, value in settings.items():
-        check_name(name, source)
-        try:
-            typed[name] = check_value(kinds[name], value)
-        except ValueError:
-            raise DarkedgeError(
-                f"{source}: {name} {json.dumps(value)} is not {type_name(kinds[name])}"
-            ) from None
-    return typed
-
-
-def parse_settings(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """`--set key=value` items as typed values; one-line error for a bad item, key or value."""
-    kinds = field_types()
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name:
-            raise DarkedgeError(f"--set {pair}: expected key=value, e.g. --set lr=1e-3")
-        check_name(name, f"--set {pair}")
-        try:
-            value = parse_value(kinds[name], text)
-        except (ValueError, json.JSONDecodeError):
-            raise DarkedgeError(
-                f"--set {pair}: {name} takes {type_name(kinds[name])}, not {text!r}"
-            ) from None
-        if name in settings and settings[name] != value:
-            raise DarkedgeError(f"--set {name}: given twice ({settings[name]!r} and {value!r})")
-        settings[name] = value
-    return settings
-
-
-def merge_settings(flags: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
-    """Explicit flags (None: not given) and --set values together; one-line error where the two disagree."""
-    merged = dict(sets)
-    for name, value in flags.items():
-        if value is None:
-            continue
-        check_name(name, f"--{name.replace('_', '-')}")
-        if name in sets and sets[name] != value:
-            raise DarkedgeError(
-                f"--{name.replace('_', '-')} {value} and --set {name}={sets[name]} disagree; give one of them"
-            )
-        merged[name] = value
-    return merged
-
-
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The settings in a JSON file: a mapping of TrainConfig fields (any subset), or a run's config.json (its
-    "train" section). Values are checked against the fields' types; one-line error naming the file otherwise."""
-    path = Path(path)
-    try:
-        content = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DarkedgeError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DarkedgeError(f"{path}: not a JSON config file ({str(e).splitlines()[0]})") from None
-    if isinstance(content, dict) and isinstance(content.get("train"), dict) and "class_names" in content:
-        content = content["train"]  # a run's config.json
-    if not isinstance(content, dict):
-        raise DarkedgeError(f'{path}: a config file holds a JSON object of settings, e.g. {{"lr": 0.001}}')
-    return typed_settings(content, str(path))
+    """The TrainConfig settings in a JSON file: any subset of its fields, or a run's config.json (its "train"
+    section); one-line error naming the file otherwise. Fields saved under an older name are read by the new."""
+    return read_settings_file(TrainConfig, path, section="train", renamed=RENAMED)
 
 
 def resolve_config(settings: dict[str, Any], config_file: str | Path | None = None) -> TrainConfig:
@@ -420,13 +225,15 @@ def resolve_config(settings: dict[str, Any], config_file: str | Path | None = No
     from_file = read_config_file(config_file) if config_file else {}
     preset = settings.get("preset") or from_file.get("preset") or "small"
     check_preset(preset)
-    given = {**from_file, **typed_settings(settings, "--set"), "preset": preset}
+    given = {**from_file, **typed_settings(TrainConfig, settings, "--set"), "preset": preset}
     return replace(PRESETS[preset], **given)
 
 
 def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dict[str, Any]:
     """The settings that would change an existing run's config; one-line error for any it must keep."""
-    changes = {k: v for k, v in typed_settings(settings, "--set").items() if getattr(current, k) != v}
+    changes = {
+        k: v for k, v in typed_settings(TrainConfig, settings, "--set").items() if getattr(current, k) != v
+    }
     kept = sorted(set(changes) - set(RUN_SETTINGS))
     if kept:
         raise DarkedgeError(
@@ -439,11 +246,16 @@ def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dic
 # Fields added after runs were first saved, with the value such a run was trained with (not today's default): an old
 # run resumed or extended keeps its recipe instead of silently taking a new one.
 BEFORE_FIELD = {"input_norm": "fixed"}
+# Fields saved under another name by older runs: {old name: name}.
+RENAMED = {"stride": "frame_step"}
 
 
 def config_from_dict(d: dict[str, Any], source: str) -> TrainConfig:
     """Rebuild a TrainConfig from its saved JSON; one-line error naming `source` when it does not fit."""
     known = {f.name for f in fields(TrainConfig)}
-    if not isinstance(d, dict) or set(d) - known:
+    if not isinstance(d, dict):
+        raise DarkedgeError(f"{source}: not a darkedge train config")
+    d = {RENAMED.get(k, k): v for k, v in d.items()}
+    if set(d) - known:
         raise DarkedgeError(f"{source}: not a darkedge train config")
     return TrainConfig(**{**BEFORE_FIELD, **d})

@@ -6,6 +6,13 @@ Plain constants only (no imports), so the command line can offer them as choices
 # The built-in synthetic data set: `darkedge data synth` writes it here and `darkedge train` generates it when absent.
 BUILTIN_DATA = "data/synth"
 
+# Where `darkedge train` makes run directories, and the link to the newest one, which every later command opens
+# when no --run is given.
+RUNS_DIR = "runs"
+DEFAULT_RUN = "runs/latest"
+# Where `darkedge train` fills a calibration set after a full run, and where `darkedge quantize` reads one.
+CALIB_DIR = "calibration"
+
 # The stages of `darkedge train`, in order; each writes RUN/<stage>.pt holding a checkpoint of this kind.
 STAGE_KINDS = {
     "enhancer": "enhancer",

@@ -20,9 +20,8 @@ from darkedge import __version__
 from darkedge.config import TrainConfig, config_from_dict
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.names import STAGES
+from darkedge.names import DEFAULT_RUN, STAGES
 
-DEFAULT_RUN = Path("runs/latest")
 MANIFEST = "manifest.json"  # RUN/export/manifest.json
 
 
@@ -46,8 +45,8 @@ class Run:
         return path
 
     def dataset(self, split: str, model: str, train: bool = False, **overrides: Any):
-        """A ClipDataset over the run's data (or `data=` another set with the same classes), sampled as `model` is
-        fed (TrainConfig.sampling: a student's own frames and crop, else the teacher's).
+        """A ClipDataset over the run's data (or `data=` another set with the same classes), cut as `model` is fed
+        (TrainConfig.feeding: a student's own frames and crop, else the teacher's).
 
         Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset. Training
         sets are the teacher's for every stage: a student sees its view of the teacher's clip (darkedge.data.views).
@@ -60,13 +59,10 @@ class Run:
         video_root = self.config.video_root if data == self.config.data else None
         index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
         check_classes(index.class_names, self.class_names, data, self.path)
-        cfg, sampling = self.config, self.config.sampling(model)
+        cfg = self.config
         settings: dict[str, Any] = dict(
-            num_frames=sampling.frames,
-            stride=sampling.stride,
+            feeding=cfg.feeding(model),
             train=train,
-            resize=sampling.resize,
-            crop=sampling.crop,
             skip_unreadable=True,
             seed=cfg.seed,
         )
@@ -77,13 +73,13 @@ class Run:
 
     def protocol(self, model: str) -> dict[str, Any]:
         """The evaluation protocol every accuracy of `model` in this run is measured with."""
-        cfg, sampling = self.config, self.config.sampling(model)
+        cfg, feeding = self.config, self.config.feeding(model)
         return {
             "clips": cfg.eval_clips,
             "crops": cfg.eval_crops,
-            "frames": sampling.frames,
-            "stride": sampling.stride,
-            "size": sampling.crop,
+            "frames": feeding.frames,
+            "frame_step": feeding.frame_step,
+            "size": feeding.crop,
         }
 
 

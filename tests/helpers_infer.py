@@ -47,11 +47,10 @@ def run_in_background(
         sources,
         str(model),
         threads=1,
-        stride=2,
+        hop=2,
         smooth=1,
         events=str(events),
-        reconnect_initial=0.1,
-        reconnect_max=0.4,
+        reconnect=(0.1, 0.4),
     )
     stop, result = threading.Event(), {}
     runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))

@@ -15,9 +15,9 @@ from darkedge.cli import main
 from darkedge.config import make_config
 from darkedge.data.writer import write_video
 from darkedge.enhance import EnhancerConfig
+from darkedge.factory import classifier_config
 from darkedge.models import build_model
 from darkedge.run import save_run_config
-from darkedge.train.pipeline import classifier_config
 
 CLASSES = ["Drink", "Jump", "Wave"]
 

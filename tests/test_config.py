@@ -6,19 +6,22 @@ from dataclasses import asdict, fields
 
 import pytest
 
-from darkedge.config import (
-    PRESETS,
-    RUN_SETTINGS,
-    TrainConfig,
-    field_types,
-    merge_settings,
-    parse_settings,
-    parse_value,
-    read_config_file,
-    resolve_config,
-    run_changes,
-)
+from darkedge import settings
+from darkedge.config import PRESETS, RUN_SETTINGS, TrainConfig, read_config_file, resolve_config, run_changes
 from darkedge.errors import DarkedgeError
+from darkedge.settings import parse_value
+
+
+def parse_settings(pairs):
+    return settings.parse_settings(TrainConfig, pairs)
+
+
+def merge_settings(flags, sets):
+    return settings.merge_settings(TrainConfig, flags, sets)
+
+
+def field_types():
+    return settings.field_types(TrainConfig)
 
 
 def _one_line(error: pytest.ExceptionInfo) -> str:

@@ -13,6 +13,7 @@ from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import open_dataset
 from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.data.video import VideoError
+from darkedge.feeding import Feeding
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def root(tmp_path):
 
 
 def test_evaluation_clip(root):
-    dataset = ClipDataset(open_dataset(root), num_frames=16, stride=1, resize=32, crop=28)
+    dataset = ClipDataset(open_dataset(root), Feeding(16, 1, 32, 28))
     assert len(dataset) == 6 and dataset.class_names == ["sit", "stand"]
     clip, label = dataset[4]
     assert clip.shape == (3, 16, 28, 28) and clip.dtype == torch.float32 and label == 1
@@ -36,9 +37,7 @@ def test_evaluation_clip(root):
 
 
 def test_multi_clip_multi_crop_views(root):
-    dataset = ClipDataset(
-        open_dataset(root), num_frames=8, stride=2, resize=32, crop=28, num_clips=2, num_crops=3
-    )
+    dataset = ClipDataset(open_dataset(root), Feeding(8, 2, 32, 28), num_clips=2, num_crops=3)
     clip, _ = dataset[1]  # 12 frames: shorter than the 15 frames a clip spans, so both views wrap around
     assert clip.shape == (6, 3, 8, 28, 28)
     assert not torch.equal(clip[0], clip[3])  # the two clips start at different frames
@@ -46,18 +45,18 @@ def test_multi_clip_multi_crop_views(root):
 
 def test_training_views_depend_on_seed_epoch_and_index(root):
     index = open_dataset(root)
-    dataset = ClipDataset(index, num_frames=4, stride=2, train=True, resize=32, crop=16, seed=1)
+    dataset = ClipDataset(index, Feeding(4, 2, 32, 16), train=True, seed=1)
     first = dataset[0][0]
     torch.testing.assert_close(dataset[0][0], first)
-    torch.testing.assert_close(ClipDataset(index, 4, 2, train=True, resize=32, crop=16, seed=1)[0][0], first)
+    torch.testing.assert_close(ClipDataset(index, Feeding(4, 2, 32, 16), train=True, seed=1)[0][0], first)
     dataset.set_epoch(1)
     assert not torch.equal(dataset[0][0], first)
-    other_seed = ClipDataset(index, 4, 2, train=True, resize=32, crop=16, seed=2)
+    other_seed = ClipDataset(index, Feeding(4, 2, 32, 16), train=True, seed=2)
     assert not torch.equal(other_seed[0][0], first)
 
 
 def test_dataloader_with_two_workers_matches_one_process(root):
-    dataset = ClipDataset(open_dataset(root), num_frames=16, train=True, resize=32, crop=28, seed=3)
+    dataset = ClipDataset(open_dataset(root), Feeding(16, 1, 32, 28), train=True, seed=3)
     dataset.set_epoch(2)
     loader = DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_clips)
     batches = list(loader)
@@ -71,7 +70,7 @@ def test_dataloader_with_two_workers_matches_one_process(root):
 def test_frame_list_frame_counts_are_used(tmp_path):
     write_frame_folder(tmp_path / "Drink" / "a", num_frames=5)
     (tmp_path / "list.txt").write_text("Drink/a 5 0\n")
-    clip, label = ClipDataset(open_dataset(tmp_path / "list.txt"), num_frames=8, resize=24, crop=16)[0]
+    clip, label = ClipDataset(open_dataset(tmp_path / "list.txt"), Feeding(8, 1, 24, 16))[0]
     assert clip.shape == (3, 8, 16, 16) and label == 0
 
 
@@ -81,14 +80,14 @@ def add_unreadable_clip(root):
 
 def test_unreadable_clip_raises_without_skip(root):
     add_unreadable_clip(root)
-    dataset = ClipDataset(open_dataset(root), num_frames=4, resize=32, crop=28)
+    dataset = ClipDataset(open_dataset(root), Feeding(4, 1, 32, 28))
     with pytest.raises(VideoError, match="sit_9.avi: cannot be opened as a video"):
         dataset[3]
 
 
 def test_skip_unreadable_logs_once_and_returns_none(root, caplog):
     add_unreadable_clip(root)
-    dataset = ClipDataset(open_dataset(root), num_frames=4, resize=32, crop=28, skip_unreadable=True)
+    dataset = ClipDataset(open_dataset(root), Feeding(4, 1, 32, 28), skip_unreadable=True)
     with caplog.at_level(logging.WARNING, logger="darkedge.data.dataset"):
         assert dataset[3] is None and dataset[3] is None
     assert len(caplog.records) == 1
@@ -97,9 +96,7 @@ def test_skip_unreadable_logs_once_and_returns_none(root, caplog):
 
 def test_skip_unreadable_through_workers(root):
     add_unreadable_clip(root)
-    dataset = ClipDataset(
-        open_dataset(root), num_frames=4, train=True, resize=32, crop=28, skip_unreadable=True
-    )
+    dataset = ClipDataset(open_dataset(root), Feeding(4, 1, 32, 28), train=True, skip_unreadable=True)
     loader = DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_clips)
     batches = list(loader)
     assert sum(len(labels) for _, labels, _ in batches) == 6
@@ -112,7 +109,7 @@ def test_collate_all_skipped():
 
 def test_persistent_workers_see_each_new_epoch(root):
     """Workers that live across epochs must still draw each epoch's crops and offsets (set_epoch reaches them)."""
-    dataset = ClipDataset(open_dataset(root), num_frames=8, stride=2, train=True, resize=32, crop=28)
+    dataset = ClipDataset(open_dataset(root), Feeding(8, 2, 32, 28), train=True)
     loader = make_loader(dataset, batch_size=3, workers=2, device="cpu", persistent=True)
     by_epoch = []
     for epoch in range(2):
@@ -127,7 +124,7 @@ def test_persistent_workers_see_each_new_epoch(root):
 def test_shuffled_order_comes_from_its_generator_alone(root):
     """The order is the generator's; the workers' seeds come from the loader's own generator, so the global RNG is
     left as it was (a resumed run draws the same dropout masks as an uninterrupted one)."""
-    dataset = ClipDataset(open_dataset(root), num_frames=4, resize=32, crop=28)
+    dataset = ClipDataset(open_dataset(root), Feeding(4, 1, 32, 28))
     orders = []
     for workers in (0, 1):
         torch.manual_seed(7)

@@ -13,13 +13,13 @@ def rng(seed=0):
 
 
 def test_evaluation_clip_is_centred():
-    indices = sample_indices(100, 16, stride=2)
+    indices = sample_indices(100, 16, step=2)
     assert indices.shape == (1, 16)
     assert indices[0, 0] == (100 - 31) // 2 and np.all(np.diff(indices[0]) == 2)
 
 
 def test_training_offsets_are_random_in_range_and_seeded():
-    draws = np.concatenate([sample_indices(40, 8, stride=3, train=True, rng=rng(s)) for s in range(50)])
+    draws = np.concatenate([sample_indices(40, 8, step=3, train=True, rng=rng(s)) for s in range(50)])
     starts = draws[:, 0]
     assert starts.min() >= 0 and draws.max() <= 39 and len(set(starts)) > 5
     assert np.all(np.diff(draws, axis=1) == 3)
@@ -35,7 +35,7 @@ def test_short_clip_wraps_around(train):
 
 
 def test_short_clip_with_stride_wraps_around():
-    assert sample_indices(5, 4, stride=2)[0].tolist() == [0, 2, 4, 1]
+    assert sample_indices(5, 4, step=2)[0].tolist() == [0, 2, 4, 1]
 
 
 def test_single_frame():
@@ -45,7 +45,7 @@ def test_single_frame():
 
 
 def test_multi_clip_is_evenly_spaced():
-    indices = sample_indices(100, 10, stride=2, num_clips=3)
+    indices = sample_indices(100, 10, step=2, num_clips=3)
     assert indices[:, 0].tolist() == [0, 40, 81] and indices.max() == 99
     short = sample_indices(8, 10, num_clips=2)
     assert short[:, 0].tolist() == [0, 4] and short.max() < 8
@@ -55,7 +55,7 @@ def test_bad_sampling_arguments():
     with pytest.raises(ValueError, match="video of 0 frames"):
         sample_indices(0, 4)
     with pytest.raises(ValueError, match="must be >= 1"):
-        sample_indices(10, 4, stride=0)
+        sample_indices(10, 4, step=0)
 
 
 def gradient_clip(t=3, h=60, w=80):

@@ -43,16 +43,14 @@ def dark_dataset(tmp_path):
 
 def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
     index = open_dataset(dark_dataset, split="all")
-    cfg = EnhancerTrainConfig(
-        enhancer=EnhancerConfig(name="zero_dce"), steps=8, batch_size=4, crop=32, frames_per_clip=3, lr=1e-3
-    )
+    cfg = EnhancerTrainConfig(enhancer="zero_dce", steps=8, batch_size=4, crop=32, frames_per_clip=3, lr=1e-3)
     out = tmp_path / "run" / "enhancer.pt"
     metrics = train_enhancer(index, cfg, out)
 
     frames = [frame for s in index.samples for frame in read_frames(s.path, range(count_frames(s.path)))]
     batch = random_crops(frames, 32, 8, np.random.default_rng(123))
     torch.manual_seed(cfg.seed)
-    initial = build_enhancer(cfg.enhancer)  # the same initial weights training started from
+    initial = build_enhancer(cfg.enhancer_config())  # the same initial weights training started from
     trained = load_enhancer(out)
     with torch.no_grad():
         before = zero_reference_loss(batch, *initial.enhance_with_curves(batch))["total"].item()
@@ -60,7 +58,7 @@ def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
     assert after < before
 
     ckpt = load_checkpoint(out, kind="enhancer")
-    assert ckpt["config"] == asdict(cfg.enhancer)
+    assert ckpt["config"] == asdict(cfg.enhancer_config())
     history = json.loads((tmp_path / "run" / "enhancer" / "history.json").read_text())
     assert len(history["steps"]) == 8 and history["config"]["steps"] == 8
     assert (tmp_path / "run" / "enhancer" / "loss.png").stat().st_size > 0
@@ -71,7 +69,7 @@ def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
 def test_unreadable_clip_is_skipped_and_counted(dark_dataset, tmp_path):
     (dark_dataset / "Jump" / "Jump_2_1.avi").write_bytes(b"not a video")
     index = open_dataset(dark_dataset, split="all")
-    cfg = EnhancerTrainConfig(enhancer=EnhancerConfig(name="zero_dce_pp"), steps=1, batch_size=2, crop=16)
+    cfg = EnhancerTrainConfig(enhancer="zero_dce_pp", steps=1, batch_size=2, crop=16)
     metrics = train_enhancer(index, cfg, tmp_path / "enhancer.pt")
     assert metrics["clips_skipped"] == 1 and metrics["frames"] == 8
 
@@ -173,7 +171,7 @@ def test_cli_apply_default_enhancer_missing(tmp_path, monkeypatch):
     ],
 )
 def test_train_refuses_bad_settings(dark_dataset, tmp_path, name, out, message):
-    cfg = EnhancerTrainConfig(enhancer=EnhancerConfig(name=name), steps=1)
+    cfg = EnhancerTrainConfig(enhancer=name, steps=1)
     with pytest.raises(DarkedgeError) as info:
         train_enhancer(open_dataset(dark_dataset, split="all"), cfg, tmp_path / out)
     assert str(info.value).endswith(message)

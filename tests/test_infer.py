@@ -13,6 +13,7 @@ from helpers_infer import FPS, write_video
 from helpers_model import CLASSES, FRAMES
 
 from darkedge.cli import main
+from darkedge.feeding import Feeding
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.smoothing import Smoother, softmax
 from darkedge.infer.sources import Frame
@@ -25,16 +26,14 @@ def read_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def expected_windows(num_frames: int, stride: int) -> int:
-    return (num_frames - FRAMES) // stride + 1
+def expected_windows(num_frames: int, hop: int) -> int:
+    return (num_frames - FRAMES) // hop + 1
 
 
 def test_file_events_are_json_lines_with_windows_and_times(tmp_path, models):
     video = write_video(tmp_path / "clip.avi", 20)
     events = tmp_path / "events.jsonl"
-    cfg = InferConfig(
-        str(video), str(models["onnxruntime"]), threads=1, stride=2, smooth=1, events=str(events)
-    )
+    cfg = InferConfig(str(video), str(models["onnxruntime"]), threads=1, hop=2, smooth=1, events=str(events))
     summary = run_infer(cfg)
     lines = read_events(events)
     assert summary.windows == summary.events == len(lines) == expected_windows(20, 2)
@@ -55,7 +54,7 @@ def test_torch_and_onnxruntime_agree(tmp_path, models):
     results = {}
     for backend, model in models.items():
         events = tmp_path / f"{backend}.jsonl"
-        run_infer(InferConfig(str(video), str(model), threads=1, stride=3, smooth=2, events=str(events)))
+        run_infer(InferConfig(str(video), str(model), threads=1, hop=3, smooth=2, events=str(events)))
         results[backend] = read_events(events)
     torch_events, onnx_events = results["torch"], results["onnxruntime"]
     assert [e["frames"] for e in torch_events] == [e["frames"] for e in onnx_events]
@@ -71,7 +70,7 @@ def test_folder_skips_and_names_a_corrupt_file(tmp_path, models):
     (folder / "b.avi").write_bytes(b"RIFF\x00\x00\x00\x00AVI garbage, not a video" * 20)
     (folder / "notes.txt").write_text("not a video either")
     result = CliRunner().invoke(
-        main, ["infer", str(folder), "--model", str(models["torch"]), "--threads", "1", "--stride", "2"]
+        main, ["infer", str(folder), "--model", str(models["torch"]), "--threads", "1", "--hop", "2"]
     )
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -109,7 +108,7 @@ def test_max_windows_and_threshold(tmp_path, models):
     events = tmp_path / "events.jsonl"
     summary = run_infer(
         InferConfig(
-            str(video), str(models["onnxruntime"]), threads=1, stride=1, max_windows=5, events=str(events)
+            str(video), str(models["onnxruntime"]), threads=1, hop=1, max_windows=5, events=str(events)
         )
     )
     assert summary.windows == 5 and len(read_events(events)) == 5
@@ -127,9 +126,9 @@ def test_max_windows_and_threshold(tmp_path, models):
         ("57", [], "camera 57: no such device"),
         ("VIDEO", ["--frames", "8"], "the model takes windows of 4 frames, --frames 8 given"),
         ("VIDEO", ["--size", "64"], "the model takes 32x32 frames, --size 64 given"),
-        ("VIDEO", ["--reconnect", "fast"], "--reconnect fast: expected two numbers"),
+        ("VIDEO", ["--reconnect", "fast"], "--reconnect fast: takes two numbers"),
         ("VIDEO", ["--reconnect", "4,1"], "--reconnect 4,1: need 0 < first <= maximum"),
-        ("VIDEO", ["--stride", "0"], "--stride 0: must be at least 1"),
+        ("VIDEO", ["--hop", "0"], "--hop 0: must be at least 1"),
         ("VIDEO", ["--max-windows", "0"], "--max-windows 0: must be at least 1"),
         ("VIDEO", ["--frames", "0"], "--frames 0: must be at least 1"),
         ("VIDEO", ["--annotate", "out.gif"], "--annotate out.gif: cannot write video with extension '.gif'"),
@@ -157,8 +156,8 @@ def frame(index: int, after_gap: bool = False) -> Frame:
     return Frame(np.full((40, 60, 3), index, np.uint8), index, index / FPS, after_gap)
 
 
-def test_sliding_window_span_stride_and_gap():
-    window = SlidingWindow(num_frames=3, size=16, stride=2, frame_step=2)  # spans 5 frames
+def test_sliding_window_span_hop_and_gap():
+    window = SlidingWindow(Feeding(3, 2, 18, 16), hop=2)  # spans 5 frames
     ready = [(i, window.push(frame(i))) for i in range(10)]
     runs = [(i, w) for i, w in ready if w is not None]
     assert [i for i, _ in runs] == [4, 6, 8]
@@ -197,14 +196,14 @@ def test_an_older_export_in_a_run_directory_is_fed_clips_the_way_its_run_was_tra
     """An export made before files described themselves: its run directory's config.json says how to feed it."""
     from darkedge.config import make_config
     from darkedge.run import save_run_config
-    from darkedge.runtime.metadata import frame_step, from_run_directory, resize_ratio
+    from darkedge.runtime.metadata import feeding, from_run_directory
 
     cfg = make_config("test")
     save_run_config(tmp_path, cfg, ["a", "b"])
     (tmp_path / "export").mkdir()
     for model in (tmp_path / "student.pt", tmp_path / "export" / "student_int8.xml"):
         metadata = from_run_directory(model)
-        assert (frame_step(metadata), resize_ratio(metadata)) == (cfg.stride, cfg.resize / cfg.crop)
+        assert feeding(metadata, cfg.num_frames, cfg.crop) == cfg.feeding("student")
         assert metadata["class_names"] == ["a", "b"]
     alone = from_run_directory(tmp_path.parent / "elsewhere.onnx")
-    assert alone == {} and (frame_step(alone), resize_ratio(alone)) == (1, 128 / 112)
+    assert alone == {} and feeding(alone, 8, 112) == Feeding(8, 1, 128, 112)

@@ -29,6 +29,7 @@ from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
 from darkedge.cli import main
 from darkedge.export.onnx import export_onnx
 from darkedge.export.openvino import export_openvino
+from darkedge.feeding import Feeding
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.sources import Frame, open_sources, read_sources_file, split_name
 from darkedge.infer.stats import LogHistogram, RateMeter, RecentValues
@@ -119,7 +120,7 @@ def test_garbage_camera_metrics_and_sigterm(tmp_path, models):
     command = [sys.executable, "-m", "darkedge", "infer", "--sources", str(sources)]
     options = ["--model", str(models["onnxruntime"]), "--threads", "1", "--events", str(events)]
     process = subprocess.Popen(
-        [*command, *options, "--metrics-port", "0", "--stride", "2"],
+        [*command, *options, "--metrics-port", "0", "--hop", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -192,19 +193,19 @@ def test_files_in_step_share_inference_calls(tmp_path, conv_models, backend):
     videos = [write_video(tmp_path / f"{name}.avi", 30) for name in ("x", "y", "z")]
     model = str(conv_models[backend])
     batched = run_infer(
-        InferConfig([str(v) for v in videos], model, threads=1, stride=2, events=str(tmp_path / "b"))
+        InferConfig([str(v) for v in videos], model, threads=1, hop=2, events=str(tmp_path / "b"))
     )
     assert batched.windows == 3 * 12 and batched.calls == 12
     assert "batching: 36 windows in 12 predictor calls (3.00 windows per call)" in batched.format()
     pairs = run_infer(
         InferConfig(
-            [str(v) for v in videos], model, threads=1, stride=2, max_batch=2, events=str(tmp_path / "p")
+            [str(v) for v in videos], model, threads=1, hop=2, max_batch=2, events=str(tmp_path / "p")
         )
     )
     assert pairs.windows == 36 and pairs.calls == 18
     alone = tmp_path / "alone"
     for video in videos:
-        assert run_infer(InferConfig(str(video), model, threads=1, stride=2, events=str(alone))).calls == 12
+        assert run_infer(InferConfig(str(video), model, threads=1, hop=2, events=str(alone))).calls == 12
     reference = events_by_camera(alone)
     for path in (tmp_path / "b", tmp_path / "p"):
         together = events_by_camera(path)
@@ -282,9 +283,7 @@ def frame(index: int, after_gap: bool = False) -> Frame:
 
 
 def test_window_grid_skips_windows_whose_frames_were_dropped():
-    window = SlidingWindow(
-        num_frames=3, size=16, stride=2, frame_step=2
-    )  # spans 5 frames, due at 4, 6, 8 ...
+    window = SlidingWindow(Feeding(3, 2, 18, 16), hop=2)  # spans 5 frames, due at 4, 6, 8 ...
     kept = [i for i in range(20) if i not in (9, 12, 13)]  # a live camera's buffer dropped 9, 12 and 13
     ran = [w for i in kept if (w := window.push(frame(i))) is not None]
     # window 10 takes frames 6, 8, 10 (9 is not one of them); 12's last frame is gone; 14 and 16 need frame 12
@@ -353,7 +352,7 @@ def test_soak_memory_stays_flat(tmp_path, models):
     cameras = [MjpegCamera(jpegs, fps=25.0, first=9 * i).start() for i in range(3)]
     events = tmp_path / "events.jsonl"
     command = [sys.executable, "-m", "darkedge", "infer", *(c.url for c in cameras)]
-    options = ["--model", str(models["onnxruntime"]), "--threads", "1", "--stride", "1", "--smooth", "1"]
+    options = ["--model", str(models["onnxruntime"]), "--threads", "1", "--hop", "1", "--smooth", "1"]
     process = subprocess.Popen(
         [*command, *options, "--events", str(events), "--reconnect", "0.2,1", "--metrics-port", "0"],
         stdout=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ from helpers_video import write_video
 
 from benchmarks.mjpeg_server import MjpegCamera
 from darkedge.errors import DarkedgeError
+from darkedge.feeding import Feeding
 from darkedge.infer.camera import Camera
 from darkedge.infer.sources import FileSource, LiveSource
 from darkedge.infer.window import prepare_frame
@@ -33,7 +34,7 @@ def stream() -> Iterator[MjpegCamera]:
 
 
 def test_live_source_drops_old_frames_when_the_reader_is_slow(stream):
-    prepare = lambda image: prepare_frame(image, 16)  # noqa: E731
+    prepare = lambda image: prepare_frame(image, Feeding(8, 1, 18, 16))  # noqa: E731
     source = Camera("mjpeg", [LiveSource(stream.url, "mjpeg")], 3, prepare, keep_images=True).start()
     try:
         time.sleep(1.0)  # about 25 frames arrive while nobody reads

@@ -16,11 +16,11 @@ PACKAGE = Path(darkedge.names.__file__).parent
 # Lowest first. A name is a top-level module (the package root "darkedge" included) or a whole subpackage; a
 # module may import from its own layer or any layer below.
 LAYERS = [
-    ("darkedge", "errors", "names", "cores", "fileio", "logs", "config", "checkpoint"),
+    ("darkedge", "errors", "names", "cores", "fileio", "logs", "settings", "feeding", "config", "checkpoint"),
     ("data",),
     ("enhance",),
     ("models",),
-    ("run",),
+    ("run", "factory"),
     ("train",),
     ("runtime",),
     ("export",),

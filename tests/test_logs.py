@@ -29,7 +29,7 @@ def darkedge_logger():
 def test_messages_print_on_stderr_at_the_chosen_level(flags, printed, capsys, darkedge_logger):
     setup_logging(**flags)
     setup_logging(**flags)  # again: still one handler, so every message once
-    log = logging.getLogger("darkedge.train.loop")
+    log = logging.getLogger("darkedge.train.engine")
     log.debug("%d batches", 5)
     log.info("resuming after epoch %d", 1)
     log.warning("clip %d unreadable", 3)

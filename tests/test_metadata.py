@@ -41,7 +41,7 @@ AWKWARD = ["Pick, up", 'say "hi"', "12", "  two  words ", "<a&b>", "Gießen", "t
 def tiny(tmp_path_factory):
     """A 2-frame vit_nano classifier and a run (stride 3, data path "123") to describe it."""
     folder = tmp_path_factory.mktemp("meta")
-    cfg = make_config("test", data="123", stride=3)
+    cfg = make_config("test", data="123", frame_step=3)
     run = Run(folder / "run", cfg, AWKWARD)
     config = ClassifierConfig(encoder="vit_nano", num_classes=len(AWKWARD), num_frames=2, img_size=32)
     torch.manual_seed(0)

@@ -40,7 +40,7 @@ def test_quantize_writes_int8_checkpoint_report_and_exports(qrun):
     assert set(report["models"]) == {"student_fp32", "ptq_int8", "qat_kd_int8"}
     for entry in report["models"].values():
         assert 0 <= entry["accuracy"]["top1"] <= entry["accuracy"]["top5"] <= 100
-    assert report["calibration"]["clips_used"] == 6
+    assert report["calibration_set"]["clips_used"] == 6
     assert report["qat"]["steps"] == 2 and report["qat"]["labelled"] is True
     assert report["float_point"]["quantize_nodes"] > 0
     assert report["float_point"]["quantized_matmul_conv"] > 0
@@ -153,18 +153,18 @@ def test_int8_checkpoint_of_another_architecture_is_one_line_error(qrun, tmp_pat
 KILL_AFTER_FIRST_RESUME_CHECKPOINT = """
 import os, signal, sys
 import torch
-import darkedge.quant.qat as qat
+import darkedge.train.engine as engine
 from darkedge.cli import main
 
 torch.set_num_threads(1)  # as in this test process (conftest.py): the same sums in the same order
 
-save = qat.save_resume
+save = engine.save_resume
 
 def save_then_die(*args, **kwargs):
     save(*args, **kwargs)
     os.kill(os.getpid(), signal.SIGKILL)
 
-qat.save_resume = save_then_die
+engine.save_resume = save_then_die
 main(sys.argv[1:])
 """
 

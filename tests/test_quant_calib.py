@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import types
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from helpers_run import CLASSES, make_tiny_data
 
 from darkedge.cli import main
 from darkedge.errors import DarkedgeError
+from darkedge.feeding import Feeding
 from darkedge.quant.calib import calibration_batches, open_calibration, stratified_pick
 
 
@@ -61,7 +63,7 @@ def test_folder_of_clips_without_list_labels_known_classes_only(data, tmp_path):
     shutil.copy(data / "clips" / "Wave" / "Wave_0_1.avi", calib / "misc" / "b.avi")
     index = open_calibration(calib, CLASSES)
     assert sorted((s.path.name, s.label) for s in index.samples) == [("a.avi", 1), ("b.avi", -1)]
-    batches, skipped = calibration_batches(index, num_frames=4, stride=2, resize=40, crop=32)
+    batches, skipped = calibration_batches(index, Feeding(4, 2, 40, 32))
     assert len(batches) == 2 and skipped == 0 and tuple(batches[0].shape) == (1, 3, 4, 32, 32)
 
 
@@ -70,11 +72,11 @@ def test_undecodable_calibration_clips_are_skipped_and_counted(data, tmp_path):
     calib.mkdir()
     shutil.copy(data / "clips" / "Drink" / "Drink_0_1.avi", calib / "good.avi")
     (calib / "broken.avi").write_bytes(b"\x00" * 100)
-    batches, skipped = calibration_batches(open_calibration(calib, CLASSES), 4, 2, 40, 32)
+    batches, skipped = calibration_batches(open_calibration(calib, CLASSES), Feeding(4, 2, 40, 32))
     assert len(batches) == 1 and skipped == 1
     (calib / "good.avi").unlink()
     with pytest.raises(DarkedgeError, match="none of the 1 calibration clips could be decoded"):
-        calibration_batches(open_calibration(calib, CLASSES), 4, 2, 40, 32)
+        calibration_batches(open_calibration(calib, CLASSES), Feeding(4, 2, 40, 32))
 
 
 def test_empty_or_missing_calibration_folder_says_how_to_fill_it(tmp_path):
@@ -108,7 +110,8 @@ def test_calib_build_from_a_run_keeps_the_video_root_given(monkeypatch, tmp_path
             "unreadable_skipped": 0,
         }
 
-    monkeypatch.setattr(calib, "default_calibration_data", lambda run_dir: ("run-data", "run-videos", 2))
+    config = types.SimpleNamespace(data="run-data", video_root="run-videos", fold=2)
+    monkeypatch.setattr(calib, "open_run", lambda run_dir: types.SimpleNamespace(config=config))
     monkeypatch.setattr(calib, "build_calibration_set", build)
     args = ["calib", "build", "--out", str(tmp_path / "c")]
     assert CliRunner().invoke(main, [*args, "--video-root", "mine"]).exit_code == 0

@@ -62,8 +62,8 @@ def test_quantize_on_a_gpu_without_nvcc_runs_qat_on_the_cpu(tmp_path, monkeypatc
     run = make_tiny_run(tmp_path, data)
     monkeypatch.setattr(pipeline, "init_distributed", lambda: CUDA)
     monkeypatch.setattr(cpp_extension, "CUDA_HOME", None)
-    cfg = QatConfig(calib_clips=2, max_steps=1, batch_size=2, workers=0)
+    cfg = QatConfig(calib=str(data), calib_clips=2, max_steps=1, batch_size=2, workers=0, export=False)
     with caplog.at_level(logging.WARNING, logger="darkedge"):
-        report, _ = quantize_run(run, data, cfg, export=False)
+        report, _ = quantize_run(run, cfg)
     assert report["qat"]["device"] == "cpu" and report["qat"]["steps"] == 1
     assert any("QAT falls back to the CPU: nvcc not found" in r.getMessage() for r in caplog.records)

@@ -20,12 +20,13 @@ from helpers_video import write_video
 import darkedge.train.pipeline as pipeline
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.cli import main
-from darkedge.config import Sampling, make_config
+from darkedge.config import make_config
 from darkedge.data.views import student_view, view_for
 from darkedge.enhance import EnhancerConfig
 from darkedge.errors import DarkedgeError
 from darkedge.export.onnx import export_onnx, export_onnx_int8
 from darkedge.export.openvino import export_openvino
+from darkedge.feeding import Feeding
 from darkedge.models import ClassifierConfig, build_model
 from darkedge.models.scaling import scale_channels
 from darkedge.models.x3d import X3D_SIZES
@@ -128,7 +129,7 @@ def test_relu_outputs_are_unsigned_in_the_openvino_ir_and_the_input_normalisatio
 
 
 def test_student_view_takes_every_kth_frame_centred_and_averages_the_crop_down():
-    teacher, student = Sampling(8, 4, 54, 48), Sampling(2, 16, 18, 16)
+    teacher, student = Feeding(8, 4, 54, 48), Feeding(2, 16, 18, 16)
     clip = torch.arange(8.0).view(1, 1, 8, 1, 1).expand(2, 3, 8, 48, 48)  # each frame holds its index
     view = student_view(clip, teacher, student)
     assert view.shape == (2, 3, 2, 16, 16)
@@ -137,25 +138,22 @@ def test_student_view_takes_every_kth_frame_centred_and_averages_the_crop_down()
         5.0,
     ]  # k = 4, starting at (k - 1) // 2: the middle of the span
     squares = torch.rand(1, 3, 8, 48, 48)
-    pooled = student_view(squares, teacher, Sampling(8, 4, 18, 16))
+    pooled = student_view(squares, teacher, Feeding(8, 4, 18, 16))
     assert torch.allclose(pooled, F.avg_pool3d(squares, (1, 3, 3)))  # 48 -> 16: each pixel a 3 x 3 mean
     assert student_view(squares, teacher, teacher) is not None
     with pytest.raises(ValueError):
-        student_view(squares, teacher, Sampling(3, 4, 54, 48))
+        student_view(squares, teacher, Feeding(3, 4, 54, 48))
 
 
 def test_student_sampling_follows_the_teacher_and_bad_settings_are_one_line_errors():
     cfg = make_config(
         "small", student_frames=4, student_crop=32, student_encoder="x3d_nano", student_init="scratch"
     )
-    assert cfg.sampling("teacher") == Sampling(8, 4, 54, 48)
+    assert cfg.feeding("teacher") == Feeding(8, 4, 54, 48)
     assert (
-        cfg.sampling("student")
-        == cfg.sampling("raw")
-        == cfg.sampling("student_int8")
-        == Sampling(4, 8, 36, 32)
+        cfg.feeding("student") == cfg.feeding("raw") == cfg.feeding("student_int8") == Feeding(4, 8, 36, 32)
     )
-    assert cfg.sampling("two_stream") == cfg.sampling("teacher")
+    assert cfg.feeding("two_stream") == cfg.feeding("teacher")
     assert view_for(make_config("small"), "student") is None  # the teacher's clips as they are
     for overrides, needle in [
         (dict(student_frames=3), "student_frames 3: must divide num_frames 8"),
@@ -230,7 +228,7 @@ def test_a_smaller_student_distils_from_the_teacher_on_the_same_clip(small_stude
     own = replace(cfg, student_frames=2, student_crop=16)
     for teacher_clip, student_clip in zip(teacher_clips, student_clips, strict=True):
         assert student_clip.shape[1:] == (3, 2, 16, 16)
-        view = student_view(teacher_clip, own.sampling("teacher"), own.sampling("student"))
+        view = student_view(teacher_clip, own.feeding("teacher"), own.feeding("student"))
         assert torch.equal(student_clip, view)  # the moment of video the teacher's logits came from
     evaluation = fed["student"][len(teacher_clips) :]
     assert evaluation and all(
@@ -240,7 +238,7 @@ def test_a_smaller_student_distils_from_the_teacher_on_the_same_clip(small_stude
         ckpt = load_checkpoint(run / f"{stage}.pt")
         assert (ckpt["config"]["encoder"], ckpt["config"]["width"]) == ("x3d_nano", 0.5)
         assert (ckpt["config"]["num_frames"], ckpt["config"]["img_size"]) == (2, 16)
-        assert ckpt["metrics"]["protocol"]["text"] == "1 clip x 1 crop, 2 frames at stride 4, 16 px"
+        assert ckpt["metrics"]["protocol"]["text"] == "1 clip x 1 crop, 2 frames at frame step 4, 16 px"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["student"]["macs"] < 10**6
     assert "raw frames, 1 network (x3d_nano x0.5, 2 x 16 px)" in (run / "table.md").read_text()
@@ -259,7 +257,7 @@ def test_quantize_export_bench_and_infer_feed_the_student_its_own_clips(small_st
     args = ["quantize", "--calib", str(calib), "--run", str(run), "--max-steps", "1", "--batch-size", "2"]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "2 frames at stride 4, 16 px" in result.output
+    assert "2 frames at frame step 4, 16 px" in result.output
     for args in (
         ["--model", "teacher", "--format", "onnx"],
         ["--format", "openvino"],

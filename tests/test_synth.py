@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from darkedge.cli import main
 from darkedge.data.lists import open_dataset
 from darkedge.data.synth import SynthConfig, clip_jobs, render_clip, synthesize
-from darkedge.data.synth_actions import CLASSES, KEYFRAMES, REST, Timing, action_pose, keyframe_pose
+from darkedge.data.synth.actions import CLASSES, KEYFRAMES, REST, Timing, action_pose, keyframe_pose
 from darkedge.data.video import count_frames, read_frames
 from darkedge.data.writer import write_video
 from darkedge.errors import DarkedgeError

@@ -15,7 +15,7 @@ from darkedge.checkpoint import load_checkpoint
 from darkedge.cli import main
 from darkedge.data.loader import resolve_workers
 from darkedge.data.synth import SynthConfig, synthesize
-from darkedge.data.synth_actions import CLASSES
+from darkedge.data.synth.actions import CLASSES
 from darkedge.data.writer import write_video
 from darkedge.models import load_model
 from darkedge.names import DEFAULT_STAGES

@@ -18,11 +18,13 @@ from darkedge.data.lists import open_dataset
 from darkedge.data.loader import make_loader
 from darkedge.data.synth import SynthConfig, synthesize
 from darkedge.enhance import EnhancerConfig
+from darkedge.factory import classifier_config
 from darkedge.models import build_model
 from darkedge.run import open_run
+from darkedge.train.engine import Tally, train_epoch, warn_if_starved
 from darkedge.train.evaluate import accuracy_metrics, predict
-from darkedge.train.loop import Tally, fit, train_epoch, warn_if_starved
-from darkedge.train.pipeline import classifier_config, train
+from darkedge.train.pipeline import train
+from darkedge.train.stage import fit
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)
 
@@ -60,7 +62,7 @@ def test_training_lowers_the_loss(kind, tiny_bright, tmp_path):
     # the same fixed clips (no augmentation) to train on and to measure the loss on: an optimiser must fit them
     cfg = make_config("test", data=str(tiny_bright), epochs=40, batch_size=22, lr=2e-3, dropout=0.0)
     index = open_dataset(tiny_bright, "train")
-    fixed = ClipDataset(index, cfg.num_frames, cfg.stride, resize=cfg.resize, crop=cfg.crop)
+    fixed = ClipDataset(index, cfg.feeding("teacher"))
     config = classifier_config(cfg, len(index.class_names), "student")
     teacher = None
     if kind in ("teacher", "two_stream"):
@@ -70,7 +72,13 @@ def test_training_lowers_the_loss(kind, tiny_bright, tmp_path):
     if kind == "student":
         teacher = build_model("classifier", config).eval()
     before = _mean_loss(model, fixed, teacher)
-    protocol = {"clips": 1, "crops": 1, "frames": cfg.num_frames, "stride": cfg.stride, "size": cfg.crop}
+    protocol = {
+        "clips": 1,
+        "crops": 1,
+        "frames": cfg.num_frames,
+        "frame_step": cfg.frame_step,
+        "size": cfg.crop,
+    }
     metrics = fit(
         model, stage=kind, kind="classifier" if kind == "student" else kind, model_config=config,
         train_set=fixed, eval_set=fixed, class_names=index.class_names, protocol=protocol, cfg=cfg,
@@ -108,8 +116,7 @@ def test_accuracy_metrics_by_hand():
 def test_multi_view_logits_are_averaged(tiny_data):
     cfg = make_config("test")
     index = open_dataset(tiny_data, "test")
-    settings = dict(resize=cfg.resize, crop=cfg.crop)
-    views = ClipDataset(index, cfg.num_frames, cfg.stride, num_clips=2, num_crops=3, **settings)
+    views = ClipDataset(index, cfg.feeding("teacher"), num_clips=2, num_crops=3)
     model = build_model("classifier", classifier_config(cfg, len(index.class_names), "student")).eval()
     logits, labels, skipped = predict(model, views, batch_size=4)
     clip, label = views[1]

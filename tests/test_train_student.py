@@ -110,7 +110,7 @@ def test_feature_hints_need_features_of_the_teachers_width():
     from darkedge.enhance import EnhancerConfig
     from darkedge.errors import DarkedgeError
     from darkedge.models import ClassifierConfig, build_model
-    from darkedge.train.loop import FeatureHints
+    from darkedge.train.stage import FeatureHints
 
     def classifier(width: float) -> dict:
         return asdict(

@@ -7,7 +7,7 @@ parameters and multiply-accumulates come from the PyTorch checkpoints, which sha
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.errors import DarkedgeError, require
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
+from darkedge.factory import with_enhancer
 from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
-from darkedge.names import BACKEND_SUFFIXES, INT8_NAME, STAGE_KINDS
+from darkedge.names import BACKEND_SUFFIXES, DEFAULT_RUN, INT8_NAME, STAGE_KINDS
 from darkedge.run import Run, open_run
 from darkedge.runtime.torch_settings import TorchSettings, check_torch_settings
-from darkedge.train.pipeline import with_enhancer
 
 SCHEMA_VERSION = 1
 DESIGNS = {
@@ -50,20 +50,25 @@ BASELINES = {
 class BenchOptions:
     """What `darkedge bench` compares and how it measures."""
 
-    run: Path = Path("runs/latest")
-    compare: str = "all"
+    run: str = DEFAULT_RUN
+    compare: str = "all"  # the baselines beside the student: two-stream, enhance-then-classify or all
     backend: str = "openvino"
     threads: int | None = None  # None: every core this process may use
-    batch: int = 4
-    protocol: TimingProtocol = field(default_factory=TimingProtocol)
-    labelled_list: Path | None = None
-    video_root: str | None = None  # where --list's videos are looked for first
-    max_eval_clips: int | None = None
-    e2e: bool = False
+    batch: int = 4  # the batch throughput is measured at
+    runs: int = 100  # at least this many timed runs per model
+    min_time: float = 3.0  # and at least this many seconds
+    labelled_list: str | None = None  # a labelled list or data set to score top-1 on
+    video_root: str | None = None  # where the list's videos are looked for first
+    max_clips: int | None = None  # score at most this many clips of the list
+    e2e: bool = False  # also time decode, preprocess, enhance and inference on the run's test videos
     device: str = "cpu"  # torch backend: cpu, cuda or cuda:N
     precisions: tuple[str, ...] = ()  # () = the backend's default (default_precisions)
     compile: bool = False  # torch backend: torch.compile every model
     cuda_graphs: bool = False  # torch backend on CUDA: replay each model as a CUDA graph
+
+    @property
+    def protocol(self) -> TimingProtocol:
+        return TimingProtocol(min_runs=self.runs, min_time_s=self.min_time, warmup_s=min(1.0, self.min_time))
 
     def torch_settings(self, precision: str) -> TorchSettings:
         return TorchSettings(self.device, precision, self.compile, self.cuda_graphs)
@@ -239,9 +244,11 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             threads=threads,
             batch=options.batch,
             protocol=options.protocol,
-            labelled_list=None if candidate.untrained else options.labelled_list,
+            labelled_list=None
+            if candidate.untrained or not options.labelled_list
+            else Path(options.labelled_list),
             video_root=options.video_root,
-            max_eval_clips=options.max_eval_clips,
+            max_eval_clips=options.max_clips,
             torch=candidate.torch,
         )
         measured = in_subprocess(measure, job)

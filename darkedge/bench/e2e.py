@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from darkedge.bench.measure import clip_sampling, in_subprocess
+from darkedge.bench.measure import in_subprocess, model_feeding
 from darkedge.errors import DarkedgeError
 from darkedge.names import BACKEND_SUFFIXES
 
@@ -81,18 +81,18 @@ def time_pipeline(
     from darkedge.runtime import load_predictor
 
     predictor = load_predictor(model_path, backend, threads)
-    frames, size, stride, resize = clip_sampling(predictor)  # as the model was trained
+    feed = model_feeding(predictor)  # as the model was trained
     enhance = _enhancer_runner(enhancer_path, backend, threads) if enhancer_path else None
     stages: dict[str, list[float]] = {"decode": [], "preprocess": [], "enhance": [], "inference": []}
     for i, video in enumerate([videos[0], *videos]):
         t0 = time.perf_counter()
         try:
-            indices = sample_indices(count_frames(video), frames, stride)[0]
+            indices = sample_indices(count_frames(video), feed.frames, feed.frame_step)[0]
             raw = read_frames(video, indices)
         except VideoError:
             continue  # a corrupt file: skipped, the stage medians come from the others
         t1 = time.perf_counter()
-        clip = to_tensor(transform_clip(raw, False, resize, size, 1, None)[0]).numpy()[None]
+        clip = to_tensor(transform_clip(raw, False, feed.resize, feed.crop, 1, None)[0]).numpy()[None]
         t2 = time.perf_counter()
         if enhance is not None:
             enhance(np.ascontiguousarray(clip[0].transpose(1, 0, 2, 3)))
@@ -119,7 +119,7 @@ def run_e2e(run, candidates, options, threads: int, max_clips: int = 20) -> dict
     split = "all" if options.labelled_list else "test"
     index = open_dataset(source, split=split, fold=run.config.fold, video_root=video_root)
     videos = [s.path for s in index.samples[:max_clips]]
-    teacher = run.config.sampling("teacher")  # the designs that enhance are fed the teacher's clips
+    teacher = run.config.feeding("teacher")  # the designs that enhance are fed the teacher's clips
     shape = (teacher.frames, 3, teacher.crop, teacher.crop)
     results = {}
     for candidate in candidates:

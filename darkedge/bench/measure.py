@@ -21,6 +21,7 @@ import numpy as np
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
 from darkedge.cores import usable_cores
 from darkedge.errors import DarkedgeError
+from darkedge.feeding import Feeding
 from darkedge.runtime.torch_settings import TorchSettings
 
 T = TypeVar("T")
@@ -117,8 +118,7 @@ def top1(
     from darkedge.data.lists import open_dataset
 
     index = open_dataset(labelled_list, split="all", video_root=video_root)
-    frames, size, stride, resize = clip_sampling(predictor)
-    dataset = ClipDataset(index, frames, stride=stride, resize=resize, crop=size, skip_unreadable=True)
+    dataset = ClipDataset(index, model_feeding(predictor), skip_unreadable=True)
     count = len(dataset) if max_clips is None else min(max_clips, len(dataset))
     correct = skipped = 0
     for i in range(count):
@@ -133,13 +133,12 @@ def top1(
     return {"top1": 100.0 * correct / scored if scored else None, "clips": scored, "skipped": skipped}
 
 
-def clip_sampling(predictor) -> tuple[int, int, int, int]:
-    """(frames, crop, frame step, resize) a predictor's model is fed with, from its input shape and metadata."""
-    from darkedge.runtime.metadata import frame_step, resize_ratio
+def model_feeding(predictor) -> Feeding:
+    """How a predictor's model is fed (darkedge.feeding), from its input shape and metadata."""
+    from darkedge.runtime.metadata import feeding
 
     _, _, frames, size, _ = predictor.input_shape
-    meta = predictor.metadata
-    return frames, size, frame_step(meta), round(size * resize_ratio(meta))
+    return feeding(predictor.metadata, frames, size)
 
 
 def measure(job: MeasureJob) -> dict[str, Any]:

@@ -14,13 +14,13 @@ import torch
 
 from darkedge.checkpoint import save_checkpoint
 from darkedge.config import make_config
-from darkedge.data.synth_actions import CLASSES
+from darkedge.data.synth.actions import CLASSES
 from darkedge.enhance import EnhancerConfig
 from darkedge.export.openvino import export_openvino
+from darkedge.factory import classifier_config
 from darkedge.models import build_model, model_input_shape
 from darkedge.names import STAGE_KINDS
 from darkedge.quant.ptq import quantize_ptq
-from darkedge.train.pipeline import classifier_config
 
 
 def preset_configs(

@@ -12,12 +12,14 @@ from darkedge.data.lists import DataIndex
 from darkedge.data.sampling import sample_indices
 from darkedge.data.transforms import to_tensor, transform_clip
 from darkedge.data.video import VideoError, count_frames, read_frames
+from darkedge.feeding import Feeding
 
 log = logging.getLogger(__name__)
 
 
 class ClipDataset(Dataset):
-    """Clips of `num_frames` frames every `stride` frames, resized and cropped to float32 (3, T, crop, crop).
+    """Clips cut as `feeding` says (darkedge.feeding: T frames `frame_step` apart, resized and cropped), as float32
+    (3, T, crop, crop).
 
     With num_clips * num_crops > 1 (multi-view evaluation) a clip is (V, 3, T, crop, crop), V views ordered clip
     by clip. With skip_unreadable, an unreadable clip logs its path and reason once and comes back as None
@@ -27,11 +29,8 @@ class ClipDataset(Dataset):
     def __init__(
         self,
         index: DataIndex,
-        num_frames: int,
-        stride: int = 1,
+        feeding: Feeding,
         train: bool = False,
-        resize: int = 128,
-        crop: int = 112,
         num_clips: int = 1,
         num_crops: int = 1,
         skip_unreadable: bool = False,
@@ -40,11 +39,8 @@ class ClipDataset(Dataset):
         if train and (num_clips > 1 or num_crops > 1):
             raise ValueError("multi-clip / multi-crop views are for evaluation only")
         self.index = index
-        self.num_frames = num_frames
-        self.stride = stride
+        self.feeding = feeding
         self.train = train
-        self.resize = resize
-        self.crop = crop
         self.num_clips = num_clips
         self.num_crops = num_crops
         self.skip_unreadable = skip_unreadable
@@ -79,15 +75,16 @@ class ClipDataset(Dataset):
     def load(self, i: int) -> torch.Tensor:
         """Clip i as a tensor; raises VideoError when it cannot be read."""
         rng = np.random.default_rng([self.seed, self.epoch, i]) if self.train else None
+        feed = self.feeding
         indices = sample_indices(
-            self._count(i), self.num_frames, self.stride, self.train, self.num_clips, rng
+            self._count(i), feed.frames, feed.frame_step, self.train, self.num_clips, rng
         )
         frames = read_frames(self.index.samples[i].path, indices.ravel())
         frames = frames.reshape(*indices.shape, *frames.shape[1:])
         views = [
             to_tensor(view)
             for clip in frames
-            for view in transform_clip(clip, self.train, self.resize, self.crop, self.num_crops, rng)
+            for view in transform_clip(clip, self.train, feed.resize, feed.crop, self.num_crops, rng)
         ]
         return views[0] if len(views) == 1 else torch.stack(views)
 

@@ -1,5 +1,5 @@
-"""Which frames make a clip: T frames at a stride, a random start in training, centred (or evenly spaced
-clips) in evaluation; clips shorter than T * stride wrap around to their start."""
+"""Which frames make a clip: T frames `step` frames apart, a random start in training, centred (or evenly
+spaced clips) in evaluation; clips shorter than the span wrap around to their start."""
 
 from __future__ import annotations
 
@@ -23,19 +23,19 @@ def clip_starts(
 def sample_indices(
     num_frames: int,
     length: int,
-    stride: int = 1,
+    step: int = 1,
     train: bool = False,
     num_clips: int = 1,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Frame indices (num_clips, length) of clips of `length` frames every `stride` frames, wrapped if short."""
+    """Frame indices (num_clips, length) of clips of `length` frames `step` frames apart, wrapped if short."""
     if num_frames < 1:
         raise ValueError(f"cannot sample from a video of {num_frames} frames")
-    if length < 1 or stride < 1 or num_clips < 1:
-        raise ValueError(f"length, stride and num_clips must be >= 1, got {length}, {stride}, {num_clips}")
+    if length < 1 or step < 1 or num_clips < 1:
+        raise ValueError(f"length, step and num_clips must be >= 1, got {length}, {step}, {num_clips}")
     if train and rng is None:
         raise ValueError("training sampling needs a random generator")
-    span = (length - 1) * stride + 1
+    span = (length - 1) * step + 1
     starts = clip_starts(num_frames, span, num_clips, train, rng)
-    offsets = np.arange(length) * stride
+    offsets = np.arange(length) * step
     return (np.asarray(starts)[:, None] + offsets[None, :]) % num_frames

@@ -20,8 +20,10 @@ VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".m
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 SEEK_GAP = 24  # skip at most this many frames with grab(); seek for longer jumps
 
-# FFmpeg's own messages about damaged files go straight to stderr; VideoError says what is wrong in one line.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# FFmpeg's own messages about damaged files and streams go straight to stderr; VideoError (and infer's reports)
+# say what is wrong in one line. FFmpeg reads this once, when OpenCV first loads it (a user's own setting is kept):
+# the one place darkedge sets it.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 class VideoError(DarkedgeError):

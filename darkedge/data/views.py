@@ -1,10 +1,10 @@
 """A student's view of the teacher's clip: how a student with fewer frames or a smaller crop distils from the teacher.
 
 The teacher's logits must come from the moment of video the student sees. So every classifier stage loads the
-teacher's clips (T frames every `stride`, cropped to S), and a student of T' = T / k frames and crop S' <= S is fed
+teacher's clips (T frames `frame_step` apart, cropped to S), and a student of T' = T / k frames and crop S' <= S is fed
 `student_view` of each clip in the training step: every k-th frame, starting at frame (k - 1) // 2 so that its
 frames sit centred in the teacher's window, and the S x S crop resized to S' x S' (area averaging). That is the
-student's own sampling (darkedge.config.TrainConfig.sampling): T' frames every k x stride, spanning the same
+student's own feeding (darkedge.config.TrainConfig.feeding): T' frames k x frame_step apart, spanning the same
 video, resized to S' x resize / S px high and cropped to S', the same field of view. Evaluation, calibration,
 export metadata, `infer` and `bench` feed the student clips sampled that way straight from the video.
 
@@ -20,18 +20,19 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from darkedge.config import Sampling, TrainConfig
+from darkedge.config import TrainConfig
+from darkedge.feeding import Feeding
 
 
-def view_step(teacher: Sampling, student: Sampling) -> int:
-    """k: the student takes every k-th frame of the teacher's clip (its stride is k times the teacher's)."""
-    step, rest = divmod(student.stride, teacher.stride)
+def view_step(teacher: Feeding, student: Feeding) -> int:
+    """k: the student takes every k-th frame of the teacher's clip (its frame step is k times the teacher's)."""
+    step, rest = divmod(student.frame_step, teacher.frame_step)
     if rest or student.frames * step != teacher.frames or student.crop > teacher.crop:
         raise ValueError(f"{student} is not a view of {teacher}")
     return step
 
 
-def student_view(clips: torch.Tensor, teacher: Sampling, student: Sampling) -> torch.Tensor:
+def student_view(clips: torch.Tensor, teacher: Feeding, student: Feeding) -> torch.Tensor:
     """Clips (B, 3, T, S, S) sampled as `teacher` -> (B, 3, T', S', S') as `student` sees the same moment."""
     step = view_step(teacher, student)
     if step > 1:
@@ -45,7 +46,7 @@ def student_view(clips: torch.Tensor, teacher: Sampling, student: Sampling) -> t
 
 def view_for(cfg: TrainConfig, model: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """What `model` (a stage) is fed of the teacher's training clips: its view, or None when it takes them as they are."""
-    teacher, own = cfg.sampling("teacher"), cfg.sampling(model)
+    teacher, own = cfg.feeding("teacher"), cfg.feeding(model)
     if own == teacher:
         return None
     view_step(teacher, own)  # a sampling that is no view of the teacher's fails here, not in the first step

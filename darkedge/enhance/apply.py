@@ -27,9 +27,9 @@ from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.enhance.frames import FrameEnhancer
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
-from darkedge.names import ENHANCE_BACKENDS
+from darkedge.names import DEFAULT_RUN, ENHANCE_BACKENDS
 
-DEFAULT_ENHANCER = Path("runs/latest/enhancer.pt")  # what `darkedge train` writes
+DEFAULT_ENHANCER = Path(DEFAULT_RUN) / "enhancer.pt"  # what `darkedge train` writes
 
 
 def choose_enhancer(enhancer_path: str | Path | None = None, gamma: float | None = None) -> nn.Module:

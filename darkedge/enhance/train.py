@@ -7,7 +7,7 @@ enhancer and minimises the four zero-reference losses (Adam, weight decay, gradi
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +21,19 @@ from darkedge.enhance import EnhancerConfig, build_enhancer
 from darkedge.enhance.losses import EXPOSURE_PATCH, WEIGHTS, zero_reference_loss
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import save_figure, write_json
+from darkedge.names import BUILTIN_DATA
 
 
 @dataclass
 class EnhancerTrainConfig:
-    """Zero-reference training settings; the optimiser settings are the Zero-DCE paper's."""
+    """Zero-reference training settings (`darkedge enhance train`); the optimiser settings are the Zero-DCE paper's."""
 
-    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
+    data: str = BUILTIN_DATA  # the data set whose frames it trains on, and which split
+    split: str = "train"
+    video_root: str | None = None
+    out: str = "enhancer.pt"  # the checkpoint; its history goes to OUT without .pt/
+    enhancer: str = "zero_dce"  # zero_dce or zero_dce_pp (darkedge.enhance)
+    scale_factor: float = 1.0  # Zero-DCE++'s downscaling factor
     steps: int = 300
     batch_size: int = 8
     crop: int = 96
@@ -37,6 +43,9 @@ class EnhancerTrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     seed: int = 0
+
+    def enhancer_config(self) -> EnhancerConfig:
+        return EnhancerConfig(name=self.enhancer, scale_factor=self.scale_factor)
 
 
 def sample_frames(index: DataIndex, cfg: EnhancerTrainConfig) -> tuple[list[np.ndarray], int]:
@@ -93,7 +102,7 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
     out = Path(out)
     if out.suffix != ".pt":
         raise DarkedgeError(f"{out}: an enhancer checkpoint name must end in .pt")
-    if cfg.enhancer.name == "gamma":
+    if cfg.enhancer == "gamma":
         raise DarkedgeError("enhancer 'gamma': has no parameters to train")
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -105,7 +114,7 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
         raise DarkedgeError(
             f"{index.root}: frames or crop smaller than the {EXPOSURE_PATCH}-pixel exposure patch"
         )
-    enhancer = build_enhancer(cfg.enhancer).to(device)
+    enhancer = build_enhancer(cfg.enhancer_config()).to(device)
     optimiser = torch.optim.Adam(enhancer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     history = []
@@ -139,7 +148,7 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
     save_checkpoint(
         out,
         kind="enhancer",
-        config=asdict(cfg.enhancer),
+        config=asdict(cfg.enhancer_config()),
         state_dict=enhancer.state_dict(),
         metrics=metrics,
         extra={"train_config": asdict(cfg)},
@@ -167,3 +176,11 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax.set_yscale("log")
     ax.legend(fontsize=8)
     save_figure(fig, path)
+
+
+def train_from_data(cfg: EnhancerTrainConfig) -> dict:
+    """`darkedge enhance train`: train on the frames of cfg.data's cfg.split, write cfg.out; returns the metrics."""
+    from darkedge.data.lists import open_dataset
+
+    index = open_dataset(cfg.data, cfg.split, video_root=cfg.video_root)
+    return train_enhancer(index, cfg, Path(cfg.out))

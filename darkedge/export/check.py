@@ -106,12 +106,12 @@ def metadata_status(metadata: dict[str, Any], run: Run, model: str) -> str:
     what differs when it does not, or "none" for an export made before files described themselves."""
     if "metadata_version" not in metadata:
         return "none (re-export)"
-    sampling = run.config.sampling(model)
+    feeding = run.config.feeding(model)
     expected = {
         "class_names": run.class_names,
-        "frames": sampling.frames,
-        "frame_step": sampling.stride,
-        "crop": sampling.crop,
+        "frames": feeding.frames,
+        "frame_step": feeding.frame_step,
+        "crop": feeding.crop,
     }
     differ = [key for key, value in expected.items() if metadata.get(key) != value]
     return f"differs: {', '.join(differ)}" if differ else "ok"

@@ -288,9 +288,8 @@ def quiet_video_logs() -> Iterator[None]:
     """Inside, OpenCV and FFmpeg keep their warnings to themselves: infer reports each problem in one line.
 
     A corrupt stream makes FFmpeg print a line for every broken packet, and a missing camera makes OpenCV
-    print several. FFmpeg's level is read once, when OpenCV first loads it (a user's own setting is kept).
+    print several. FFmpeg's own level is set once, where decoding is (darkedge.data.video); this quiets OpenCV's.
     """
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:

@@ -1,10 +1,11 @@
-"""The sliding window: T frames `frame_step` apart, resized and centre-cropped to the model's input, every `stride` frames.
+"""The sliding window: a clip cut as the model is fed (darkedge.feeding: T frames `frame_step` apart, resized and
+centre-cropped), one every `hop` frames of the stream.
 
-Each frame is prepared once when it arrives (BGR -> RGB, resized to size * resize_ratio px high, centre crop
-to size x size, as evaluation does), so a window is only a stack of frames already prepared. The window spans
-(T - 1) * frame_step + 1 frames of the stream; `frame_step` should match the stride the model was trained with.
+Each frame is prepared once when it arrives (BGR -> RGB, resized to the feeding's resize px high, centre crop to
+its crop, as evaluation does), so a window is only a stack of frames already prepared. The window spans
+(T - 1) * frame_step + 1 frames of the stream.
 
-Windows are due on a fixed grid of frame numbers: the first when the span is full, then every `stride` frames.
+Windows are due on a fixed grid of frame numbers: the first when the span is full, then every `hop` frames.
 A live camera may drop frames when inference falls behind; a window due whose frames are not all there is
 skipped and counted, never run on frames that are not `frame_step` apart. After a reconnect the grid starts over.
 """
@@ -18,15 +19,15 @@ import cv2
 import numpy as np
 
 from darkedge.data.transforms import transform_clip
+from darkedge.feeding import Feeding
 from darkedge.infer.sources import Frame
-from darkedge.runtime.metadata import DEFAULT_RESIZE_RATIO as RESIZE_RATIO
 
 
-def prepare_frame(image: np.ndarray, size: int, resize_ratio: float = RESIZE_RATIO) -> np.ndarray:
-    """A BGR uint8 frame as the model sees it: RGB uint8 (size, size, 3), resized and centre-cropped exactly
+def prepare_frame(image: np.ndarray, feeding: Feeding) -> np.ndarray:
+    """A BGR uint8 frame as the model sees it: RGB uint8 (crop, crop, 3), resized and centre-cropped exactly
     as evaluation does it (darkedge.data.transforms), so a deployed model sees what it was tested on."""
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return transform_clip(rgb[None], train=False, resize=round(size * resize_ratio), crop=size)[0][0]
+    return transform_clip(rgb[None], train=False, resize=feeding.resize, crop=feeding.crop)[0][0]
 
 
 @dataclass
@@ -41,12 +42,10 @@ class Window:
 class SlidingWindow:
     """Collects prepared frames; `push` returns a Window when one is due and all its frames are there."""
 
-    def __init__(
-        self, num_frames: int, size: int, stride: int, frame_step: int = 1, resize_ratio: float = RESIZE_RATIO
-    ):
-        self.num_frames, self.size, self.stride, self.frame_step = num_frames, size, stride, frame_step
-        self.resize_ratio = resize_ratio
-        self.span = (num_frames - 1) * frame_step + 1
+    def __init__(self, feeding: Feeding, hop: int):
+        self.feeding, self.hop = feeding, hop
+        self.frame_step = feeding.frame_step
+        self.span = feeding.span
         self.skipped = 0  # windows due whose frames were not all there (dropped by a live camera's buffer)
         self._frames: collections.deque[Frame] = collections.deque(maxlen=self.span)
         self._due: int | None = None  # number of the frame that completes the next window
@@ -59,16 +58,16 @@ class SlidingWindow:
     def push(self, frame: Frame) -> Window | None:
         """Add one frame (prepared here unless frame.pixels is set); the window to run when it is due, else None."""
         if frame.pixels is None:
-            frame.pixels = prepare_frame(frame.image, self.size, self.resize_ratio)
+            frame.pixels = prepare_frame(frame.image, self.feeding)
         if frame.after_gap or self._due is None or (self._frames and frame.index <= self._frames[-1].index):
             self.reset()
             self._due = frame.index + self.span - 1
         self._frames.append(frame)
         if frame.index < self._due:
             return None
-        missed = (frame.index - self._due) // self.stride  # windows due at frames that never came
-        due = self._due + missed * self.stride
-        self._due = due + self.stride
+        missed = (frame.index - self._due) // self.hop  # windows due at frames that never came
+        due = self._due + missed * self.hop
+        self._due = due + self.hop
         picked = self._picked(due) if due == frame.index else None
         self.skipped += missed + (picked is None)
         if picked is None:

@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,6 +26,7 @@ from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.video import VideoError, count_frames, is_frame_folder, is_video, read_frames
 from darkedge.errors import DarkedgeError
+from darkedge.feeding import Feeding
 from darkedge.fileio import (
     atomic_path,
     commit_temporary,
@@ -33,11 +35,12 @@ from darkedge.fileio import (
     write_json,
     write_text,
 )
-from darkedge.names import BUILTIN_DATA
+from darkedge.names import BUILTIN_DATA, CALIB_DIR, DEFAULT_RUN
 from darkedge.run import open_run
 
 log = logging.getLogger(__name__)
 
+CALIB_CLIPS = 64  # clips in a calibration set, and at most this many set the PTQ ranges
 LIST_NAME = "calib_list.txt"  # ARID v1.0 format: idx <TAB> label <TAB> Class/file
 CLASS_TABLE = "mapping_table.txt"
 DETAILS_NAME = "calib_set.json"
@@ -84,14 +87,34 @@ def _copy_clip(source: Path, target: Path) -> None:
         discard_temporary(tmp)
 
 
-def default_calibration_data(run_dir: str | os.PathLike) -> tuple[str, str | None, int]:
-    """The data set `calib build` picks from by default, its videos' folder and its fold: the run's (whose
-    training split it must come from: ARID's splits are by scene), else the built-in synthetic set."""
+@dataclass
+class CalibConfig:
+    """`darkedge calib build`: which clips, from which data set, into which folder."""
+
+    data: str | None = None  # None: the run's data set (its videos and fold too), else the built-in one
+    run: str = DEFAULT_RUN  # the run whose data is the default
+    out: str = CALIB_DIR
+    clips: int = CALIB_CLIPS
+    seed: int = 0
+    fold: int | None = None  # which official split's training list; None: the run's, else 1
+    video_root: str | None = None  # where the list's videos are looked for first
+
+
+def build_for(cfg: CalibConfig) -> dict:
+    """Build the calibration set `cfg` asks for. By default it comes from the run's data set, from its training
+    split (ARID's splits are by scene: a run's calibration must not hold its own test scenes); without a run, from
+    the built-in set."""
+    data, video_root, fold = cfg.data, cfg.video_root, cfg.fold
     try:
-        config = open_run(run_dir).config
+        run_config = open_run(cfg.run).config
     except DarkedgeError:
-        return BUILTIN_DATA, None, 1
-    return config.data, config.video_root, config.fold
+        run_config = None
+    if not data:  # the run's data set, its videos where --video-root says when given
+        data = run_config.data if run_config else BUILTIN_DATA
+        video_root = video_root or (run_config.video_root if run_config else None)
+    if fold is None:
+        fold = run_config.fold if run_config else 1
+    return build_calibration_set(data, cfg.out, cfg.clips, cfg.seed, video_root=video_root, fold=fold)
 
 
 def build_calibration_set(
@@ -158,18 +181,13 @@ def build_calibration_set(
     return summary
 
 
-def fill_if_empty(
-    folder: str | os.PathLike,
-    data: str | os.PathLike,
-    num_clips: int = 64,
-    video_root: str | os.PathLike | None = None,
-    fold: int = 1,
-) -> dict | None:
-    """Build a calibration set in `folder` from `data` unless it already holds clips; the summary, or None."""
+def fill_if_empty(folder: str | os.PathLike, run_dir: str | os.PathLike) -> dict | None:
+    """After `darkedge train`: build a calibration set in `folder` from the run's training clips unless the folder
+    already holds clips; the summary, or None."""
     folder = Path(folder)
     if (folder / LIST_NAME).is_file() or (folder.is_dir() and _scan_clips(folder, [])):
         return None
-    return build_calibration_set(data, folder, num_clips, video_root=video_root, fold=fold)
+    return build_for(CalibConfig(run=str(run_dir), out=str(folder)))
 
 
 def _scan_clips(folder: Path, class_names: list[str]) -> list[Sample]:
@@ -208,7 +226,7 @@ def open_calibration(path: str | os.PathLike, class_names: list[str]) -> DataInd
 
 
 def calibration_batches(
-    index: DataIndex, num_frames: int, stride: int, resize: int, crop: int, limit: int | None = None
+    index: DataIndex, feeding: Feeding, limit: int | None = None
 ) -> tuple[list[torch.Tensor], int]:
     """Decode the calibration clips (each a (1, 3, T, crop, crop) batch) as evaluation does; (batches, skipped).
 
@@ -219,11 +237,8 @@ def calibration_batches(
         samples = [samples[i] for i in np.linspace(0, len(samples) - 1, limit).round().astype(int)]
     dataset = ClipDataset(
         DataIndex(samples, index.class_names, index.root, index.fmt),
-        num_frames=num_frames,
-        stride=stride,
+        feeding,
         train=False,
-        resize=resize,
-        crop=crop,
         skip_unreadable=True,
     )
     batches, skipped = [], 0

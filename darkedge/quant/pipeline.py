@@ -1,6 +1,6 @@
 """`darkedge quantize`: PTQ from the calibration clips, quantization-aware distillation, save, report, export.
 
-The student is calibrated and evaluated on its own clips (TrainConfig.sampling); QAT loads the teacher's clips, as
+The student is calibrated and evaluated on its own clips (TrainConfig.feeding); QAT loads the teacher's clips, as
 training does, and feeds the student its view of each (darkedge.data.views), so that the teacher's logits come from
 the moment the student sees.
 
@@ -37,8 +37,8 @@ from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
 from darkedge.run import Run, open_run
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
+from darkedge.train.engine import RESUME_FILE
 from darkedge.train.evaluate import describe_protocol, evaluate
-from darkedge.train.loop import RESUME_FILE
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,8 @@ def _calibrate(
     run: Run, calib: Path, cfg: QatConfig, student, student_ckpt, ptq_path: Path
 ) -> dict[str, Any]:
     """PTQ from the calibration clips, saved to `ptq_path`; returns what was used."""
-    own = run.config.sampling("student")
     index = open_calibration(calib, run.class_names)
-    batches, skipped = calibration_batches(
-        index, own.frames, own.stride, own.resize, own.crop, cfg.calib_clips
-    )
+    batches, skipped = calibration_batches(index, run.config.feeding("student"), cfg.calib_clips)
     if skipped:
         log.warning("calibration: skipped %d clip(s) that could not be decoded", skipped)
     ptq = quantize_ptq(student, batches, cfg.smooth_quant)
@@ -82,18 +79,9 @@ def _qat_dataset(run: Run, calib: Path) -> tuple[ClipDataset, bool, str]:
         return run.dataset("train", "teacher", train=True), True, f"training split of {run.config.data}"
     except DarkedgeError as error:
         log.warning("quantize: %s; distilling on the calibration clips, teacher targets only", error)
-    teacher = run.config.sampling("teacher")
     index = open_calibration(calib, run.class_names)
-    dataset = ClipDataset(
-        index,
-        teacher.frames,
-        teacher.stride,
-        train=True,
-        resize=teacher.resize,
-        crop=teacher.crop,
-        skip_unreadable=True,
-        seed=run.config.seed,
-    )
+    feeding = run.config.feeding("teacher")
+    dataset = ClipDataset(index, feeding, train=True, skip_unreadable=True, seed=run.config.seed)
     return dataset, False, f"calibration clips in {calib} (unlabelled)"
 
 
@@ -130,11 +118,7 @@ def _export_int8(run: Run) -> dict[str, str]:
 
 
 def quantize_run(
-    run_path: str | os.PathLike,
-    calib: str | os.PathLike,
-    cfg: QatConfig,
-    export: bool = True,
-    resume: bool = False,
+    run_path: str | os.PathLike, cfg: QatConfig, resume: bool = False
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The whole `darkedge quantize`; returns (report, table) on rank 0 and (None, None) on other ranks.
 
@@ -144,7 +128,7 @@ def quantize_run(
     d = init_distributed()
     try:
         run = open_run(run_path)  # a wrong --run is the first thing said, before NNCF builds its CUDA kernels
-        calib = Path(calib)
+        calib = Path(cfg.calib)
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
         d = qat_device(d)
         student, student_ckpt = load_model(student_path, kind=STAGE_KINDS["student"])
@@ -179,14 +163,14 @@ def quantize_run(
             run.class_names,
             metrics={"test": accuracy["qat_kd_int8"]},
         )
-        exports = _export_int8(run) if export else {}
+        exports = _export_int8(run) if cfg.export else {}
         int8_mb = size_on_disk(Path(exports["openvino"])) / MB if "openvino" in exports else None
         report = {
             "student": str(student_path),
             "teacher": str(teacher_path),
             "int8_checkpoint": str(int8_path),
             "settings": asdict(cfg),
-            "calibration": calibration,
+            "calibration_set": calibration,
             "qat": dict(training, data=source, labelled=labelled and cfg.use_labels),
             "protocol": describe_protocol(run.protocol("student")),
             "test_clips": test_clips,

@@ -9,40 +9,38 @@ inside its forward, as in training. The model stays in eval mode (dropout off); 
 weights and NNCF's learnable quantizer scales. A small learning rate keeps the PTQ ranges meaningful. Under
 torchrun every rank trains a DDP copy of the same quantized model.
 
-The batches go through the classifier stages' loop (darkedge.train.loop.train_epoch); after every epoch a resume
-checkpoint holds the quantized weights, NNCF's quantizer configuration, the optimiser, schedule and data-order
-states, so a killed QAT continues where it stopped and ends with the weights an uninterrupted one ends with.
+QAT is a job of the training engine (darkedge.train.engine), as every classifier stage is; after every epoch a
+resume checkpoint holds the quantized weights, NNCF's quantizer configuration, the optimiser and schedule states,
+so a killed QAT continues where it stopped and ends with the weights an uninterrupted one ends with.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
-from darkedge.data.loader import make_loader, resolve_workers
-from darkedge.errors import DarkedgeError
 from darkedge.models.int8_checkpoint import nncf_config_of
-from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
-from darkedge.train.loop import Tally, load_resume, save_resume, seed_epoch, train_epoch, warmup_cosine
+from darkedge.names import CALIB_DIR
+from darkedge.quant.calib import CALIB_CLIPS
+from darkedge.train.distributed import SINGLE_PROCESS, Dist
+from darkedge.train.engine import Job, summary, train_model
 from darkedge.train.losses import distillation_loss
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
 class QatConfig:
     """Settings of `darkedge quantize`; saved in RUN/quant/report.json."""
 
-    calib_clips: int = 64  # at most this many calibration clips set the PTQ ranges
+    calib: str = (
+        CALIB_DIR  # the calibration clips: a folder `calib build` made, a data set or any clip folder
+    )
+    calib_clips: int = CALIB_CLIPS  # at most this many set the PTQ ranges
     smooth_quant: bool = True
     epochs: int = 2
     max_steps: int = 0  # stop after this many optimiser steps (0: run every epoch)
@@ -50,6 +48,7 @@ class QatConfig:
     accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step
     lr: float = 1e-5
     weight_decay: float = 0.0
+    warmup_epochs: float = 0.0
     grad_clip: float = 0.0  # gradient-norm clip (0: none)
     amp: bool = False  # bf16 autocast, CUDA only
     alpha: float = 1.0  # cross-entropy, when labels are known
@@ -59,6 +58,10 @@ class QatConfig:
     use_labels: bool = True  # False: teacher (and student) targets only
     seed: int = 0
     workers: int | None = None  # DataLoader workers; None: chosen from the machine and device
+    export: bool = True  # the Q/DQ ONNX and OpenVINO INT8 exports (and TensorRT where installed)
+
+
+NOT_IN_RESULT = ("calib", "workers", "export")  # not in what QAT trains (the clips are named apart)
 
 
 def qat_loss(
@@ -76,8 +79,9 @@ def qat_loss(
 
 
 def resume_settings(cfg: QatConfig, data: str) -> dict[str, Any]:
-    """What a QAT result depends on: its settings (all but the worker count) and the clips it trains on."""
-    return {**{k: v for k, v in asdict(cfg).items() if k != "workers"}, "data": data}
+    """What a QAT result depends on: its settings (not where they are read from or written to, nor the worker
+    count) and the clips it trains on."""
+    return {**{k: v for k, v in asdict(cfg).items() if k not in NOT_IN_RESULT}, "data": data}
 
 
 def finetune_quantized(
@@ -92,44 +96,17 @@ def finetune_quantized(
     resume: bool = False,
     data: str = "",
     view: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> dict[str, float]:
-    """Train `qmodel` in place on `dataset` (clip, label) pairs; returns the mean loss and clips seen/skipped.
+) -> dict[str, Any]:
+    """Train `qmodel` in place on `dataset` (clip, label) pairs with the training engine; returns the steps, the
+    mean loss, the clips seen and skipped, and the time spent waiting for data.
 
     With `resume_path`, rank 0 writes a resume checkpoint there after every epoch (`data` names the clips, to
     tell runs apart); with `resume` too, training continues from the one found there. With `view`, the students
     (INT8 and FP32) see their view of each clip while the teacher sees the clip as loaded (darkedge.data.views).
     """
-    device = d.device
-    qmodel.to(device).eval()
-    teacher.to(device).eval()
+    teacher.to(d.device).eval()
     if student_fp32 is not None:
-        student_fp32.to(device).eval()
-    sampler = (
-        DistributedSampler(dataset, d.world_size, d.rank, shuffle=True, seed=cfg.seed) if d.enabled else None
-    )
-    generator = torch.Generator().manual_seed(cfg.seed)
-    workers = resolve_workers(cfg.workers, device)
-    loader = make_loader(
-        dataset,
-        batch_size=cfg.batch_size,
-        workers=workers,
-        device=device,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=generator,
-        drop_last=len(dataset) >= cfg.batch_size * d.world_size,
-        persistent=True,
-    )
-    if len(loader) == 0:
-        raise DarkedgeError("quantize: no training clips for quantization-aware distillation")
-    trained = DistributedDataParallel(qmodel) if d.enabled else qmodel
-    params = [p for p in qmodel.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    optimizer.zero_grad(set_to_none=True)
-    total = -(-len(loader) // cfg.accumulate) * cfg.epochs
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, 0, total))
+        student_fp32.to(d.device).eval()
     use_labels = labelled and cfg.use_labels
     gamma = student_fp32 is not None and cfg.gamma > 0
 
@@ -149,60 +126,21 @@ def finetune_quantized(
     def loss_fn(logits: torch.Tensor, labels: torch.Tensor, target) -> torch.Tensor:
         return qat_loss(logits, target[0], target[1], labels if use_labels else None, cfg)
 
-    settings = resume_settings(cfg, data)
-    tally, start_epoch = Tally(), 0
-    if resume and resume_path is not None and resume_path.is_file():
-        mismatch = (
-            "resume checkpoint of QAT with other settings or data; run `darkedge quantize` without --resume"
-        )
-        state = load_resume(resume_path, settings, qmodel, optimizer, schedule, mismatch)
-        if state["nncf_config"] != nncf_config_of(qmodel):
-            raise DarkedgeError(f"{resume_path}: {mismatch}")
-        generator.set_state(state["generator"])
-        start_epoch = state["epoch"]
-        # every rank counts the steps taken; rank 0 alone carries the sums so far (the others add their new ones)
-        tally = Tally(**state["tally"]) if d.is_main else Tally(steps=state["tally"]["steps"])
-        if d.is_main:
-            log.info("QAT: resuming after epoch %d from %s", start_epoch, resume_path)
-    for epoch in range(start_epoch, cfg.epochs):
-        seed_epoch(cfg.seed, epoch, d.rank)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        started = time.time()
-        desc = f"QAT {epoch + 1}/{cfg.epochs}"
-        step = dict(targets=targets, inputs=inputs, d=d, desc=desc, tally=tally, max_steps=total)
-        train_epoch(trained, qmodel, loader, optimizer, schedule, loss_fn, cfg, **step)
-        totals = all_reduce_sum(d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped])
-        if d.is_main:
-            log.info(
-                f"QAT epoch {epoch + 1}/{cfg.epochs}: {tally.steps} steps so far, "
-                f"mean loss {totals[0] / max(totals[2], 1):.4f} ({time.time() - started:.0f} s)"
-            )
-            if resume_path is not None:
-                sums = dict(
-                    loss_sum=totals[0], correct=int(totals[1]), seen=int(totals[2]), skipped=int(totals[3])
-                )
-                kept = replace(tally, **sums)
-                save_resume(
-                    resume_path,
-                    settings,
-                    qmodel,
-                    optimizer,
-                    schedule,
-                    epoch + 1,
-                    [],
-                    nncf_config=nncf_config_of(qmodel),
-                    generator=generator.get_state(),
-                    tally=asdict(kept),
-                )
-        barrier(d)
-    loss_sum, seen, skipped = all_reduce_sum(d, [tally.loss_sum, float(tally.seen), float(tally.skipped)])
+    job = Job(
+        name="QAT",
+        model=qmodel,
+        train_set=dataset,
+        loss_fn=loss_fn,
+        settings=cfg,
+        targets=targets,
+        inputs=inputs,
+        train_mode=False,  # dropout off; gradients still reach the weights and the quantizers' scales
+        drop_last=True,
+        resume_path=resume_path,
+        resume_key=resume_settings(cfg, data),
+        resume_mismatch="resume checkpoint of QAT with other settings or data; run `darkedge quantize` without --resume",
+        extra_state=lambda: {"nncf_config": nncf_config_of(qmodel)},
+    )
+    history = train_model(job, d, resume)
     qmodel.eval()
-    return {
-        "steps": tally.steps,
-        "mean_loss": loss_sum / max(seen, 1),
-        "clips_seen": int(seen),
-        "clips_skipped": int(skipped),
-        "device": device,
-        "loader": {"workers": workers, **tally.loader_stats()},
-    }
+    return {**summary(history), "device": d.device}

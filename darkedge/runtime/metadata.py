@@ -11,8 +11,8 @@ Both ONNX and OpenVINO store only strings (OpenVINO turns a list into its items 
 into YES), so the text fields (TEXT_FIELDS) are stored as they are and every other field JSON-encoded
 (`encode_metadata`); reading it back (`decode_metadata`) gives the dict that was written, exactly. `read_metadata` reads it from any model
 file by suffix; for an export made before files described themselves it falls back to what RUN/export/manifest.json
-and the run's config.json say. Fields a file cannot tell are absent, and callers choose the defaults
-(`frame_step`, `resize_ratio`).
+and the run's config.json say. Fields a file cannot tell are absent; `feeding` reads the feeding spec back whole,
+with darkedge.feeding's defaults for what a file does not say.
 
 Reading ONNX or OpenVINO metadata imports neither torch nor the data pipeline (a benchmark child timing an
 export holds no torch); only a .pt checkpoint loads torch.
@@ -29,6 +29,7 @@ from typing import Any
 
 from darkedge import __version__
 from darkedge.errors import DarkedgeError
+from darkedge.feeding import Feeding
 from darkedge.names import BACKEND_BY_SUFFIX, INT8_KIND
 from darkedge.run import Run, any_class_names, manifest_entry, open_run
 
@@ -51,11 +52,6 @@ TEXT_FIELDS = (
     "tensorrt_version",
 )
 
-# Defaults for a model whose file and run say nothing: consecutive frames, and evaluation's resize to 128 px before
-# a 112 px crop (the same ratio at every size).
-DEFAULT_FRAME_STEP = 1
-DEFAULT_RESIZE_RATIO = 128 / 112
-
 
 def export_metadata(
     run: Run,
@@ -71,8 +67,11 @@ def export_metadata(
     `input_shape` is the file's (B, 3, T, S, S), B None when the batch is free; `checkpoint` the file it was
     made from; `extra` adds format-specific facts (a TensorRT engine's version and batch range).
     """
-    cfg, sampling = run.config, run.config.sampling(model)  # a student's own frames, step and crop
+    cfg, feeding = run.config, run.config.feeding(model)  # a student's own frames, step and crop
     batch, _, frames, size, _ = input_shape
+    feeding = Feeding(
+        frames, feeding.frame_step, round(size * feeding.resize_ratio), size
+    )  # at its input size
     return {
         "metadata_version": METADATA_VERSION,
         "model": model,
@@ -81,13 +80,7 @@ def export_metadata(
         "class_names": list(run.class_names),
         "input_shape": list(input_shape),
         "dynamic_batch": batch is None,
-        "frames": frames,
-        "frame_step": sampling.stride,
-        "resize": round(size * sampling.resize / sampling.crop),  # the model's resize, at its crop
-        "crop": size,
-        "channels": "RGB",
-        "value_range": [0.0, 1.0],
-        "normalisation_inside": True,  # mean / std are in the graph: feed decoded frames as they are
+        **feeding.metadata(),  # mean / std are in the graph: feed decoded frames as they are
         "darkedge_version": __version__,
         "run": str(run.path.resolve()),
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -210,7 +203,7 @@ def from_run_directory(path: Path) -> dict[str, Any]:
             metadata["class_names"] = names
     run = run_beside(path)
     if run is not None:
-        metadata.update(run_sampling(run, metadata.get("model", "")))
+        metadata.update(run_feeding(run, metadata.get("model", "")))
         metadata.setdefault("class_names", list(run.class_names))
     return metadata
 
@@ -226,14 +219,14 @@ def run_beside(path: Path) -> Run | None:
     return None
 
 
-def run_sampling(run: Run, model: str) -> dict[str, Any]:
-    """How `run` fed `model` (a stage or export name; the teacher's sampling for others) clips, and where it came
+def run_feeding(run: Run, model: str) -> dict[str, Any]:
+    """How `run` fed `model` (a stage or export name; the teacher's feeding for others) clips, and where it came
     from, as metadata fields."""
-    cfg, sampling = run.config, run.config.sampling(model)
+    cfg, feeding = run.config, run.config.feeding(model)
     return {
-        "frame_step": sampling.stride,
-        "resize": sampling.resize,
-        "crop": sampling.crop,
+        "frame_step": feeding.frame_step,
+        "resize": feeding.resize,
+        "crop": feeding.crop,
         "run": str(run.path.resolve()),
         "data": cfg.data,
         "fold": cfg.fold,
@@ -260,9 +253,9 @@ def checkpoint_metadata(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     }
     run = run_beside(path)
     if run is not None:
-        sampling = run_sampling(run, metadata["model"])
-        metadata.update({k: v for k, v in sampling.items() if k != "crop"})
-        metadata["resize"] = round(size * sampling["resize"] / sampling["crop"])
+        fed = run_feeding(run, metadata["model"])
+        metadata.update({k: v for k, v in fed.items() if k != "crop"})
+        metadata["resize"] = round(size * fed["resize"] / fed["crop"])
     return check_metadata(metadata, path)
 
 
@@ -290,13 +283,7 @@ def _positive(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def frame_step(metadata: Mapping[str, Any]) -> int:
-    """Frames between a clip's frames: the training run's stride, else consecutive frames."""
-    return metadata.get("frame_step") or DEFAULT_FRAME_STEP
-
-
-def resize_ratio(metadata: Mapping[str, Any]) -> float:
-    """Resize / crop: frames are resized to crop * ratio px high, then centre-cropped (evaluation's 128/112 else)."""
-    if metadata.get("resize") and metadata.get("crop"):
-        return metadata["resize"] / metadata["crop"]
-    return DEFAULT_RESIZE_RATIO
+def feeding(metadata: Mapping[str, Any], frames: int, crop: int) -> Feeding:
+    """How a model with this metadata is fed clips of `frames` x `crop` px (its input's): the training run's frame
+    step and resize, else darkedge.feeding's defaults."""
+    return Feeding.from_metadata(metadata, frames, crop)

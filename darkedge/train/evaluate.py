@@ -18,11 +18,12 @@ from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_gather
 
 
 def describe_protocol(protocol: dict[str, Any]) -> str:
-    """One line, e.g. '1 clip x 1 crop, 8 frames at stride 4, 64 px' (printed with every accuracy)."""
+    """One line, e.g. '1 clip x 1 crop, 8 frames at frame step 4, 64 px' (printed with every accuracy)."""
     clips, crops = protocol["clips"], protocol["crops"]
+    step = protocol.get("frame_step", protocol.get("stride"))  # "stride" in runs made before the feeding spec
     return (
         f"{clips} clip{'s' * (clips > 1)} x {crops} crop{'s' * (crops > 1)}, "
-        f"{protocol['frames']} frames at stride {protocol['stride']}, {protocol['size']} px"
+        f"{protocol['frames']} frames at frame step {step}, {protocol['size']} px"
     )
 
 

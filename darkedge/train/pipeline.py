@@ -9,59 +9,26 @@ each seeing its own view of them (darkedge.data.views), so the teacher's logits 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from darkedge.config import (
-    TrainConfig,
-    check_preset,
-    merge_settings,
-    read_config_file,
-    resolve_config,
-    run_changes,
-)
+from darkedge.config import TrainConfig, check_preset, read_config_file, resolve_config, run_changes
 from darkedge.errors import DarkedgeError
+from darkedge.factory import classifier_config, enhancer_state, load_teacher, with_enhancer
 from darkedge.fileio import read_json, write_json, write_text
-from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, STAGE_KINDS, STAGES, STUDENT_MODELS
+from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
 from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
+from darkedge.settings import merge_settings
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.loop import RESUME_FILE, fit
+from darkedge.train.engine import RESUME_FILE
+from darkedge.train.stage import fit
 from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_description
 
 log = logging.getLogger(__name__)
-
-
-def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[str, Any]:
-    """The plain classifier config of `model` (a stage): the student's encoder, width, frames and crop for the
-    student and the raw baseline, the teacher's for the teacher's classifier and the two-stream streams.
-
-    The `pretrained` encoder file is the teacher's encoder's, so a student of another encoder or width starts
-    without it.
-    """
-    from darkedge.models import ClassifierConfig
-
-    sampling = cfg.sampling(model)
-    encoder, width = cfg.encoder, 1.0
-    if model in STUDENT_MODELS:
-        encoder, width = cfg.student_encoder or cfg.encoder, cfg.student_width
-    return asdict(
-        ClassifierConfig(
-            encoder=encoder,
-            head=cfg.head,
-            num_classes=num_classes,
-            num_frames=sampling.frames,
-            img_size=sampling.crop,
-            head_depth=cfg.head_depth,
-            dropout=cfg.dropout,
-            pretrained=cfg.pretrained if (encoder, width) == (cfg.encoder, 1.0) else None,
-            input_norm=cfg.input_norm,
-            width=width,
-        )
-    )
 
 
 def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None, int]:
@@ -137,49 +104,17 @@ def _open_or_create(
     return Run(existing.path, cfg, existing.class_names)
 
 
-def _enhancer_state(run: Run) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The trained enhancer's config and weights, checked (a darkedge enhancer checkpoint whose weights fit)."""
-    from darkedge.checkpoint import load_checkpoint
-    from darkedge.enhance import load_enhancer
-
-    path = run.checkpoint("enhancer")
-    config = load_checkpoint(path, kind=STAGE_KINDS["enhancer"])["config"]
-    return config, load_enhancer(path).state_dict()
-
-
-def with_enhancer(kind: str, run: Run) -> tuple[nn.Module, dict[str, Any]]:
-    """A teacher or two-stream model holding the run's trained (frozen) enhancer, and its plain config."""
-    from darkedge.models import build_model
-
-    enhancer_config, enhancer_weights = _enhancer_state(run)
-    classifier = classifier_config(run.config, len(run.class_names), kind)
-    config = {"enhancer": enhancer_config, "classifier": classifier}
-    model = build_model(kind, config)
-    model.enhancer.load_state_dict(enhancer_weights)
-    return model, config
-
-
-def _load_teacher(run: Run) -> nn.Module:
-    """The run's trained teacher, checked: a darkedge teacher checkpoint over the run's classes."""
-    from darkedge.models import load_model
-
-    path = run.checkpoint("teacher")
-    teacher, ckpt = load_model(path, kind=STAGE_KINDS["teacher"])
-    check_classes(ckpt["class_names"], run.class_names, path, run.path)
-    return teacher
-
-
 def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
     """Zero-reference training of the enhancer on the training clips' frames (rank 0; the others wait)."""
     from darkedge.data.lists import open_dataset
-    from darkedge.enhance import EnhancerConfig
     from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
 
     cfg = run.config
     metrics: dict[str, Any] = {}
     if d.is_main:
         enhancer_cfg = EnhancerTrainConfig(
-            enhancer=EnhancerConfig(name=cfg.enhancer, scale_factor=cfg.enhancer_scale),
+            enhancer=cfg.enhancer,
+            scale_factor=cfg.enhancer_scale,
             steps=cfg.enhancer_steps,
             batch_size=cfg.enhancer_batch_size,
             crop=cfg.enhancer_crop,
@@ -210,7 +145,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     from darkedge.models import build_model, count_macs, count_parameters
 
     cfg = run.config
-    teacher = _load_teacher(run) if stage == "student" else None
+    teacher = load_teacher(run) if stage == "student" else None
     # Seeded right before the build (after the teacher is loaded, which draws random numbers too), so that the
     # student and the raw baseline start from the same initial weights: only the KL term tells them apart.
     torch.manual_seed(cfg.seed)
@@ -240,14 +175,14 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     )
     metrics.pop("history")
     model.cpu()
-    sampling = cfg.sampling(stage)
-    metrics["macs"] = count_macs(model, (1, 3, sampling.frames, sampling.crop, sampling.crop))
+    feeding = cfg.feeding(stage)
+    metrics["macs"] = count_macs(model, (1, 3, feeding.frames, feeding.crop, feeding.crop))
     metrics["params"] = count_parameters(model)
-    enhancer = _enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
+    enhancer = enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
     metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
     if stage in STUDENT_MODELS and config != classifier_config(cfg, len(run.class_names), "teacher"):
         width = f" x{config['width']:g}" if config["width"] != 1.0 else ""
-        metrics["inference"] += f" ({config['encoder']}{width}, {sampling.frames} x {sampling.crop} px)"
+        metrics["inference"] += f" ({config['encoder']}{width}, {feeding.frames} x {feeding.crop} px)"
     metrics["training"] = training_description(stage, cfg)
     return metrics
 
@@ -269,7 +204,7 @@ def _stage_done(run: Run, stage: str) -> bool:
 
 def train(
     *,
-    out: str | Path = "runs",
+    out: str | Path = RUNS_DIR,
     preset: str | None = None,
     data: str | None = None,
     seed: int | None = None,
@@ -291,7 +226,7 @@ def train(
     if stage is not None and stage not in STAGES:
         raise DarkedgeError(f"--stage {stage}: no such stage (choose from {', '.join(STAGES)})")
     shorthands = dict(preset=preset, data=data, video_root=video_root, seed=seed, epochs=epochs)
-    settings = merge_settings(shorthands, settings or {})
+    settings = merge_settings(TrainConfig, shorthands, settings or {})
     if "preset" in settings:
         check_preset(settings["preset"])  # an unknown preset is refused before anything is written
     d = init_distributed()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from darkedge.data.synth_figure import Color, random_color, shade
+from darkedge.data.synth.figure import Color, random_color, shade
 
 
 @dataclass

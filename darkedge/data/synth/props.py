@@ -1,6 +1,6 @@
 """The objects the actions use: a chair (Sit, Stand), a box (Pick, Push), a cup (Drink), a jug, table and cup (Pour).
 
-Props live in the actor's body frame at its starting place (see synth_figure.View), so they turn with the
+Props live in the actor's body frame at its starting place (see figure.View), so they turn with the
 viewpoint; held props follow the acting hand.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from darkedge.data.synth_actions import REACH, SEATED, Pose
-from darkedge.data.synth_figure import SHIFT, Actor, Color, View, ground_height, joints, random_color, shade
+from darkedge.data.synth.actions import REACH, SEATED, Pose
+from darkedge.data.synth.figure import SHIFT, Actor, Color, View, ground_height, joints, random_color, shade
 
 
 def _project(view: View, pts: np.ndarray, fwd: float = 0.0) -> np.ndarray:

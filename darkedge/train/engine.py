@@ -1,12 +1,15 @@
-"""One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, bf16 on CUDA, distillation.
+"""The training engine: every network darkedge trains on clips goes through `train_model`.
 
-`train_epoch` is the loop over one epoch's batches that every network trained on clips shares (the classifier
-stages here, quantization-aware distillation in darkedge.quant.qat): the loss comes from a callback, so each
-caller says only what it compares the logits with; it also times how long the model waited for data. `fit` trains
-a classifier stage with it. Each epoch is seeded from (seed, epoch, rank), so data order, augmentation and dropout
-are a function of the epoch alone: a run resumed from an epoch checkpoint (`save_resume` / `load_resume`) ends
-exactly where an uninterrupted one ends, and every stage of a run sees the same clips in the same order (the
-student and the raw baseline differ only by the distillation term).
+A `Job` says what to train (the model, its data, its loss, what else runs on each batch) and an `Optimisation`
+says how (TrainConfig for the classifier stages, QatConfig for quantization-aware distillation); the engine does
+the rest, written once: the device and DDP, the per-epoch sampler, the DataLoader, AdamW with weight-decay groups,
+warm-up and cosine, the epoch loop (`train_epoch`: accumulation, clipping, bf16 autocast on CUDA, progress, the
+time spent waiting for data), the history and the resume checkpoint after every epoch.
+
+Each epoch is seeded from (seed, epoch, rank) and its order drawn from (seed, epoch), so data order,
+augmentation and dropout are a function of the epoch alone: a job resumed from its epoch checkpoint
+(`save_resume` / `load_resume`) ends exactly where an uninterrupted one ends, and every stage of a run sees the
+same clips in the same order (the student and the raw baseline differ only by the distillation term).
 """
 
 from __future__ import annotations
@@ -19,27 +22,23 @@ import sys
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
-from darkedge.config import TrainConfig
 from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
 from darkedge.names import RESUME_KIND
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
-from darkedge.train.evaluate import describe_protocol, evaluate, save_confusion_png
-from darkedge.train.losses import distillation_loss, hint_loss
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +52,24 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
 
 
 class StepSettings(Protocol):
-    """How each optimiser step is taken; TrainConfig and QatConfig both have these fields."""
+    """How each optimiser step is taken."""
 
     accumulate: int  # micro-batches per optimiser step
     grad_clip: float  # gradient-norm clip (0: none)
     amp: bool  # bf16 autocast, CUDA only
+
+
+class Optimisation(StepSettings, Protocol):
+    """How a job is optimised; TrainConfig and QatConfig both have these fields."""
+
+    epochs: int
+    max_steps: int  # stop after this many optimiser steps, where the schedule ends (0: after `epochs`)
+    batch_size: int
+    lr: float
+    weight_decay: float  # on weights only: biases, norms and embeddings (1-D tensors) get none
+    warmup_epochs: float
+    seed: int
+    workers: int | None  # DataLoader workers; None: chosen from the machine and device
 
 
 def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -76,7 +88,7 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, cfg: Optimisation) -> torch.optim.AdamW:
     """AdamW over trainable parameters; no weight decay on biases, norms and embeddings (1-D tensors)."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
@@ -314,127 +326,133 @@ def load_resume(
     return ck["extra"]
 
 
-class FeatureHints:
-    """Catches the student's and the teacher's temporal-head features as their forwards run (hooks on their
-    ClipFeatures), for the hint term of the loss; the models stay as they are, so nothing else changes."""
+@dataclass
+class Job:
+    """One model to train: its data, its loss, what else runs on each batch, and where its state is kept."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module):
-        s, t = student.backbone, teacher.classifier.backbone
-        if s.dim != t.dim:
-            raise DarkedgeError(
-                f"hint: the student's features are {s.dim} wide and the teacher's {t.dim}; feature distillation "
-                "needs them equal (set hint=0, or a student of the teacher's width)"
-            )
-        self.features: dict[str, torch.Tensor] = {}
-        self.hooks = [
-            s.register_forward_hook(lambda _m, _i, out: self.features.__setitem__("student", out)),
-            t.register_forward_hook(lambda _m, _i, out: self.features.__setitem__("teacher", out)),
-        ]
+    name: str  # progress bars and log lines: "teacher", "QAT"
+    model: nn.Module
+    train_set: Dataset
+    loss_fn: LossFn
+    settings: Optimisation
+    targets: Callable[[torch.Tensor], Any] | None = (
+        None  # what the loss compares with (teacher logits), no grad
+    )
+    inputs: Callable[[torch.Tensor], torch.Tensor] | None = None  # the model's view of each batch
+    train_mode: bool = True  # False: the model stays in eval mode (dropout off, batch norms frozen)
+    drop_last: bool = False  # drop a ragged last batch (only when the data holds a full batch per rank)
+    # the epoch order: a sampler with set_epoch (default: the data shuffled from (seed, epoch), split over ranks)
+    sampler: Callable[[Dataset, Dist, int], Any] | None = None
+    resume_path: Path | None = None  # the epoch checkpoint, written after every epoch (rank 0)
+    resume_key: dict[str, Any] = field(default_factory=dict)  # what the result depends on; checked on resume
+    resume_mismatch: str = "resume checkpoint of another job"
+    # state of the caller's saved in the resume checkpoint, and read back equal (QAT: NNCF's quantizers)
+    extra_state: Callable[[], dict[str, Any]] | None = None
+    history_path: Path | None = None  # the history so far as JSON, after every epoch (rank 0)
+    # (epoch index, last epoch?) -> more history fields, on every rank after the epoch (evaluation, say)
+    after_epoch: Callable[[int, bool], dict[str, Any]] | None = None
 
-    def loss(self) -> torch.Tensor:
-        return hint_loss(self.features["student"], self.features["teacher"])
 
-    def remove(self) -> None:
-        for hook in self.hooks:
-            hook.remove()
-        self.features.clear()
+@dataclass
+class Budget:
+    """A job's optimiser steps: per epoch, in all (settings.max_steps caps it), warm-up, and the epochs they take."""
+
+    steps_per_epoch: int
+    total: int
+    warmup: int
+
+    @property
+    def epochs(self) -> int:
+        return -(-self.total // self.steps_per_epoch)
 
 
-def fit(
-    model: nn.Module,
-    *,
-    stage: str,
-    kind: str,
-    model_config: dict[str, Any],
-    train_set,
-    eval_set,
-    class_names: list[str],
-    protocol: dict[str, Any],
-    cfg: TrainConfig,
-    run_dir: Path,
-    teacher: nn.Module | None = None,
-    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    resume: bool = False,
-    d: Dist = SINGLE_PROCESS,
-) -> dict[str, Any]:
-    """Train `model` for cfg.epochs, evaluate it, save RUN/<stage>.pt (of `kind`); returns its final metrics.
+def plan(batches: int, cfg: Optimisation) -> Budget:
+    """The step budget of `batches` batches an epoch under `cfg`."""
+    per_epoch = math.ceil(batches / cfg.accumulate)
+    total = cfg.epochs * per_epoch
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    return Budget(per_epoch, total, round(cfg.warmup_epochs * per_epoch))
 
-    With `teacher`, the loss is the distillation loss against the teacher's logits on the same raw clip;
-    otherwise cross-entropy. With `view`, the model is fed its view of each training clip (a student of fewer
-    frames or a smaller crop) while the teacher sees the clip as loaded; `eval_set` then holds the model's own
-    clips. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
+
+def epoch_sampler(dataset: Dataset, d: Dist, seed: int) -> DistributedSampler:
+    """The default order: every clip once an epoch, shuffled from (seed, epoch), each rank its share."""
+    return DistributedSampler(dataset, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=seed)
+
+
+def summary(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """A job's totals from its history: steps, clips, skipped clips, mean loss, time waiting for data."""
+    clips = sum(e["train_clips"] for e in history)
+    loaders = [e["loader"] for e in history]
+    return {
+        "epochs": len(history),
+        "steps": sum(e["steps"] for e in history),
+        "mean_loss": sum(e["train_loss"] * e["train_clips"] for e in history) / max(clips, 1),
+        "clips_seen": clips,
+        "clips_skipped": sum(e["skipped_clips"] for e in history),
+        "loader": {
+            "workers": loaders[-1]["workers"] if loaders else 0,
+            **{
+                k: round(sum(x[k] for x in loaders), 3) for k in ("first_batch_s", "data_wait_s", "compute_s")
+            },
+        },
+    }
+
+
+def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> list[dict[str, Any]]:
+    """Train `job.model` in place; returns its history (one entry per epoch, `after_epoch`'s fields included).
+
+    With `resume` and a resume checkpoint at job.resume_path made with the same resume_key (and extra state),
+    training continues after its last finished epoch; otherwise from the start.
     """
-    stage_dir = run_dir / stage
-    resume_path = stage_dir / RESUME_FILE
+    cfg, model = job.settings, job.model
     model.to(d.device)
-    if teacher is not None:
-        teacher.to(d.device).eval().requires_grad_(False)
     net = model
     if d.enabled:
         net = DistributedDataParallel(
             model, device_ids=[d.local_rank] if d.device.startswith("cuda") else None
         )
-    sampler = DistributedSampler(
-        train_set, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed
-    )
+    sampler = (job.sampler or epoch_sampler)(job.train_set, d, cfg.seed)
     workers = resolve_workers(cfg.workers, d.device)
     loader = make_loader(
-        train_set,
+        job.train_set,
         batch_size=cfg.batch_size,
         workers=workers,
         device=d.device,
         sampler=sampler,
+        drop_last=job.drop_last and len(sampler) >= cfg.batch_size,
         persistent=True,
     )
-    steps_per_epoch = math.ceil(len(loader) / cfg.accumulate)
+    if len(loader) == 0:
+        raise DarkedgeError(f"{job.name}: no training clips")
+    budget = plan(len(loader), cfg)
     optimizer = make_optimizer(model, cfg)
-    warmup, total = round(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
-    hints = FeatureHints(model, teacher) if teacher is not None and cfg.hint > 0 else None
-    if teacher is not None:
-
-        def loss_fn(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            loss = distillation_loss(logits, t, labels, cfg.alpha, cfg.beta, cfg.tau)
-            return loss if hints is None else loss + cfg.hint * hints.loss()
-    else:
-        loss_fn = lambda logits, labels, _: F.cross_entropy(logits.float(), labels)  # noqa: E731
-
-    start_epoch, history = 0, []
-    settings = {"stage": stage, "epochs": cfg.epochs, "model": model_config}
-    if resume and resume_path.is_file():
-        mismatch = "resume checkpoint of another stage, architecture or epoch budget"
-        state = load_resume(resume_path, settings, model, optimizer, scheduler, mismatch)
-        start_epoch, history = state["epoch"], state["history"]
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, budget.warmup, budget.total)
+    )
+    history: list[dict[str, Any]] = []
+    if resume and job.resume_path is not None and job.resume_path.is_file():
+        state = load_resume(job.resume_path, job.resume_key, model, optimizer, schedule, job.resume_mismatch)
+        if job.extra_state is not None and state.get("extra_state") != job.extra_state():
+            raise DarkedgeError(f"{job.resume_path}: {job.resume_mismatch}")
+        history = state["history"]
         if d.is_main:
-            log.info("%s: resuming after epoch %d from %s", stage, start_epoch, resume_path)
-
-    metrics: dict[str, Any] = {}
-    for epoch in range(start_epoch, cfg.epochs):
+            log.info("%s: resuming after epoch %d from %s", job.name, state["epoch"], job.resume_path)
+    steps = sum(entry["steps"] for entry in history)
+    for epoch in range(len(history), budget.epochs):
         seed_epoch(cfg.seed, epoch, d.rank)
         sampler.set_epoch(epoch)
-        if hasattr(train_set, "set_epoch"):
-            train_set.set_epoch(epoch)
-        net.train()
+        if hasattr(job.train_set, "set_epoch"):
+            job.train_set.set_epoch(epoch)
+        net.train(job.train_mode)
         started, lr = time.time(), optimizer.param_groups[0]["lr"]
-        desc = f"{stage} {epoch + 1}/{cfg.epochs}"
-        tally = train_epoch(
-            net,
-            model,
-            loader,
-            optimizer,
-            scheduler,
-            loss_fn,
-            cfg,
-            targets=teacher,
-            inputs=view,
-            d=d,
-            desc=desc,
-        )
+        desc = f"{job.name} {epoch + 1}/{budget.epochs}"
+        step = dict(targets=job.targets, inputs=job.inputs, d=d, desc=desc, max_steps=budget.total - steps)
+        tally = train_epoch(net, model, loader, optimizer, schedule, job.loss_fn, cfg, **step)
+        steps += tally.steps
         loss_sum, correct, seen, skipped = all_reduce_sum(
             d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped]
         )
-        # timing of this rank (rank 0's goes to the history): the wait share is a property of the machine
-        loader_stats = {"workers": workers, **tally.loader_stats()}
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -442,52 +460,28 @@ def fit(
             "train_top1": round(100.0 * correct / max(seen, 1), 2),
             "train_clips": int(seen),
             "skipped_clips": int(skipped),
+            "steps": tally.steps,
             "seconds": round(time.time() - started, 1),
-            "loader": loader_stats,
+            # timing of this rank (rank 0's goes to the history): the wait share is a property of the machine
+            "loader": {"workers": workers, **tally.loader_stats()},
         }
-        last = epoch + 1 == cfg.epochs
-        if last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0):
-            metrics = evaluate(
-                model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d
-            )
-            entry.update(top1=metrics["top1"], top5=metrics["top5"])
+        last = epoch + 1 == budget.epochs
+        if job.after_epoch is not None:
+            entry.update(job.after_epoch(epoch, last))
         history.append(entry)
         if d.is_main:
             note = f", skipped {int(skipped)} unreadable clips" if skipped else ""
             acc = f", test top-1 {entry['top1']:.2f}%" if "top1" in entry else ""
             log.info(
-                f"{stage} epoch {epoch + 1}/{cfg.epochs}: loss {entry['train_loss']:.4f}, "
+                f"{job.name} epoch {epoch + 1}/{budget.epochs}: loss {entry['train_loss']:.4f}, "
                 f"train top-1 {entry['train_top1']:.1f}%{acc}{note} ({entry['seconds']:.0f} s)"
             )
-            write_json(stage_dir / "history.json", history)
-            save_resume(resume_path, settings, model, optimizer, scheduler, epoch + 1, history)
+            if job.history_path is not None:
+                write_json(job.history_path, history)
+            if job.resume_path is not None:
+                extra = {} if job.extra_state is None else {"extra_state": job.extra_state()}
+                save_resume(
+                    job.resume_path, job.resume_key, model, optimizer, schedule, epoch + 1, history, **extra
+                )
         barrier(d)
-
-    if hints is not None:
-        hints.remove()
-    if not metrics:  # resumed after the last epoch: evaluate the finished weights
-        metrics = evaluate(
-            model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d
-        )
-    metrics["history"] = history
-    if d.is_main:
-        save_checkpoint(
-            run_dir / f"{stage}.pt",
-            kind=kind,
-            config=model_config,
-            state_dict=model.state_dict(),
-            class_names=class_names,
-            metrics={k: v for k, v in metrics.items() if k != "history"},
-        )
-        save_confusion_png(
-            metrics["confusion"],
-            class_names,
-            stage_dir / "confusion.png",
-            f"{stage}: top-1 {metrics['top1']:.1f}%",
-        )
-        resume_path.unlink(missing_ok=True)
-        log.info(
-            f"{stage}: top-1 {metrics['top1']:.2f}%, top-5 {metrics['top5']:.2f}% ({describe_protocol(protocol)})"
-        )
-    barrier(d)
-    return metrics
+    return history

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from darkedge.data.synth_actions import Pose
+from darkedge.data.synth.actions import Pose
 
 SHIFT = 4  # cv2 fixed-point bits: sub-pixel positions for smooth anti-aliased motion
 Color = tuple[int, int, int]

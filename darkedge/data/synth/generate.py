@@ -1,7 +1,7 @@
 """`darkedge data synth`: the built-in dark-action data set, deterministic from a seed.
 
-Each clip is an articulated figure (synth_figure) doing one of ARID's actions (synth_actions) in a room
-(synth_scene), rendered bright, then captured by a low-light camera (synth_camera) and written as MJPG
+Each clip is an articulated figure (figure.py) doing one of ARID's actions (actions.py) in a room
+(scene.py), rendered bright, then captured by a low-light camera (camera.py) and written as MJPG
 .avi with ARID v1.0 lists split by scene. Every clip draws its randomness from (seed, class, clip), so
 the output does not depend on the number of worker processes.
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from darkedge.data.synth_actions import CLASSES, Timing, action_pose, mirror
-from darkedge.data.synth_camera import SRGB_TO_LINEAR, Camera
-from darkedge.data.synth_figure import Actor, View, draw_figure
-from darkedge.data.synth_props import Props
-from darkedge.data.synth_scene import Scene, make_scene
+from darkedge.data.synth.actions import CLASSES, Timing, action_pose, mirror
+from darkedge.data.synth.camera import SRGB_TO_LINEAR, Camera
+from darkedge.data.synth.figure import Actor, View, draw_figure
+from darkedge.data.synth.props import Props
+from darkedge.data.synth.scene import Scene, make_scene
 from darkedge.data.writer import write_video
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import ignore_sigint, write_json, write_text
