@@ -180,9 +180,16 @@ def data_synth(out: str, size: str, force: bool, workers: int, config_file, sets
     default=None,
     help="Decoding processes [default: every usable core].",
 )
+@click.option(
+    "--unlabeled",
+    is_flag=True,
+    default=None,
+    help="PATH is unlabelled footage (a folder of videos, a list or a video), as `train --unlabeled` takes.",
+)
 @_video_root_option
 def data_check(path: str, **options) -> None:
-    """Decode every clip of a data set (its root, list folder or one list); exit non-zero if any is unreadable."""
+    """Decode every clip of a data set (its root, list folder or one list), or of unlabelled footage; exit
+    non-zero if any is unreadable."""
     from darkedge.data.check import check_dataset, format_report
 
     report = check_dataset(path, **{k: v for k, v in options.items() if v is not None})
@@ -263,7 +270,7 @@ def enhance_apply(
     help="Train enhancer, teacher, distilled student and the raw baseline into one run directory (--stage "
     "two_stream adds the two-stream baseline); print the table.\n\n"
     "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
-    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained). An existing run (--run, --resume) may change "
+    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained, --unlabeled). An existing run (--run, --resume) may change "
     f"only {', '.join(RUN_SETTINGS)}.",
 )
 @click.option(
@@ -275,6 +282,12 @@ def enhance_apply(
     "--pretrained",
     default=None,
     help="Encoder weights: a timm ViT (.safetensors / .bin / .pth) or a torchvision / IG65M R(2+1)D .pth.",
+)
+@click.option(
+    "--unlabeled",
+    default=None,
+    help="Unlabelled footage for the student (KL to the teacher only): a folder of videos, a list file or long "
+    "recordings.",
 )
 @WORKERS
 @click.option("--out", default=RUNS_DIR, show_default=True, help="Where new run directories go.")

@@ -31,6 +31,14 @@ class TrainConfig:
     # the folder the list's videos are in: --video-root, else where the search found them (data/layout.py)
     video_root: str | None = None
     fold: int = 1  # which official split (ARID has 3)
+    # Unlabelled footage for the student (darkedge.data.unlabeled): its clips get the teacher's soft targets only
+    # (KL), mixed into each of the student's (and QAT's) batches at `unlabeled_ratio` unlabelled clips per
+    # labelled clip. `unlabeled` is a folder searched for videos, a list file or long recordings (cut into clips);
+    # `label_fraction` < 1 keeps a class-stratified fraction of the training split's labels (fixed by the seed) and
+    # hands the rest of its clips to the student as unlabelled footage whose labels are never read.
+    unlabeled: str | None = None
+    label_fraction: float = 1.0
+    unlabeled_ratio: float = 1.0
     seed: int = 0
     # clips: T frames `frame_step` frames apart, resized then cropped to a square (darkedge.feeding)
     num_frames: int = 8
@@ -107,6 +115,12 @@ class TrainConfig:
             raise DarkedgeError(
                 f"workers {self.workers}: must be 0 or more (or none: chosen from the machine)"
             )
+        if not 0 < self.label_fraction <= 1:
+            raise DarkedgeError(f"label_fraction {self.label_fraction}: must be above 0 and at most 1")
+        if self.unlabeled_ratio < 0:
+            raise DarkedgeError(f"unlabeled_ratio {self.unlabeled_ratio}: must be 0 or more")
+        if self.max_steps < 0:
+            raise DarkedgeError(f"max_steps {self.max_steps}: must be 0 (epochs decide) or more")
         if self.eval_crops not in (1, 3):
             raise DarkedgeError(f"eval_crops {self.eval_crops}: 1 (centre) or 3 (along the long side)")
         frames = self.student_frames

@@ -2,7 +2,7 @@
 
 `classifier_config` is the plain config of a stage's classifier (the student's own encoder, width, frames and
 crop for the student and the raw baseline; the teacher's for the rest); `with_enhancer` builds a teacher or a
-two-stream model around the run's trained, frozen enhancer; `load_teacher` reads the trained teacher back.
+two-stream model around the run's trained, frozen enhancer; `load_stage` reads a trained stage back.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ def with_enhancer(kind: str, run: Run) -> tuple[nn.Module, dict[str, Any]]:
     return model, config
 
 
-def load_teacher(run: Run) -> nn.Module:
-    """The run's trained teacher, checked: a darkedge teacher checkpoint over the run's classes."""
-    path = run.checkpoint("teacher")
-    teacher, ckpt = load_model(path, kind=STAGE_KINDS["teacher"])
+def load_stage(run: Run, stage: str) -> nn.Module:
+    """One of the run's trained models (teacher, raw, student ...), checked: a darkedge checkpoint of the stage's
+    kind over the run's classes."""
+    path = run.checkpoint(stage)
+    model, ckpt = load_model(path, kind=STAGE_KINDS[stage])
     check_classes(ckpt["class_names"], run.class_names, path, run.path)
-    return teacher
+    return model

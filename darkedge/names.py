@@ -20,10 +20,13 @@ STAGE_KINDS = {
     "student": "classifier",
     "raw": "classifier",
     "two_stream": "two_stream",
+    "self_train": "classifier",
 }
 STAGES = tuple(STAGE_KINDS)
 # What `darkedge train` runs without --stage: the two-stream baseline costs as much as the teacher and the student
-# together on a CPU, so it is trained on request (`--stage two_stream`); `darkedge bench` times it either way.
+# together on a CPU, so it is trained on request (`--stage two_stream`); `darkedge bench` times it either way. The
+# self-training control (the student's recipe with the raw baseline as its teacher: what distillation gives
+# without the enhanced view) is trained on request too (`--stage self_train`, after raw).
 DEFAULT_STAGES = ("enhancer", "teacher", "student", "raw")
 
 # Checkpoint kinds. Models: what darkedge.models builds; a DTCM-style jointly trained teacher loads wherever a
@@ -35,8 +38,11 @@ RESUME_KIND = "resume"  # an epoch checkpoint a killed training run continues fr
 INT8_NAME = "student_int8"
 
 # The models that have the student's architecture and sampling (TrainConfig.student_*): the distilled student, the raw
-# baseline (its no-distillation control) and the INT8 student; the teacher and two-stream keep the teacher's.
-STUDENT_MODELS = ("student", "raw", INT8_NAME)
+# baseline (its no-distillation control), the self-training control and the INT8 student; the teacher and two-stream
+# keep the teacher's.
+STUDENT_MODELS = ("student", "raw", "self_train", INT8_NAME)
+# A clip's label when it has none (unlabelled footage): it gets the teacher's soft targets only.
+UNLABELED = -1
 
 # What `darkedge export --model` takes: a run's model, or the INT8 student.
 EXPORT_MODELS = ("student", "teacher", "raw", "two_stream", INT8_NAME)

@@ -20,9 +20,10 @@ from darkedge import __version__
 from darkedge.config import TrainConfig, config_from_dict
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.names import DEFAULT_RUN, STAGES
+from darkedge.names import DEFAULT_RUN, STAGES, UNLABELED
 
 MANIFEST = "manifest.json"  # RUN/export/manifest.json
+LABELS = "labels.json"  # RUN/labels.json: which training clips keep their labels (label_fraction < 1)
 
 
 class Run:
@@ -59,6 +60,8 @@ class Run:
         video_root = self.config.video_root if data == self.config.data else None
         index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
         check_classes(index.class_names, self.class_names, data, self.path)
+        if split == "train" and data == self.config.data:
+            index = self.labelled(index)
         cfg = self.config
         settings: dict[str, Any] = dict(
             feeding=cfg.feeding(model),
@@ -70,6 +73,59 @@ class Run:
             settings.update(num_clips=cfg.eval_clips, num_crops=cfg.eval_crops)
         settings.update(overrides)
         return ClipDataset(index, **settings)
+
+    def _kept(self) -> set[str] | None:
+        """The paths of the training clips that keep their labels (RUN/labels.json), or None: all do."""
+        path = self.path / LABELS
+        return set(json.loads(path.read_text())["labelled"]) if path.is_file() else None
+
+    def labelled(self, index):
+        """The training clips that keep their labels: all of them, or those RUN/labels.json lists (by path only:
+        the labels of the others are never read)."""
+        kept = self._kept()
+        if kept is not None:
+            index.samples = [s for s in index.samples if str(s.path) in kept]
+        return index
+
+    def hide_held_back(self, index):
+        """The training clips, those whose labels were held back relabelled UNLABELED (their labels unread)."""
+        from darkedge.data.lists import Sample
+
+        kept = self._kept()
+        if kept is not None:
+            index.samples = [
+                s if str(s.path) in kept else Sample(s.path, UNLABELED, s.num_frames, s.start)
+                for s in index.samples
+            ]
+        return index
+
+    def unlabeled(self):
+        """The student's unlabelled footage (darkedge.data.unlabeled.UnlabeledSet): the training clips whose labels
+        were held back and the videos config.unlabeled names, cut at the teacher's clip span; None when there is
+        none."""
+        from darkedge.data.unlabeled import find_videos, unlabeled_index
+
+        paths: list[Path] = []
+        if (self.path / LABELS).is_file():
+            paths += [Path(p) for p in json.loads((self.path / LABELS).read_text())["held_back"]]
+        if self.config.unlabeled:
+            paths += find_videos(self.config.unlabeled)
+        if not paths:
+            return None
+        source = self.config.unlabeled or f"{self.config.data} (labels held back)"
+        return unlabeled_index(paths, self.config.feeding("teacher").span, source)
+
+    def unlabeled_dataset(self, unlabeled):
+        """A training ClipDataset over `unlabeled`'s clips, cut as the teacher's (the student sees its view)."""
+        from darkedge.data.dataset import ClipDataset
+
+        return ClipDataset(
+            unlabeled.index,
+            self.config.feeding("teacher"),
+            train=True,
+            skip_unreadable=True,
+            seed=self.config.seed,
+        )
 
     def protocol(self, model: str) -> dict[str, Any]:
         """The evaluation protocol every accuracy of `model` in this run is measured with."""
@@ -115,6 +171,26 @@ def save_run_config(path: Path, config: TrainConfig, class_names: list[str]) -> 
         path / "config.json",
         {"train": asdict(config), "class_names": class_names, "darkedge_version": __version__},
     )
+
+
+def save_label_split(path: Path, config: TrainConfig) -> dict[str, int] | None:
+    """With label_fraction < 1: choose the training clips that keep their labels (class-stratified, from the seed)
+    and write RUN/labels.json; returns the counts (None when every label is kept)."""
+    if config.label_fraction >= 1:
+        return None
+    from darkedge.data.lists import open_dataset
+    from darkedge.data.unlabeled import hold_back_labels
+
+    index = open_dataset(config.data, split="train", fold=config.fold, video_root=config.video_root)
+    labelled, held = hold_back_labels(index, config.label_fraction, config.seed)
+    split = {
+        "label_fraction": config.label_fraction,
+        "seed": config.seed,
+        "labelled": [str(s.path) for s in labelled.samples],
+        "held_back": [str(p) for p in held],
+    }
+    write_json(path / LABELS, split)
+    return {"labelled": len(labelled.samples), "held_back": len(held)}
 
 
 def new_run_dir(out: Path) -> Path:

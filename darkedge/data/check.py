@@ -20,8 +20,9 @@ import numpy as np
 from tqdm import tqdm
 
 from darkedge.cores import usable_cores
-from darkedge.data.lists import DataIndex, open_dataset
-from darkedge.data.video import VideoError, iter_frames, reported_frame_count
+from darkedge.data.lists import DataIndex, Sample, open_dataset
+from darkedge.data.unlabeled import find_videos
+from darkedge.data.video import VideoError, iter_frames, reported_frame_count, video_fps
 from darkedge.fileio import ignore_sigint
 
 DARK_LUMA = 13.8  # Dark-48: a frame is dark when its mean luma is below this (0..255)
@@ -31,6 +32,7 @@ TRUNCATION_SLACK = 2  # a container may over-count its last frames by this many 
 PERCENTILES = (1, 5, 50, 95, 99)
 LEVELS = np.arange(256)
 CHUNK = 4  # clips a worker takes at a time
+NO_LABELS = "(no labels)"  # the one "class" of unlabelled footage in the report
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ClipStats:
     channel_sq_sum: np.ndarray  # (3,) sum of squared pixel values
     num_pixels: int
     luma_histogram: np.ndarray  # (256,) counts
+    seconds: float = 0.0  # the clip's duration at its frame rate
 
 
 @dataclass
@@ -61,6 +64,7 @@ class CheckReport:
     channel_mean: list[float] = field(default_factory=list)  # RGB, raw frames, 0..1
     channel_std: list[float] = field(default_factory=list)
     luma_percentiles: dict[int, float] = field(default_factory=dict)  # percentile -> luma, 0..1
+    seconds: float = 0.0  # of video, readable clips
 
     @property
     def num_clips(self) -> int:
@@ -91,7 +95,7 @@ def measure_clip(path: Path, listed_frames: int | None = None) -> ClipStats:
         frame_luma = _histogram(cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb))
         luma_histogram += frame_luma
         luma_means.append(float(frame_luma @ LEVELS) / frame_luma.sum())
-    reported = reported_frame_count(path)
+    reported, fps = reported_frame_count(path), video_fps(path)
     if reported is not None and len(luma_means) < reported - TRUNCATION_SLACK:
         raise VideoError(f"{path}: truncated or damaged, only {len(luma_means)} of {reported} frames decode")
     if listed_frames is not None and len(luma_means) < listed_frames:
@@ -106,6 +110,7 @@ def measure_clip(path: Path, listed_frames: int | None = None) -> ClipStats:
         channel_histograms @ values**2,
         int(channel_histograms[0].sum()),
         luma_histogram,
+        len(luma_means) / fps,
     )
 
 
@@ -135,8 +140,14 @@ def _measure_all(jobs: list[tuple[Path, int | None]], workers: int) -> Iterator[
             pool.shutdown(cancel_futures=True)
 
 
-def _splits(path: Path, split: str, fold: int, video_root: str | Path | None) -> dict[str, DataIndex]:
-    """The splits to check: a list file is one split; a folder's "all" is its train and test splits."""
+def _splits(
+    path: Path, split: str, fold: int, video_root: str | Path | None, unlabeled: bool = False
+) -> dict[str, DataIndex]:
+    """The splits to check: a list file is one split; a folder's "all" is its train and test splits; unlabelled
+    footage (a folder of videos, a list, a video) is one split of one "class"."""
+    if unlabeled:
+        samples = [Sample(video, 0) for video in find_videos(path)]
+        return {"unlabeled": DataIndex(samples, [NO_LABELS], path, "unlabelled footage")}
     if path.is_file():
         return {path.stem: open_dataset(path, split, fold, video_root)}
     if split != "all":
@@ -155,15 +166,17 @@ def check_dataset(
     progress: bool = True,
     workers: int | None = None,
     video_root: str | Path | None = None,
+    unlabeled: bool = False,
 ) -> CheckReport:
     """Decode every clip of the data set at `path` (folder or list file) and gather a CheckReport.
 
     `workers` processes decode (default: every usable core); `video_root` is where the listed videos are
-    looked for first. With more than one worker, processes come from a fork server, which imports the main
-    module again: a script calling this needs the usual `if __name__ == "__main__":` guard.
+    looked for first. `unlabeled`: `path` is unlabelled footage (darkedge.data.unlabeled.find_videos), reported
+    the same way, with its duration. With more than one worker, processes come from a fork server, which imports
+    the main module again: a script calling this needs the usual `if __name__ == "__main__":` guard.
     """
     path = Path(path)
-    splits = _splits(path, split, fold, video_root)
+    splits = _splits(path, split, fold, video_root, unlabeled)
     counts = {
         name: {c: 0 for c in index.class_names} | Counter(index.class_names[s.label] for s in index.samples)
         for name, index in splits.items()
@@ -188,6 +201,7 @@ def check_dataset(
         totals[1] += stats.channel_sq_sum
         totals[2] += stats.luma_histogram
         num_pixels += stats.num_pixels
+        report.seconds += stats.seconds
     if num_pixels:
         mean = totals[0] / num_pixels
         report.channel_mean = mean.tolist()
@@ -195,6 +209,11 @@ def check_dataset(
         cumulative = np.cumsum(totals[2]) / totals[2].sum()
         report.luma_percentiles = {p: int(np.searchsorted(cumulative, p / 100)) / 255 for p in PERCENTILES}
     return report
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
 
 
 def _shorten(items: list[str], limit: int = 10) -> list[str]:
@@ -206,7 +225,8 @@ def format_report(report: CheckReport) -> str:
     splits = list(report.counts)
     classes = list(dict.fromkeys(name for per_class in report.counts.values() for name in per_class))
     width = max(len(name) for name in [*classes, "class", "total"]) + 2
-    lines = [f"{report.path}: {report.fmt}, {len(classes)} classes, {report.num_clips} clips"]
+    what = f"{len(classes)} classes" if classes != [NO_LABELS] else "no labels"
+    lines = [f"{report.path}: {report.fmt}, {what}, {report.num_clips} clips"]
     lines += [f"videos in {root}" for root in report.video_roots] + [""]
     lines.append("class".ljust(width) + "".join(f"{s:>8}" for s in splits))
     for name in [*classes, "total"]:
@@ -219,7 +239,8 @@ def format_report(report: CheckReport) -> str:
     if report.frame_counts:
         frames = np.asarray(report.frame_counts)
         lines.append(
-            f"frames per clip: min {frames.min()}, median {int(np.median(frames))}, max {frames.max()}"
+            f"frames per clip: min {frames.min()}, median {int(np.median(frames))}, max {frames.max()}; "
+            f"{_duration(report.seconds)} of video"
         )
     lines.append(f"shorter than {report.min_frames} frames (they wrap around): {len(report.short)}")
     lines += _shorten([f"  {clip} ({n} frames)" for clip, n in report.short])

@@ -75,11 +75,13 @@ class ClipDataset(Dataset):
     def load(self, i: int) -> torch.Tensor:
         """Clip i as a tensor; raises VideoError when it cannot be read."""
         rng = np.random.default_rng([self.seed, self.epoch, i]) if self.train else None
-        feed = self.feeding
+        feed, sample = self.feeding, self.index.samples[i]
         indices = sample_indices(
             self._count(i), feed.frames, feed.frame_step, self.train, self.num_clips, rng
         )
-        frames = read_frames(self.index.samples[i].path, indices.ravel())
+        frames = read_frames(
+            sample.path, indices.ravel() + sample.start
+        )  # a stretch of a long video: from start
         frames = frames.reshape(*indices.shape, *frames.shape[1:])
         views = [
             to_tensor(view)

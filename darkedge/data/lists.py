@@ -29,6 +29,7 @@ from darkedge.data.layout import (
 )
 from darkedge.data.video import VIDEO_EXTENSIONS, is_frame_folder, is_video
 from darkedge.errors import DarkedgeError
+from darkedge.names import UNLABELED
 
 SPLITS = ("train", "test", "all")
 SPLIT_WORDS = {"train": ("train",), "test": ("test", "val")}
@@ -39,11 +40,13 @@ MAX_SEARCHED_SHOWN = 8
 
 @dataclass(frozen=True)
 class Sample:
-    """One clip: its video file or frame folder, its label, and its frame count when the list gives it."""
+    """One clip: its video file or frame folder, its label, and its frame count when the list gives it. A clip of
+    a long recording is a stretch of it: from frame `start`, `num_frames` long (darkedge.data.unlabeled)."""
 
     path: Path
     label: int
     num_frames: int | None = None
+    start: int = 0
 
 
 @dataclass
@@ -199,7 +202,7 @@ def _samples_from_lists(
         base = _video_folder(file, entries, video_root)
         bases.append(base)
         for number, (rel, label, num_frames) in entries:
-            if not 0 <= label < len(class_names):
+            if not 0 <= label < len(class_names) and label != UNLABELED:  # -1: a clip with no label
                 raise DarkedgeError(
                     f"{file}:{number}: label {label} is outside the class table "
                     f"({len(class_names)} classes in {table_name})"

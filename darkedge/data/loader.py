@@ -49,12 +49,14 @@ def make_loader(
     workers: int,
     device: str,
     sampler: Sampler | None = None,
+    batch_sampler: Sampler | None = None,
     shuffle: bool = False,
     generator=None,
     drop_last: bool = False,
     persistent: bool = False,
 ) -> DataLoader:
-    """A DataLoader of (clips, labels, skipped) batches for `device`; `shuffle` draws its order from `generator`.
+    """A DataLoader of (clips, labels, skipped) batches for `device`; `shuffle` draws its order from `generator`;
+    a `batch_sampler` makes the batches itself (batch_size and drop_last then unused).
 
     On CUDA the batches come in pinned memory, so `tensor.to(device, non_blocking=True)` overlaps the copy with
     compute. `persistent` keeps the workers between epochs (a training loader); a ClipDataset's `set_epoch`
@@ -72,14 +74,15 @@ def make_loader(
             prefetch_factor=GPU_PREFETCH if cuda else 2,
             worker_init_fn=_worker_init,
         )
+    if batch_sampler is not None:
+        extra["batch_sampler"] = batch_sampler
+    else:
+        extra.update(batch_size=batch_size, sampler=sampler, drop_last=drop_last)
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=sampler,
         generator=torch.Generator(),
         num_workers=workers,
         collate_fn=collate_clips,
         pin_memory=cuda,
-        drop_last=drop_last,
         **extra,
     )

@@ -39,6 +39,18 @@ def frame_rate(capture: cv2.VideoCapture) -> float:
     return float(fps) if fps and 0 < fps < 1000 else DEFAULT_FPS
 
 
+def video_fps(path: str | Path) -> float:
+    """A video's frames per second (DEFAULT_FPS for a frame folder or a file that reports none)."""
+    path = Path(path)
+    if path.is_dir():
+        return DEFAULT_FPS
+    cap = _open(path)
+    try:
+        return frame_rate(cap)
+    finally:
+        cap.release()
+
+
 def is_video(path: Path) -> bool:
     """True for a file whose extension names a video container."""
     return path.suffix.lower() in VIDEO_EXTENSIONS
@@ -66,7 +78,12 @@ def _open(path: Path) -> cv2.VideoCapture:
         raise VideoError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # VideoError says it in one line instead
+    try:
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not cap.isOpened():
         raise VideoError(f"{path}: cannot be opened as a video (not a video, unsupported codec or truncated)")
     return cap

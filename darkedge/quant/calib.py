@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from darkedge.fileio import (
     write_json,
     write_text,
 )
-from darkedge.names import BUILTIN_DATA, CALIB_DIR, DEFAULT_RUN
+from darkedge.names import BUILTIN_DATA, CALIB_DIR, DEFAULT_RUN, UNLABELED
 from darkedge.run import open_run
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ LIST_NAME = "calib_list.txt"  # ARID v1.0 format: idx <TAB> label <TAB> Class/fi
 CLASS_TABLE = "mapping_table.txt"
 DETAILS_NAME = "calib_set.json"
 BRIGHTNESS_BINS = 3
-UNKNOWN_LABEL = -1
+UNKNOWN_LABEL = UNLABELED
+UNLABELED_FOLDER = "unlabelled"  # where a calibration set keeps clips whose labels a run held back
 HOW_TO_FILL = "fill it with `darkedge calib build` (or copy video clips into it)"
 
 
@@ -106,15 +108,20 @@ def build_for(cfg: CalibConfig) -> dict:
     the built-in set."""
     data, video_root, fold = cfg.data, cfg.video_root, cfg.fold
     try:
-        run_config = open_run(cfg.run).config
+        run = open_run(cfg.run)
     except DarkedgeError:
-        run_config = None
+        run = None
+    run_config = run.config if run else None
     if not data:  # the run's data set, its videos where --video-root says when given
         data = run_config.data if run_config else BUILTIN_DATA
         video_root = video_root or (run_config.video_root if run_config else None)
     if fold is None:
         fold = run_config.fold if run_config else 1
-    return build_calibration_set(data, cfg.out, cfg.clips, cfg.seed, video_root=video_root, fold=fold)
+    # a run that held labels back: those clips calibrate too, as the unlabelled clips they are to it
+    relabel = run.hide_held_back if run_config and data == run_config.data else None
+    return build_calibration_set(
+        data, cfg.out, cfg.clips, cfg.seed, video_root=video_root, fold=fold, relabel=relabel
+    )
 
 
 def build_calibration_set(
@@ -124,12 +131,16 @@ def build_calibration_set(
     seed: int = 0,
     video_root: str | os.PathLike | None = None,
     fold: int = 1,
+    relabel: Callable[[DataIndex], DataIndex] | None = None,
 ) -> dict:
     """Choose `num_clips` training clips of `data` stratified over class x brightness tercile; copy them to `out`.
 
     `video_root`: where the list's videos are looked for first (see data/layout.py); `fold`: which official split's
-    training list (a run's calibration must not hold its own test scenes)."""
+    training list (a run's calibration must not hold its own test scenes); `relabel`: what the caller knows of the
+    labels (a run's held-back clips are unlabelled: one more stratum)."""
     index = open_dataset(data, split="train", fold=fold, video_root=video_root)
+    if relabel is not None:
+        index = relabel(index)
     out = Path(out)
     brightness: list[float | None] = []
     for sample in tqdm(index.samples, desc="measuring brightness", unit="clip", leave=False):
@@ -151,7 +162,7 @@ def build_calibration_set(
     lines, details = [], []
     for n, i in enumerate(tqdm(chosen, desc="copying clips", unit="clip", leave=False)):
         sample = index.samples[i]
-        class_name = index.class_names[sample.label]
+        class_name = index.class_names[sample.label] if sample.label != UNLABELED else UNLABELED_FOLDER
         rel = f"{class_name}/{sample.path.name}"
         _copy_clip(sample.path, out / "clips" / rel)
         lines.append(f"{n}\t{sample.label}\t{rel}")
@@ -172,7 +183,7 @@ def build_calibration_set(
         "requested": num_clips,
         "chosen": len(chosen),
         "unreadable_skipped": len(index.samples) - len(readable),
-        "classes_covered": len({d["label"] for d in details}),
+        "classes_covered": len({d["label"] for d in details} - {UNLABELED}),
         "brightness_tercile_edges": [round(float(e), 2) for e in edges],
         "clips": details,
     }

@@ -147,8 +147,23 @@ def quantize_run(
         student_fp32 = student if cfg.gamma > 0 else None
         data = f"{source}; calibration {calib.resolve()}"
         view = view_for(run.config, "student")
+        unlabeled = run.unlabeled() if labelled and run.config.unlabeled_ratio > 0 else None
+        if unlabeled is not None:
+            data += f"; unlabelled {unlabeled.clips} clips"
         training = finetune_quantized(
-            qat_model, teacher, student_fp32, dataset, labelled, cfg, d, resume_path, resume, data, view
+            qat_model,
+            teacher,
+            student_fp32,
+            dataset,
+            labelled,
+            cfg,
+            d,
+            resume_path,
+            resume,
+            data,
+            view,
+            unlabeled=run.unlabeled_dataset(unlabeled) if unlabeled is not None else None,
+            unlabeled_ratio=run.config.unlabeled_ratio,
         )
         accuracy, test_clips = _evaluate_all(
             run, {"student_fp32": student, "ptq_int8": ptq_model, "qat_kd_int8": qat_model}, cfg, d

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from darkedge.data.unlabeled import EpochConcat, MixedBatches
 from darkedge.models.int8_checkpoint import nncf_config_of
 from darkedge.names import CALIB_DIR
 from darkedge.quant.calib import CALIB_CLIPS
@@ -70,9 +71,18 @@ def qat_loss(
     student_fp32: torch.Tensor | None,
     labels: torch.Tensor | None,
     cfg: QatConfig,
+    partly_labelled: bool = False,
 ) -> torch.Tensor:
-    """The quantization-aware distillation loss of one batch."""
-    loss = distillation_loss(student_q, teacher, labels, alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau)
+    """The quantization-aware distillation loss of one batch (unlabelled clips in it: KL terms only)."""
+    loss = distillation_loss(
+        student_q,
+        teacher,
+        labels,
+        alpha=cfg.alpha,
+        beta=cfg.beta,
+        tau=cfg.tau,
+        partly_labelled=partly_labelled,
+    )
     if student_fp32 is not None and cfg.gamma > 0:
         loss = loss + distillation_loss(student_q, student_fp32, None, beta=cfg.gamma, tau=cfg.tau)
     return loss
@@ -96,6 +106,8 @@ def finetune_quantized(
     resume: bool = False,
     data: str = "",
     view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    unlabeled: Dataset | None = None,
+    unlabeled_ratio: float = 1.0,
 ) -> dict[str, Any]:
     """Train `qmodel` in place on `dataset` (clip, label) pairs with the training engine; returns the steps, the
     mean loss, the clips seen and skipped, and the time spent waiting for data.
@@ -103,6 +115,7 @@ def finetune_quantized(
     With `resume_path`, rank 0 writes a resume checkpoint there after every epoch (`data` names the clips, to
     tell runs apart); with `resume` too, training continues from the one found there. With `view`, the students
     (INT8 and FP32) see their view of each clip while the teacher sees the clip as loaded (darkedge.data.views).
+    With `unlabeled` clips, every batch holds `unlabeled_ratio` of them per labelled clip: KL terms only.
     """
     teacher.to(d.device).eval()
     if student_fp32 is not None:
@@ -123,8 +136,20 @@ def finetune_quantized(
     def targets(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return teacher(clips), student_fp32(inputs(clips)) if gamma else None
 
+    batches = None
+    if unlabeled is not None and unlabeled_ratio > 0:
+        labelled_count = len(dataset)
+        dataset = EpochConcat([dataset, unlabeled])
+
+        def batches(_dataset, d: Dist, seed: int) -> MixedBatches:
+            return MixedBatches(
+                labelled_count, len(unlabeled), cfg.batch_size, unlabeled_ratio, seed, d.rank, d.world_size
+            )
+
     def loss_fn(logits: torch.Tensor, labels: torch.Tensor, target) -> torch.Tensor:
-        return qat_loss(logits, target[0], target[1], labels if use_labels else None, cfg)
+        return qat_loss(
+            logits, target[0], target[1], labels if use_labels else None, cfg, batches is not None
+        )
 
     job = Job(
         name="QAT",
@@ -136,6 +161,7 @@ def finetune_quantized(
         inputs=inputs,
         train_mode=False,  # dropout off; gradients still reach the weights and the quantizers' scales
         drop_last=True,
+        batches=batches,
         resume_path=resume_path,
         resume_key=resume_settings(cfg, data),
         resume_mismatch="resume checkpoint of QAT with other settings or data; run `darkedge quantize` without --resume",

@@ -37,7 +37,7 @@ from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
-from darkedge.names import RESUME_KIND
+from darkedge.names import RESUME_KIND, UNLABELED
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ class Tally:
 
     loss_sum: float = 0.0  # loss x clips
     correct: int = 0  # clips whose top-1 is their label
+    labelled: int = 0  # clips with a label (the others are unlabelled footage)
     seen: int = 0
     skipped: int = 0  # unreadable clips
     steps: int = 0  # optimiser steps
@@ -213,6 +214,7 @@ def train_epoch(
     # no per-step sync, so the host queues the next batch's work while the GPU still runs this one.
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
+    labelled = torch.zeros((), dtype=torch.int64, device=device)
     seen, data_s, first_s = 0, 0.0, 0.0
     started = shown = ready = time.perf_counter()
     bar = tqdm(loader, desc=desc, file=sys.stderr, disable=not d.is_main, leave=False)
@@ -255,6 +257,7 @@ def train_epoch(
             tally.steps += 1
         loss_sum += loss.detach().double() * len(labels)
         correct += (logits.detach().argmax(1) == labels).sum()
+        labelled += (labels != UNLABELED).sum()
         seen += len(labels)
         if d.is_main and time.perf_counter() - shown > PROGRESS_EVERY_S:
             shown = time.perf_counter()
@@ -264,6 +267,7 @@ def train_epoch(
         ready = time.perf_counter()
     tally.loss_sum += loss_sum.item()  # waits for the device to finish the epoch's work
     tally.correct += int(correct.item())
+    tally.labelled += int(labelled.item())
     tally.seen += seen
     tally.first_batch_s += first_s
     tally.data_s += data_s
@@ -341,8 +345,9 @@ class Job:
     inputs: Callable[[torch.Tensor], torch.Tensor] | None = None  # the model's view of each batch
     train_mode: bool = True  # False: the model stays in eval mode (dropout off, batch norms frozen)
     drop_last: bool = False  # drop a ragged last batch (only when the data holds a full batch per rank)
-    # the epoch order: a sampler with set_epoch (default: the data shuffled from (seed, epoch), split over ranks)
-    sampler: Callable[[Dataset, Dist, int], Any] | None = None
+    # the epoch's batches, when they are not the data shuffled from (seed, epoch) and split over ranks: a batch
+    # sampler with set_epoch, made from (dataset, dist, seed) (labelled and unlabelled clips mixed, say)
+    batches: Callable[[Dataset, Dist, int], Any] | None = None
     resume_path: Path | None = None  # the epoch checkpoint, written after every epoch (rank 0)
     resume_key: dict[str, Any] = field(default_factory=dict)  # what the result depends on; checked on resume
     resume_mismatch: str = "resume checkpoint of another job"
@@ -389,6 +394,7 @@ def summary(history: list[dict[str, Any]]) -> dict[str, Any]:
         "steps": sum(e["steps"] for e in history),
         "mean_loss": sum(e["train_loss"] * e["train_clips"] for e in history) / max(clips, 1),
         "clips_seen": clips,
+        "unlabeled_seen": sum(e.get("unlabeled_clips", 0) for e in history),
         "clips_skipped": sum(e["skipped_clips"] for e in history),
         "loader": {
             "workers": loaders[-1]["workers"] if loaders else 0,
@@ -412,16 +418,15 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
         net = DistributedDataParallel(
             model, device_ids=[d.local_rank] if d.device.startswith("cuda") else None
         )
-    sampler = (job.sampler or epoch_sampler)(job.train_set, d, cfg.seed)
     workers = resolve_workers(cfg.workers, d.device)
+    if job.batches is not None:
+        sampler = job.batches(job.train_set, d, cfg.seed)
+        order = dict(batch_sampler=sampler)
+    else:
+        sampler = epoch_sampler(job.train_set, d, cfg.seed)
+        order = dict(sampler=sampler, drop_last=job.drop_last and len(sampler) >= cfg.batch_size)
     loader = make_loader(
-        job.train_set,
-        batch_size=cfg.batch_size,
-        workers=workers,
-        device=d.device,
-        sampler=sampler,
-        drop_last=job.drop_last and len(sampler) >= cfg.batch_size,
-        persistent=True,
+        job.train_set, batch_size=cfg.batch_size, workers=workers, device=d.device, persistent=True, **order
     )
     if len(loader) == 0:
         raise DarkedgeError(f"{job.name}: no training clips")
@@ -450,17 +455,18 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
         step = dict(targets=job.targets, inputs=job.inputs, d=d, desc=desc, max_steps=budget.total - steps)
         tally = train_epoch(net, model, loader, optimizer, schedule, job.loss_fn, cfg, **step)
         steps += tally.steps
-        loss_sum, correct, seen, skipped = all_reduce_sum(
-            d, [tally.loss_sum, tally.correct, tally.seen, tally.skipped]
+        loss_sum, correct, labelled, seen, skipped = all_reduce_sum(
+            d, [tally.loss_sum, tally.correct, tally.labelled, tally.seen, tally.skipped]
         )
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
             "train_loss": loss_sum / max(seen, 1),
-            "train_top1": round(100.0 * correct / max(seen, 1), 2),
+            "train_top1": round(100.0 * correct / max(labelled, 1), 2),  # on the labelled clips
             "train_clips": int(seen),
             "skipped_clips": int(skipped),
             "steps": tally.steps,
+            **({"unlabeled_clips": int(seen - labelled)} if seen > labelled else {}),
             "seconds": round(time.time() - started, 1),
             # timing of this rank (rank 0's goes to the history): the wait share is a property of the machine
             "loader": {"workers": workers, **tally.loader_stats()},

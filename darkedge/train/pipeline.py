@@ -18,10 +18,10 @@ from torch import nn
 
 from darkedge.config import TrainConfig, check_preset, read_config_file, resolve_config, run_changes
 from darkedge.errors import DarkedgeError
-from darkedge.factory import classifier_config, enhancer_state, load_teacher, with_enhancer
+from darkedge.factory import classifier_config, enhancer_state, load_stage, with_enhancer
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
-from darkedge.run import Run, check_classes, new_run_dir, open_run, save_run_config
+from darkedge.run import Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
 from darkedge.settings import merge_settings
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.engine import RESUME_FILE
@@ -51,13 +51,18 @@ def _prepare_data(cfg: TrainConfig, d: Dist) -> tuple[list[str], str | None, int
 
 
 def _checked(cfg: TrainConfig) -> TrainConfig:
-    """`cfg` with its pretrained file's absolute path, once its classifier has been built (and the file loaded into
-    it): a setting the architecture cannot take, or a weight file that is missing or of another layout, is a
-    one-line error before anything is written."""
+    """`cfg` with its pretrained file's and unlabelled footage's absolute paths, once its classifier has been
+    built (and the file loaded into it) and the footage found: a setting the architecture cannot take, a weight file
+    that is missing or of another layout, or unlabelled footage that is not there is a one-line error before
+    anything is written."""
+    from darkedge.data.unlabeled import find_videos
     from darkedge.models import build_model
 
     if cfg.pretrained:
         cfg = replace(cfg, pretrained=str(Path(cfg.pretrained).resolve()))
+    if cfg.unlabeled:
+        find_videos(cfg.unlabeled)
+        cfg = replace(cfg, unlabeled=str(Path(cfg.unlabeled).resolve()))
     for model in ("teacher", "student"):  # a student of an unknown encoder fails now, not after the teacher
         # the student gets the pretrained file only when it has the teacher's encoder: one read checks it
         build_model("classifier", classifier_config(cfg, 2, model), load_pretrained=model == "teacher")
@@ -83,6 +88,12 @@ def _open_or_create(
         if d.is_main:
             path = new_run_dir(out)
             save_run_config(path, cfg, class_names)
+            counts = save_label_split(path, cfg)
+            if counts:
+                log.info(
+                    "labels: kept %d training clips' labels (label_fraction %g), %d go to the student unlabelled",
+                    counts["labelled"], cfg.label_fraction, counts["held_back"],
+                )  # fmt: skip
         return Run(Path(broadcast(d, str(path))), cfg, class_names)
 
     existing = open_run(run if run is not None else out / "latest")
@@ -140,12 +151,24 @@ def _warm_start(student: nn.Module, teacher: nn.Module, run: Run) -> None:
 
 
 def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[str, Any]:
-    """Train one of teacher / student / raw / two_stream with the run's budget; returns its metrics."""
+    """Train one of teacher / student / raw / two_stream / self_train with the run's budget; returns its metrics.
+
+    The distilled stages (student, and the self-training control, whose teacher is the raw baseline) also learn
+    from the run's unlabelled footage when it has some (TrainConfig.unlabeled, label_fraction): KL only, mixed
+    into every batch at cfg.unlabeled_ratio.
+    """
     from darkedge.data.views import view_for
     from darkedge.models import build_model, count_macs, count_parameters
 
     cfg = run.config
-    teacher = load_teacher(run) if stage == "student" else None
+    teacher, teacher_view = None, None
+    if stage == "student":
+        teacher = load_stage(run, "teacher")
+    elif (
+        stage == "self_train"
+    ):  # a raw-frame teacher of the student's architecture: it sees the student's view
+        teacher = load_stage(run, "raw")
+        teacher_view = view_for(cfg, "raw")
     # Seeded right before the build (after the teacher is loaded, which draws random numbers too), so that the
     # student and the raw baseline start from the same initial weights: only the KL term tells them apart.
     torch.manual_seed(cfg.seed)
@@ -156,34 +179,45 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
         model = build_model("classifier", config)
         if teacher is not None and cfg.student_init == "teacher":
             _warm_start(model, teacher, run)
+    train_set = run.dataset("train", "teacher", train=True)
+    unlabeled = run.unlabeled() if teacher is not None and cfg.unlabeled_ratio > 0 else None
     metrics = fit(
         model,
         stage=stage,
         kind=STAGE_KINDS[stage],
         model_config=config,
         # every stage loads the teacher's clips; a student sees its view of them (darkedge.data.views)
-        train_set=run.dataset("train", "teacher", train=True),
+        train_set=train_set,
+        unlabeled_set=run.unlabeled_dataset(unlabeled) if unlabeled is not None else None,
         eval_set=run.dataset("test", stage),
         class_names=run.class_names,
         protocol=run.protocol(stage),
         cfg=cfg,
         run_dir=run.path,
         teacher=teacher,
+        teacher_view=teacher_view,
         view=view_for(cfg, stage),
         resume=resume,
         d=d,
     )
     metrics.pop("history")
+    metrics["labelled_clips"] = len(train_set)
+    if unlabeled is not None:
+        metrics["unlabeled"] = {
+            "clips": unlabeled.clips,
+            "files": len(unlabeled.files),
+            "unreadable": [f"{path}: {why}" for path, why in unlabeled.unreadable],
+        }
     model.cpu()
     feeding = cfg.feeding(stage)
     metrics["macs"] = count_macs(model, (1, 3, feeding.frames, feeding.crop, feeding.crop))
     metrics["params"] = count_parameters(model)
-    enhancer = enhancer_state(run)[0]["name"] if stage != "raw" and stage != "student" else None
+    enhancer = enhancer_state(run)[0]["name"] if stage in ("teacher", "two_stream") else None
     metrics["inference"] = ROWS[stage][1].format(enhancer=ENHANCER_NAMES.get(enhancer, enhancer))
     if stage in STUDENT_MODELS and config != classifier_config(cfg, len(run.class_names), "teacher"):
         width = f" x{config['width']:g}" if config["width"] != 1.0 else ""
         metrics["inference"] += f" ({config['encoder']}{width}, {feeding.frames} x {feeding.crop} px)"
-    metrics["training"] = training_description(stage, cfg)
+    metrics["training"] = training_description(stage, cfg, metrics)
     return metrics
 
 

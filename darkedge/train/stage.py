@@ -20,6 +20,7 @@ from torch import nn
 from darkedge.checkpoint import save_checkpoint
 from darkedge.config import TrainConfig
 from darkedge.data.loader import resolve_workers
+from darkedge.data.unlabeled import EpochConcat, MixedBatches
 from darkedge.errors import DarkedgeError
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, barrier
 from darkedge.train.engine import RESUME_FILE, Job, train_model
@@ -55,16 +56,28 @@ class FeatureHints:
         self.features.clear()
 
 
-def stage_loss(cfg: TrainConfig, teacher: nn.Module | None, hints: FeatureHints | None):
-    """loss(logits, labels, teacher logits): cross-entropy alone, or distillation when there is a teacher."""
+def stage_loss(cfg: TrainConfig, teacher: nn.Module | None, hints: FeatureHints | None, partly: bool = False):
+    """loss(logits, labels, teacher logits): cross-entropy alone, or distillation when there is a teacher (with
+    `partly`, unlabelled clips in the batch add the KL term only)."""
     if teacher is None:
         return lambda logits, labels, _: F.cross_entropy(logits.float(), labels)
 
     def loss_fn(logits: torch.Tensor, labels: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        loss = distillation_loss(logits, t, labels, cfg.alpha, cfg.beta, cfg.tau)
+        loss = distillation_loss(logits, t, labels, cfg.alpha, cfg.beta, cfg.tau, partly_labelled=partly)
         return loss if hints is None else loss + cfg.hint * hints.loss()
 
     return loss_fn
+
+
+def mixed_batches(labelled: int, unlabeled: int, cfg: TrainConfig):
+    """The engine's batches for labelled clips with unlabelled ones mixed in at cfg.unlabeled_ratio."""
+
+    def make(_dataset, d: Dist, seed: int) -> MixedBatches:
+        return MixedBatches(
+            labelled, unlabeled, cfg.batch_size, cfg.unlabeled_ratio, seed, d.rank, d.world_size
+        )
+
+    return make
 
 
 def resume_key(stage: str, cfg: TrainConfig, model_config: dict[str, Any]) -> dict[str, Any]:
@@ -88,21 +101,32 @@ def fit(
     cfg: TrainConfig,
     run_dir: Path,
     teacher: nn.Module | None = None,
+    teacher_view: Callable[[torch.Tensor], torch.Tensor] | None = None,
     view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    unlabeled_set=None,
     resume: bool = False,
     d: Dist = SINGLE_PROCESS,
 ) -> dict[str, Any]:
     """Train `model` with the run's budget, evaluate it, save RUN/<stage>.pt (of `kind`); returns its final metrics.
 
-    With `teacher`, the loss is the distillation loss against the teacher's logits on the same raw clip;
-    otherwise cross-entropy. With `view`, the model is fed its view of each training clip (a student of fewer
-    frames or a smaller crop) while the teacher sees the clip as loaded; `eval_set` then holds the model's own
-    clips. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
+    With `teacher`, the loss is the distillation loss against the teacher's logits on the same raw clip (seen
+    through `teacher_view` when given: a raw-frame teacher of the student's sampling); otherwise cross-entropy.
+    With `view`, the model is fed its view of each training clip (a student of fewer frames or a smaller crop)
+    while the teacher sees the clip as loaded; `eval_set` then holds the model's own clips. With `unlabeled_set`
+    (and a teacher), every batch also holds unlabelled clips (cfg.unlabeled_ratio per labelled one), which add
+    to the KL term only. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
     """
     stage_dir = run_dir / stage
+    targets = teacher
     if teacher is not None:
         teacher.to(d.device).eval().requires_grad_(False)
+        if teacher_view is not None:
+            targets = lambda clips: teacher(teacher_view(clips))  # noqa: E731
     hints = FeatureHints(model, teacher) if teacher is not None and cfg.hint > 0 else None
+    batches = None
+    if unlabeled_set is not None and teacher is not None:
+        batches = mixed_batches(len(train_set), len(unlabeled_set), cfg)
+        train_set = EpochConcat([train_set, unlabeled_set])
     workers = resolve_workers(cfg.workers, d.device)
     metrics: dict[str, Any] = {}
 
@@ -119,10 +143,11 @@ def fit(
         name=stage,
         model=model,
         train_set=train_set,
-        loss_fn=stage_loss(cfg, teacher, hints),
+        loss_fn=stage_loss(cfg, teacher, hints, partly=batches is not None),
         settings=cfg,
-        targets=teacher,
+        targets=targets,
         inputs=view,
+        batches=batches,
         resume_path=stage_dir / RESUME_FILE,
         resume_key=resume_key(stage, cfg, model_config),
         resume_mismatch="resume checkpoint of another stage, architecture or epoch budget",

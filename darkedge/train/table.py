@@ -9,6 +9,7 @@ ROWS = {
     "student": ("Student (raw frames, distilled)", "raw frames, 1 network"),
     "raw": ("Raw baseline (raw frames, no teacher)", "raw frames, 1 network"),
     "two_stream": ("Two-stream", "2 streams + {enhancer}"),
+    "self_train": ("Self-training control (raw frames, raw teacher)", "raw frames, 1 network"),
 }
 ENHANCER_NAMES = {"zero_dce": "Zero-DCE", "zero_dce_pp": "Zero-DCE++", "gamma": "gamma correction"}
 
@@ -20,19 +21,31 @@ def _count(n: int) -> str:
     return str(n)
 
 
-def training_description(stage: str, cfg: Any) -> str:
-    """How a stage was trained, for the table: the loss, the input it saw, where its weights started."""
-    if stage == "student":
-        loss = "CE" if cfg.beta == 0 else f"CE + KL to the teacher (tau {cfg.tau:g})"
+def training_description(stage: str, cfg: Any, metrics: dict[str, Any] | None = None) -> str:
+    """How a stage was trained, for the table: the loss, the input it saw, where its weights started, and the
+    clips it learnt from (labelled N clips + unlabelled M clips) when `metrics` counts them."""
+    if stage in ("student", "self_train"):
+        teacher = "the teacher" if stage == "student" else "the raw baseline"
+        loss = "CE" if cfg.beta == 0 else f"CE + KL to {teacher} (tau {cfg.tau:g})"
         if cfg.alpha == 0 and cfg.beta != 0:
-            loss = f"KL to the teacher (tau {cfg.tau:g})"
+            loss = f"KL to {teacher} (tau {cfg.tau:g})"
         if cfg.hint > 0:
             loss += f" + {cfg.hint:g} x feature hints"
-        start = "from scratch" if cfg.student_init == "scratch" else "from the teacher's weights"
-        return f"{loss}, {start}"
-    if stage == "teacher":
-        return "CE on enhanced frames, from scratch"
-    return "CE, from scratch"
+        start = (
+            "from scratch"
+            if cfg.student_init == "scratch" or stage == "self_train"
+            else "from the teacher's weights"
+        )
+        text = f"{loss}, {start}"
+    elif stage == "teacher":
+        text = "CE on enhanced frames, from scratch"
+    else:
+        text = "CE, from scratch"
+    if metrics and "labelled_clips" in metrics:
+        text += f"; labelled {metrics['labelled_clips']} clips"
+        if metrics.get("unlabeled"):
+            text += f" + unlabelled {metrics['unlabeled']['clips']} clips (KL only)"
+    return text
 
 
 def results_table(metrics: dict[str, Any]) -> str:
@@ -57,7 +70,13 @@ def results_table(metrics: dict[str, Any]) -> str:
         each = "; ".join(f"{', '.join(names)}: {text}" for text, names in protocols.items())
         lines += ["", f"Protocol: {each}; test split of {metrics.get('data', '?')}."]
     student, raw = metrics.get("student"), metrics.get("raw")
-    if student and raw:
+    if student and raw and student.get("unlabeled"):
+        lines.append(
+            "Student and raw baseline: same architecture, labelled clips and steps, same initial weights; the "
+            "student also learns from the unlabelled clips through the teacher's KL term, so the difference is the "
+            "teacher and that footage together (benchmarks/results/unlabeled.md separates them)."
+        )
+    elif student and raw:
         same_start = "from the teacher's weights" not in student.get("training", "")
         lines.append(
             "Student and raw baseline: same architecture, data order and epochs"
