@@ -11,6 +11,14 @@ interrupted benchmark continues where it stopped.
     python benchmarks/bench_premise.py                  # seeds 0 1 2 on data/synth (generated if absent)
     python benchmarks/bench_premise.py --jobs 2         # two variant trainings at a time, a core each
     python benchmarks/bench_premise.py --seeds 0 --rows teacher student raw
+
+With --label-fractions, the study of distillation on unlabelled clips (issue 20) instead: per fraction F, each
+seed's run keeps a class-stratified fraction F of the training labels (`--set label_fraction=F`) and hands the
+other training clips to the student unlabelled; the rows (UNLABELED_ROWS) are its controls, every stage with the
+same optimiser steps (the whole split's `epochs` passes, darkedge.train.pipeline.labelled_budget). Writes
+benchmarks/results/unlabeled.{md,json,png}:
+
+    python benchmarks/bench_premise.py --label-fractions 0.1 0.25 1.0 --jobs 2
 """
 
 from __future__ import annotations
@@ -70,6 +78,32 @@ ROWS = (
     Row("two_stream", "Two-stream: raw + enhanced streams, CE", "two_stream", inference="enhancer + 2 classifiers"),
 )  # fmt: skip
 
+UNLABELED_ROWS = (
+    Row("teacher", "Teacher: enhanced input, CE on the labelled clips", "teacher", inference="enhancer + classifier"),
+    Row("raw", "Raw: CE on the labelled clips", "raw"),
+    Row("student", "Student: KD on labelled + unlabelled clips (default)", "student"),
+    Row("student_labelled", "Student: KD on the labelled clips only", "student", {"unlabeled_ratio": 0.0}),
+    Row("self_train", "Self-training: the raw baseline as teacher, labelled + unlabelled", "self_train"),
+    Row("raw_long", "Raw: CE, twice the steps (the student's and its teacher's)", "raw", {"epochs": DOUBLE}),
+)  # fmt: skip
+
+UNLABELED_COMPARISONS = (
+    (
+        "student",
+        "raw",
+        "distillation with the unlabelled clips, against no teacher (same labelled clips and steps)",
+    ),
+    ("student", "student_labelled", "what the unlabelled clips add to distillation"),
+    (
+        "student",
+        "self_train",
+        "the enhanced teacher against a raw-frame teacher of the student's architecture",
+    ),
+    ("self_train", "raw", "self-training on the unlabelled clips, no enhanced view"),
+    ("student", "raw_long", "distillation against the raw baseline given the student's whole budget"),
+    ("student", "teacher", "the student on raw frames against its teacher on enhanced frames"),
+)
+
 # Paired differences (a - b, per seed): what each one isolates.
 COMPARISONS = (
     ("student", "raw", "distillation, from scratch (same init, data order and epochs)"),
@@ -96,14 +130,17 @@ def darkedge(args: list[str], threads: int | None) -> float:
     return time.perf_counter() - started
 
 
-def main_run(seed: int, data: str | None, out: Path) -> tuple[Path, float | None]:
-    """The seed's default pipeline (`darkedge train`) in OUT/seed<S>/main; reused when it finished before."""
+def main_run(
+    seed: int, data: str | None, out: Path, extra: tuple[str, ...] = ()
+) -> tuple[Path, float | None]:
+    """The seed's default pipeline (`darkedge train`, with `extra` arguments) in OUT/seed<S>/main; reused when it
+    finished before."""
     folder = out / f"seed{seed}"
     done = folder / "main.json"
     if done.is_file():
         record = json.loads(done.read_text())
         return Path(record["run"]), record["seconds"]
-    args = ["train", "--seed", str(seed), "--out", str(folder), "--calib", ""]
+    args = ["train", "--seed", str(seed), "--out", str(folder), "--calib", "", *extra]
     seconds = darkedge(args + (["--data", data] if data else []), threads=None)
     run = (folder / "latest").resolve()
     write_json(done, {"run": str(run), "seconds": seconds, "command": shlex.join(["darkedge", *args])})
@@ -121,8 +158,16 @@ def variant_dir(run: Path, row: Row) -> Path:
     if overrides.get("epochs") == DOUBLE:
         overrides["epochs"] = 2 * saved["train"]["epochs"]
     saved["train"].update(overrides)
-    for name in ("enhancer.pt", "teacher.pt"):
-        shutil.copy2(run / name, folder / name)
+    # the run's enhancer and teacher, the labels it kept (label_fraction < 1) when it held some back, and for the
+    # self-training control its teacher, the run's raw baseline
+    for name in (
+        "enhancer.pt",
+        "teacher.pt",
+        "labels.json",
+        *(("raw.pt",) if row.stage == "self_train" else ()),
+    ):
+        if (run / name).is_file():
+            shutil.copy2(run / name, folder / name)
     write_json(folder / "config.json", saved)
     return folder
 
@@ -157,6 +202,7 @@ def row_result(folder: Path, row: Row) -> dict[str, Any]:
         "macs": metrics["macs"],
         "params": metrics["params"],
         "epochs": config["train"]["epochs"],
+        "steps": sum(entry.get("steps", 0) for entry in history),
         "epochs_at_chance": epochs_at_chance(history, len(config["class_names"])),
         "train_seconds": round(sum(entry["seconds"] for entry in history), 1),
         "protocol": metrics["protocol"]["text"],
@@ -165,10 +211,19 @@ def row_result(folder: Path, row: Row) -> dict[str, Any]:
     }
 
 
-def run_seed(seed: int, rows: list[Row], data: str | None, out: Path, jobs: int) -> dict[str, Any]:
-    """Every row for one seed: the default pipeline first, then the variants (`jobs` at a time)."""
-    run, seconds = main_run(seed, data, out)
-    variants = [row for row in rows if not row.main]
+def run_seed(
+    seed: int,
+    rows: list[Row],
+    data: str | None,
+    out: Path,
+    jobs: int,
+    extra: tuple[str, ...] = (),
+    same_as_main: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Every row for one seed: the default pipeline first, then the variants (`jobs` at a time); a row in
+    `same_as_main` trains exactly as the main run's stage does, which stands for it."""
+    run, seconds = main_run(seed, data, out, extra)
+    variants = [row for row in rows if not row.main and row.key not in same_as_main]
     threads = max(1, usable_cores() // jobs) if jobs > 1 else None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         trained = pool.map(lambda r: train_variant(run, r, threads), variants)
@@ -182,7 +237,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summary(results: list[dict[str, Any]], rows: list[Row]) -> dict[str, Any]:
+def summary(results: list[dict[str, Any]], rows: list[Row], pairs: tuple = COMPARISONS) -> dict[str, Any]:
     """Mean and std per row, and each comparison's per-seed paired differences with their mean and std."""
     keys = {row.key for row in rows}
     table = {}
@@ -191,7 +246,7 @@ def summary(results: list[dict[str, Any]], rows: list[Row]) -> dict[str, Any]:
         mean, std = mean_std(values)
         table[row.key] = {"top1": values, "mean": mean, "std": std}
     comparisons = []
-    for a, b, what in COMPARISONS:
+    for a, b, what in pairs:
         if a in keys and b in keys:
             diffs = [round(r["rows"][a]["top1"] - r["rows"][b]["top1"], 2) for r in results]
             mean, std = mean_std(diffs)
@@ -296,6 +351,132 @@ def plot(results: list[dict[str, Any]], rows: list[Row], path: Path) -> None:
     save_figure(fig, path)
 
 
+def fraction_label(fraction: float) -> str:
+    return "all labels" if fraction >= 1 else f"{100 * fraction:g} % of the labels"
+
+
+def unlabeled_report(studies: dict[float, list[dict[str, Any]]], machine: dict[str, Any], wall: float) -> str:
+    """The Markdown report of the label-fraction study: a table and paired differences per fraction."""
+    rows = list(UNLABELED_ROWS)
+    labels = {row.key: row.label for row in rows}
+    first = next(iter(studies.values()))[0]
+    cfg, clips = first["config"], first["rows"]["teacher"]
+    lines = [
+        "# Distillation on unlabelled clips: few labels, the rest of the footage unlabelled",
+        "",
+        f"Data: `{cfg['data']}`; test split of {clips['n_clips']} clips; protocol: {clips['protocol']}. Per label "
+        "fraction F, each seed's run keeps a class-stratified fraction F of the training split's labels (fixed by "
+        "the seed: `darkedge train --set label_fraction=F`) and hands the other training clips to the student as "
+        "unlabelled clips, whose labels no stage reads. Every stage trains for the same optimiser steps whatever "
+        f"F: {cfg['epochs']} passes' worth of the whole training split (steps column), batch {cfg['batch_size']}; "
+        f"the student's batches add {cfg['unlabeled_ratio']:g} unlabelled clip per labelled clip (KL to the teacher "
+        f"only). Recipe otherwise the default ({cfg['encoder']}, input normalisation `{cfg['input_norm']}`, AdamW "
+        f"lr {cfg['lr']:g}, KD alpha {cfg['alpha']:g} beta {cfg['beta']:g} tau {cfg['tau']:g}). Top-1 (%).",
+    ]
+    for fraction, results in studies.items():
+        seeds = [r["seed"] for r in results]
+        stats = summary(results, rows, UNLABELED_COMPARISONS)
+        lines += [
+            "",
+            f"## {fraction_label(fraction)} (label_fraction {fraction:g})",
+            "",
+            "| Model | "
+            + " | ".join(f"seed {s}" for s in seeds)
+            + " | mean ± std | steps | labelled + unlabelled clips |",
+            "|---|" + "---:|" * len(seeds) + "---:|---:|---|",
+        ]
+        for row in rows:
+            cells = [r["rows"][row.key] for r in results]
+            s = stats["rows"][row.key]
+            lines.append(
+                f"| {row.label} | "
+                + " | ".join(f"{c['top1']:.2f}" for c in cells)
+                + f" | {s['mean']:.2f} ± {s['std']:.2f} | {cells[0].get('steps', '')} | {cells[0].get('clips', '')} |"
+            )
+        lines += ["", "| a - b | isolates | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± std | a > b |",
+                  "|---|---|" + "---:|" * len(seeds) + "---:|---:|"]  # fmt: skip
+        for c in stats["comparisons"]:
+            lines.append(
+                f"| {labels[c['a']]} − {labels[c['b']]} | {c['what']} | "
+                + " | ".join(f"{d:+.2f}" for d in c["diffs"])
+                + f" | {c['mean']:+.2f} ± {c['std']:.2f} | {c['wins']} of {len(seeds)} |"
+            )
+    lines += [
+        "",
+        "At all labels there are no unlabelled clips: the student's row and the KD-on-labelled-clips row are the "
+        "same training (the latter is not trained again), and the self-training control distils on the labelled "
+        "clips alone.",
+        "",
+        f"Produced by `python benchmarks/bench_premise.py --label-fractions "
+        f"{' '.join(f'{f:g}' for f in studies)}` on {time.strftime('%Y-%m-%d')}; whole study {wall / 60:.0f} min.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
+        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def unlabeled_plot(studies: dict[float, list[dict[str, Any]]], path: Path) -> None:
+    """Top-1 against the label fraction, one line per row (mean, std as error bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fractions = sorted(studies)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in UNLABELED_ROWS:
+        means, stds = [], []
+        for f in fractions:
+            values = [r["rows"][row.key]["top1"] for r in studies[f]]
+            mean, std = mean_std(values)
+            means.append(mean)
+            stds.append(std)
+        style = dict(lw=2.5, color="tab:red") if row.key == "student" else dict(lw=1.2)
+        ax.errorbar(
+            [100 * f for f in fractions], means, yerr=stds, marker="o", capsize=3, label=row.label, **style
+        )
+    ax.set_xscale("log")
+    ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g} %" for f in fractions])
+    ax.set_xlabel("training labels kept (the rest: unlabelled clips for the student)")
+    ax.set_ylabel("top-1 (%), test split; mean ± std over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Distillation on unlabelled clips, built-in data")
+    save_figure(fig, path)
+
+
+def unlabeled_study(args) -> None:
+    """--label-fractions: every fraction's seeds and rows, reports written after every seed."""
+    rows, started = list(UNLABELED_ROWS), time.perf_counter()
+    studies: dict[float, list[dict[str, Any]]] = {}
+    for fraction in args.label_fractions:
+        out = args.out.parent / f"{args.out.name}_unlabeled" / f"labels{fraction:g}"
+        same = ("student_labelled",) if fraction >= 1 else ()
+        for seed in args.seeds:
+            result = run_seed(
+                seed, rows, args.data, out, args.jobs, ("--set", f"label_fraction={fraction:g}"), same
+            )
+            for key in same:
+                result["rows"][key] = dict(result["rows"]["student"], same_as="student")
+            for key, row in result["rows"].items():
+                metrics = json.loads((Path(row["folder"]) / "metrics.json").read_text())
+                stage = next(r.stage for r in rows if r.key == key)
+                unlabeled = (metrics[stage].get("unlabeled") or {}).get("clips", 0)
+                row["clips"] = f"{metrics[stage].get('labelled_clips', '?')} + {unlabeled}"
+            studies.setdefault(fraction, []).append(result)
+            machine = machine_info()
+            write_json(args.results / "unlabeled.json", {"schema": 1, "machine": machine, "rows": [r.__dict__ for r in rows],
+                        "studies": {f"{f:g}": {"summary": summary(r, rows, UNLABELED_COMPARISONS), "seeds": r} for f, r in studies.items()}})  # fmt: skip
+            write_text(
+                args.results / "unlabeled.md",
+                unlabeled_report(studies, machine, time.perf_counter() - started),
+            )
+            unlabeled_plot(studies, args.results / "unlabeled.png")
+    print((args.results / "unlabeled.md").read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -308,7 +489,13 @@ def main() -> None:
         "--jobs", type=int, default=1, help="variant trainings at a time (each gets cores/jobs)"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where premise.{md,json,png} go")
+    parser.add_argument(
+        "--label-fractions", type=float, nargs="+", default=None, help="the unlabelled-clips study instead"
+    )
     args = parser.parse_args()
+    if args.label_fractions:
+        unlabeled_study(args)
+        return
     unknown = set(args.rows) - {row.key for row in ROWS}
     if unknown:
         parser.error(

@@ -270,7 +270,7 @@ def enhance_apply(
     help="Train enhancer, teacher, distilled student and the raw baseline into one run directory (--stage "
     "two_stream adds the two-stream baseline); print the table.\n\n"
     "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
-    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained, --unlabeled). An existing run (--run, --resume) may change "
+    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained, --unlabeled, --cache). An existing run (--run, --resume) may change "
     f"only {', '.join(RUN_SETTINGS)}.",
 )
 @click.option(
@@ -288,6 +288,11 @@ def enhance_apply(
     default=None,
     help="Unlabelled footage for the student (KL to the teacher only): a folder of videos, a list file or long "
     "recordings.",
+)
+@click.option(
+    "--cache",
+    default=None,
+    help="Decode each video once: auto (inter-coded video, in ~/.cache/darkedge/clips), off, or a folder.",
 )
 @WORKERS
 @click.option("--out", default=RUNS_DIR, show_default=True, help="Where new run directories go.")

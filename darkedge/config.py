@@ -45,6 +45,10 @@ class TrainConfig:
     frame_step: int = 4  # 8 frames x 4 span the built-in clips' 32 frames
     resize: int = 54
     crop: int = 48
+    # decode once (darkedge.data.cache): "auto" caches inter-coded video (H.264 ...) in ~/.cache/darkedge/clips,
+    # "off" decodes every clip every epoch, anything else is the cache's folder; at most cache_gb on disk
+    cache: str = "auto"
+    cache_gb: float = 20.0
     eval_clips: int = 1  # evaluation protocol: clips x crops per video, logits averaged
     eval_crops: int = 1
     # optimisation, the same budget for every classifier stage; at 12 epochs the cosine schedule ran out while
@@ -166,7 +170,7 @@ AT_LEAST_ONE = ("num_frames", "frame_step", "resize", "crop", "eval_clips", "eva
 
 # What an existing run (--run, --resume) may change: where its clips are and how it runs, never what its checkpoints
 # hold or how its stages compare (architecture, sampling, optimisation, seed).
-RUN_SETTINGS = ("data", "video_root", "epochs", "workers", "eval_every", "amp")
+RUN_SETTINGS = ("data", "video_root", "epochs", "workers", "eval_every", "amp", "cache", "cache_gb")
 
 
 PRESETS: dict[str, TrainConfig] = {

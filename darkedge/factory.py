@@ -17,6 +17,7 @@ from darkedge.checkpoint import load_checkpoint
 from darkedge.config import TrainConfig
 from darkedge.enhance import load_enhancer
 from darkedge.models import ClassifierConfig, build_model, load_model
+from darkedge.models.efficientnet_lite import LITE_SIZES
 from darkedge.names import STAGE_KINDS, STUDENT_MODELS
 from darkedge.run import Run, check_classes
 
@@ -44,6 +45,7 @@ def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[st
             pretrained=cfg.pretrained if (encoder, width) == (cfg.encoder, 1.0) else None,
             input_norm=cfg.input_norm,
             width=width,
+            **({"mean": None, "std": None} if encoder in LITE_SIZES else {}),  # the encoder's own constants
         )
     )
 

@@ -67,6 +67,7 @@ class Run:
             feeding=cfg.feeding(model),
             train=train,
             skip_unreadable=True,
+            cache=self.clip_cache(index.samples),
             seed=cfg.seed,
         )
         if not train:
@@ -78,6 +79,17 @@ class Run:
         """The paths of the training clips that keep their labels (RUN/labels.json), or None: all do."""
         path = self.path / LABELS
         return set(json.loads(path.read_text())["labelled"]) if path.is_file() else None
+
+    def training_clips(self) -> int:
+        """How many clips the training split holds, labelled or not (with labels held back: both parts)."""
+        path = self.path / LABELS
+        if path.is_file():
+            split = json.loads(path.read_text())
+            return len(split["labelled"]) + len(split["held_back"])
+        from darkedge.data.lists import open_dataset
+
+        cfg = self.config
+        return len(open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root).samples)
 
     def labelled(self, index):
         """The training clips that keep their labels: all of them, or those RUN/labels.json lists (by path only:
@@ -119,13 +131,16 @@ class Run:
         """A training ClipDataset over `unlabeled`'s clips, cut as the teacher's (the student sees its view)."""
         from darkedge.data.dataset import ClipDataset
 
+        feeding, cache = self.config.feeding("teacher"), self.clip_cache(unlabeled.index.samples)
         return ClipDataset(
-            unlabeled.index,
-            self.config.feeding("teacher"),
-            train=True,
-            skip_unreadable=True,
-            seed=self.config.seed,
+            unlabeled.index, feeding, train=True, skip_unreadable=True, seed=self.config.seed, cache=cache
         )
+
+    def clip_cache(self, samples):
+        """The clip cache the run's `cache` setting gives these clips (darkedge.data.cache), or None."""
+        from darkedge.data.cache import open_cache
+
+        return open_cache(self.config.cache, samples, self.config.cache_gb)
 
     def protocol(self, model: str) -> dict[str, Any]:
         """The evaluation protocol every accuracy of `model` in this run is measured with."""

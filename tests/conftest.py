@@ -16,6 +16,14 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _clip_cache_in_a_temporary_folder(tmp_path_factory):
+    """`cache auto` writes to ~/.cache/darkedge/clips: the tests' clips go to a folder of their own instead."""
+    import darkedge.data.cache
+
+    darkedge.data.cache.DEFAULT_DIR = tmp_path_factory.mktemp("clip_cache")
+
+
 @pytest.fixture(scope="session")
 def qrun(tmp_path_factory) -> Path:
     """A tiny run directory after `darkedge calib build` and `darkedge quantize` (tests copy it to change it)."""

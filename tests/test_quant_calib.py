@@ -100,7 +100,7 @@ def test_calib_build_from_a_run_keeps_the_video_root_given(monkeypatch, tmp_path
 
     seen = {}
 
-    def build(data, out, num_clips, seed, video_root=None, fold=None):
+    def build(data, out, num_clips, seed, video_root=None, fold=None, relabel=None):
         seen.update(data=data, video_root=video_root, fold=fold)
         return {
             "chosen": 0,
@@ -111,7 +111,8 @@ def test_calib_build_from_a_run_keeps_the_video_root_given(monkeypatch, tmp_path
         }
 
     config = types.SimpleNamespace(data="run-data", video_root="run-videos", fold=2)
-    monkeypatch.setattr(calib, "open_run", lambda run_dir: types.SimpleNamespace(config=config))
+    run = types.SimpleNamespace(config=config, hide_held_back=lambda index: index)
+    monkeypatch.setattr(calib, "open_run", lambda run_dir: run)
     monkeypatch.setattr(calib, "build_calibration_set", build)
     args = ["calib", "build", "--out", str(tmp_path / "c")]
     assert CliRunner().invoke(main, [*args, "--video-root", "mine"]).exit_code == 0

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from darkedge.data.cache import ClipCache
 from darkedge.data.lists import DataIndex
 from darkedge.data.sampling import sample_indices
 from darkedge.data.transforms import to_tensor, transform_clip
@@ -35,6 +36,7 @@ class ClipDataset(Dataset):
         num_crops: int = 1,
         skip_unreadable: bool = False,
         seed: int = 0,
+        cache: ClipCache | None = None,
     ):
         if train and (num_clips > 1 or num_crops > 1):
             raise ValueError("multi-clip / multi-crop views are for evaluation only")
@@ -45,6 +47,7 @@ class ClipDataset(Dataset):
         self.num_crops = num_crops
         self.skip_unreadable = skip_unreadable
         self.seed = seed
+        self.cache = cache  # decoded frames at the feeding's resize (darkedge.data.cache), when given
         # in shared memory, so that DataLoader workers that live across epochs see set_epoch too
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._frame_counts: dict[int, int] = {}
@@ -69,7 +72,10 @@ class ClipDataset(Dataset):
     def _count(self, i: int) -> int:
         if i not in self._frame_counts:
             sample = self.index.samples[i]
-            self._frame_counts[i] = sample.num_frames or count_frames(sample.path)
+            cached = None
+            if self.cache is not None and not sample.num_frames:
+                cached = self.cache.count(sample.path, self.feeding.resize)
+            self._frame_counts[i] = sample.num_frames or cached or count_frames(sample.path)
         return self._frame_counts[i]
 
     def load(self, i: int) -> torch.Tensor:
@@ -79,9 +85,10 @@ class ClipDataset(Dataset):
         indices = sample_indices(
             self._count(i), feed.frames, feed.frame_step, self.train, self.num_clips, rng
         )
-        frames = read_frames(
-            sample.path, indices.ravel() + sample.start
-        )  # a stretch of a long video: from start
+        wanted = indices.ravel() + sample.start  # a stretch of a long video: from its start
+        frames = self.cache.read(sample.path, wanted, feed.resize) if self.cache is not None else None
+        if frames is None:
+            frames = read_frames(sample.path, wanted)
         frames = frames.reshape(*indices.shape, *frames.shape[1:])
         views = [
             to_tensor(view)

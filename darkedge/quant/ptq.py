@@ -38,8 +38,9 @@ def quantize_ptq(model: nn.Module, batches: Iterable[torch.Tensor], smooth_quant
             smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
         )
     batches = list(batches)
-    # the ops of every InputNorm (module attribute `normalise`), e.g. backbone/normalise/mean/0
-    float_ops = nncf.IgnoredScope(patterns=[r"(.*/)?normalise/.*"], validate=False)
+    # the ops of every InputNorm (module attribute `normalise`), e.g. backbone/normalise/mean/0, and of every
+    # temporal shift (`shift`: slices and concatenations, which move values and have nothing to quantize)
+    float_ops = nncf.IgnoredScope(patterns=[r"(.*/)?normalise/.*", r"(.*/)?shift/.*"], validate=False)
     transformer = any(isinstance(module, Block) for module in model.modules())
     quantized = nncf.quantize(
         copy.deepcopy(model).eval().cpu(),

@@ -9,6 +9,7 @@ each seeing its own view of them (darkedge.data.views), so the teacher's logits 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from darkedge.errors import DarkedgeError
 from darkedge.factory import classifier_config, enhancer_state, load_stage, with_enhancer
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
-from darkedge.run import Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
+from darkedge.run import LABELS, Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
 from darkedge.settings import merge_settings
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.engine import RESUME_FILE
@@ -150,6 +151,22 @@ def _warm_start(student: nn.Module, teacher: nn.Module, run: Run) -> None:
         raise DarkedgeError(f"student_init 'teacher': {e}; set student_init=scratch") from None
 
 
+def labelled_budget(cfg: TrainConfig, labelled: int, split: int) -> TrainConfig:
+    """The budget of a stage that trains on `labelled` of the training split's `split` clips (label_fraction < 1):
+    the same optimiser steps as the whole split would give (`epochs` passes over all of it, warm-up likewise),
+    so that every label fraction trains as long; `cfg` itself when max_steps is set."""
+    if cfg.max_steps or not labelled:
+        return cfg
+    per_split, per_labelled = math.ceil(split / cfg.batch_size), math.ceil(labelled / cfg.batch_size)
+    steps = cfg.epochs * per_split
+    return replace(
+        cfg,
+        max_steps=steps,
+        epochs=math.ceil(steps / per_labelled),
+        warmup_epochs=cfg.warmup_epochs * per_split / per_labelled,
+    )
+
+
 def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[str, Any]:
     """Train one of teacher / student / raw / two_stream / self_train with the run's budget; returns its metrics.
 
@@ -180,6 +197,8 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
         if teacher is not None and cfg.student_init == "teacher":
             _warm_start(model, teacher, run)
     train_set = run.dataset("train", "teacher", train=True)
+    if (run.path / LABELS).is_file():  # labels held back: the steps the whole split would give
+        cfg = labelled_budget(cfg, len(train_set), run.training_clips())
     unlabeled = run.unlabeled() if teacher is not None and cfg.unlabeled_ratio > 0 else None
     metrics = fit(
         model,
