@@ -6,6 +6,7 @@ choices the options offer come from darkedge.names, which imports nothing.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -568,3 +569,5 @@ def infer(sources: tuple[str, ...], config_file, sets, **flags) -> None:
     flags["sources"] = list(sources) or None
     summary = run_infer(_settings("darkedge.infer.run:InferConfig", flags, sets, config_file))
     click.echo(summary.format(), err=True)
+    if summary.stopped_by:  # stopped by a signal: the conventional 128 + its number (SIGTERM 143, SIGINT 130)
+        sys.exit(128 + signal.Signals[summary.stopped_by])

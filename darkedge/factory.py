@@ -33,6 +33,7 @@ def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[st
     encoder, width = cfg.encoder, 1.0
     if model in STUDENT_MODELS:
         encoder, width = cfg.student_encoder or cfg.encoder, cfg.student_width
+    pretrained = cfg.pretrained if (encoder, width) == (cfg.encoder, 1.0) else None
     return asdict(
         ClassifierConfig(
             encoder=encoder,
@@ -42,9 +43,10 @@ def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[st
             img_size=feeding.crop,
             head_depth=cfg.head_depth,
             dropout=cfg.dropout,
-            pretrained=cfg.pretrained if (encoder, width) == (cfg.encoder, 1.0) else None,
+            pretrained=pretrained,
             input_norm=cfg.input_norm,
             width=width,
+            freeze_blocks=cfg.freeze_blocks if pretrained else 0,  # only pretrained layers are worth keeping
             **({"mean": None, "std": None} if encoder in LITE_SIZES else {}),  # the encoder's own constants
         )
     )

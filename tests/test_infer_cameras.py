@@ -69,7 +69,8 @@ def assert_ordered(events: list[dict]) -> None:
     assert [e["window"] for e in events] == list(range(len(events)))
     starts = [e["frames"][0] for e in events]
     times = [e["time"] for e in events]
-    assert starts == sorted(set(starts)) and times == sorted(set(times))
+    # frames read in one burst (a stream catching up) can share a millisecond: times never go back
+    assert starts == sorted(set(starts)) and times == sorted(times)
 
 
 def test_three_cameras_one_killed_and_restarted(tmp_path, models):
@@ -158,7 +159,7 @@ def test_garbage_camera_metrics_and_sigterm(tmp_path, models):
         reader.join(timeout=10)
         for camera in [*good, garbage]:
             camera.stop()
-    assert process.returncode == 0, "".join(stderr)
+    assert process.returncode == 143, "".join(stderr)  # 128 + SIGTERM, after the summary
     assert not any("Traceback" in line or "FFMPEG" in line or "[mjpeg" in line for line in stderr)
     warnings = [line for line in stderr if "bad" in line and not line.startswith("camera bad:")]
     assert len(warnings) == 1 and "cannot open stream or decode its frames" in warnings[0]

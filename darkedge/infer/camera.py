@@ -1,8 +1,9 @@
 """A camera: one SOURCE read on a thread of its own into a small bounded buffer of prepared frames.
 
-The reader thread decodes each frame and prepares it for the model (resize and centre crop, the work of
-darkedge.infer.window.prepare_frame), so decoding and preparing run beside inference, one thread per camera
-(OpenCV releases the GIL while it works). A live camera's buffer drops its oldest frame when inference is
+The reader thread decodes each frame a window will use and prepares it for the model (resize and centre crop,
+the work of darkedge.infer.window.prepare_frame), so decoding and preparing run beside inference, one thread per
+camera (OpenCV releases the GIL while it works); the frames no window uses are received and counted, never
+decoded (`wanted`), and an MJPEG frame is decoded at the smallest scale that still covers the model's resize. A live camera's buffer drops its oldest frame when inference is
 behind, and counts it: the box sheds load instead of building a queue, and the lag stays bounded. A file's
 reader waits for room instead, so a file is read in full, at full speed, and the run stays deterministic.
 
@@ -20,7 +21,8 @@ from collections.abc import Callable
 import numpy as np
 
 from darkedge.data.video import VideoError
-from darkedge.infer.sources import Frame, Source
+from darkedge.infer.mjpeg import decode_jpeg
+from darkedge.infer.sources import Frame, Source, Wanted
 from darkedge.infer.stats import CameraStats
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class Camera:
         keep_images: bool = False,
         strict: bool = False,
         arrivals: Arrivals | None = None,
+        wanted: Wanted | None = None,
+        decode_height: int | None = None,
     ):
         self.name = name
         self.sources = sources
@@ -77,6 +81,12 @@ class Camera:
         )
         self._prepare = prepare
         self._keep_images = keep_images  # the annotated video needs the full frames
+        self._wanted = (
+            None if keep_images else wanted
+        )  # (frame, stream start) -> decode it (None: every frame)
+        self._decode_height = (
+            None if keep_images else decode_height
+        )  # an MJPEG frame's smallest useful height
         self._capacity = max(1, buffer)
         self._frames: collections.deque[Frame] = collections.deque()
         self._ready = threading.Condition()
@@ -113,8 +123,16 @@ class Camera:
                     break
                 self._current = source
                 try:
-                    for frame in source.frames(self._halt):
+                    for frame in source.frames(self._halt, self._wanted):
                         self.stats.frame_read(frame.arrived)
+                        if frame.skipped:  # no window uses it
+                            continue
+                        if frame.jpeg is not None:
+                            frame.image, frame.jpeg = decode_jpeg(frame.jpeg, self._decode_height), None
+                            if frame.image is None:  # a part that is no decodable JPEG: a lost frame
+                                self.stats.dropped += 1
+                                continue
+                        self.stats.decoded += 1
                         frame.pixels = self._prepare(frame.image)
                         if not self._keep_images:
                             frame.image = None

@@ -10,7 +10,8 @@ predictor call, then smooths each camera's scores and writes its events. A camer
 nobody. The model is fed as its file says (darkedge.feeding); a window starts every `hop` frames.
 
 Ctrl-C and SIGTERM set a stop flag instead of raising, so the loop finishes the batch in hand, closes the
-event file and the annotated videos, and returns the summary (exit code 0 for a requested stop).
+event file and the annotated videos, and returns the summary; the command then exits 128 + the signal (143 for
+SIGTERM, as systemd expects of a stopped service).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from darkedge.infer.loop import CameraState, InferLoop
 from darkedge.infer.smoothing import Smoother
 from darkedge.infer.sources import Backoff, open_sources, quiet_video_logs, read_sources_file, split_name
 from darkedge.infer.summary import Summary
-from darkedge.infer.window import SlidingWindow, prepare_frame
+from darkedge.infer.window import SlidingWindow, WindowGrid, prepare_frame
 from darkedge.runtime import Predictor, load_predictor, metadata
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class InferConfig:
     reconnect: tuple[float, float] = (0.5, 8.0)  # a stream's reconnect back-off: first and longest wait, s
     metrics_port: int | None = None  # serve /metrics and /healthz here (0: any free port)
     metrics_host: str = "127.0.0.1"
+    # decode every frame at full size, as darkedge did before it decoded only the frames a window uses (for
+    # comparison: the windows are the same within the scaled JPEG decoder's rounding)
+    decode_all: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str):
@@ -143,7 +147,12 @@ def source_specs(cfg: InferConfig) -> list[str]:
 
 
 def open_cameras(
-    specs: list[str], cfg: InferConfig, prepare: Callable[[np.ndarray], np.ndarray], arrivals: Arrivals
+    specs: list[str],
+    cfg: InferConfig,
+    prepare: Callable[[np.ndarray], np.ndarray],
+    arrivals: Arrivals,
+    grid: WindowGrid | None = None,
+    decode_height: int | None = None,
 ) -> list[Camera]:
     """One camera per SOURCE, not started. With one SOURCE, a stream that cannot be opened or a file that
     cannot be read is an error; with several, such a camera is retried (streams) or skipped (files)."""
@@ -158,7 +167,11 @@ def open_cameras(
             raise DarkedgeError(f"{camera_name}: given twice (tell the cameras apart with NAME=SOURCE)")
         strict = single and not Path(target).is_dir()
         keep_images = cfg.annotate is not None
-        cameras.append(Camera(camera_name, sources, cfg.buffer, prepare, keep_images, strict, arrivals))
+        wanted = grid.needed if grid is not None else None
+        camera = Camera(
+            camera_name, sources, cfg.buffer, prepare, keep_images, strict, arrivals, wanted, decode_height
+        )
+        cameras.append(camera)
     return cameras
 
 
@@ -215,7 +228,8 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     with quiet_video_logs():
         try:
             prepare = functools.partial(prepare_frame, feeding=feeding)
-            summary.cameras = open_cameras(specs, cfg, prepare, arrivals)
+            grid, height = (None, None) if cfg.decode_all else (WindowGrid(feeding, hop), feeding.resize)
+            summary.cameras = open_cameras(specs, cfg, prepare, arrivals, grid, height)
             states = [
                 CameraState(camera, SlidingWindow(feeding, hop), Smoother(cfg.smooth))
                 for camera in summary.cameras

@@ -1,9 +1,15 @@
 """Where frames come from: a video file, a folder of videos, a network stream (RTSP/HTTP) or a camera.
 
-A source is an iterator of frames (`frames(stop)`); the thread that reads it and the bounded buffer it fills
-belong to the camera (darkedge.infer.camera). A file gives every frame in order. A network stream that
+A source is an iterator of frames (`frames(stop, wanted)`); the thread that reads it and the bounded buffer it
+fills belong to the camera (darkedge.infer.camera). A file gives every frame in order. A network stream that
 stops is reopened with exponential back-off, and frame numbers and times keep increasing across reconnects;
 the log says when a stream is lost and when it is back, once each, not at every attempt.
+
+`wanted(index, start)` says which frames a window will use (darkedge.infer.window.WindowGrid): the others are
+counted but not decoded. Through OpenCV (files, RTSP, cameras) such a frame is only grabbed: the codec still
+decodes it (inter-coded video needs it as a reference) but it is never converted to BGR. An MJPEG-over-HTTP
+stream is read by darkedge.infer.mjpeg instead: every frame's bytes are received, and only the wanted ones
+decoded, by the camera, at the scale the model needs.
 
 OpenCV opens one stream at a time (its FFmpeg backend holds a process-wide lock while it opens and probes a
 stream): a camera that answers with garbage, or not at all, delays the (re)connection of the others by up to
@@ -21,7 +27,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +37,7 @@ import numpy as np
 
 from darkedge.data.video import DEFAULT_FPS, VIDEO_EXTENSIONS, VideoError, frame_rate
 from darkedge.errors import DarkedgeError
+from darkedge.infer.mjpeg import MjpegReader, NotMjpeg
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,10 @@ class Frame:
 
     `arrived` is when it was read (time.monotonic), for the lag from arrival to the window's result;
     `pixels` is the frame prepared for the model (set by the camera's reader thread); `image` is dropped
-    (None) once prepared unless an annotated video needs it; `source` is what it was read from.
+    (None) once prepared unless an annotated video needs it; `source` is what it was read from. A frame no
+    window uses is not decoded (`skipped`); an MJPEG stream's frame comes as its JPEG bytes (`jpeg`), decoded by
+    the camera's reader at the size the model needs. `start` is the number of the stream's first frame since it
+    (re)connected: where its windows' grid starts.
     """
 
     image: np.ndarray | None
@@ -55,6 +65,9 @@ class Frame:
     arrived: float = 0.0
     pixels: np.ndarray | None = None
     source: FileSource | LiveSource | None = None
+    start: int = 0
+    jpeg: bytes | None = None
+    skipped: bool = False
 
 
 @dataclass
@@ -77,8 +90,9 @@ class FileSource:
         self.reconnects = 0
         self.state = "connecting"
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        """Every frame of the file in order; a file OpenCV cannot decode at all is a one-line error."""
+    def frames(self, stop: threading.Event, wanted: Wanted | None = None) -> Iterator[Frame]:
+        """Every frame of the file in order (those not `wanted` not decoded); a file OpenCV cannot decode at all
+        is a one-line error."""
         capture = cv2.VideoCapture(str(self.path))
         try:
             if not capture.isOpened():
@@ -87,10 +101,13 @@ class FileSource:
             self.state = "connected"
             index = 0
             while not stop.is_set():
-                ok, image = capture.read()
+                skip = wanted is not None and not wanted(index, 0)
+                ok, image = (capture.grab(), None) if skip else capture.read()
                 if not ok:
                     break
-                yield Frame(image, index, index / self.fps, arrived=time.monotonic(), source=self)
+                yield Frame(
+                    image, index, index / self.fps, arrived=time.monotonic(), source=self, skipped=skip
+                )
                 index += 1
             if index == 0 and not stop.is_set():
                 raise VideoError(f"{self.path}: no decodable frames (corrupt or empty video)")
@@ -116,9 +133,10 @@ class LiveSource:
         self.reconnects = 0
         self.fps = DEFAULT_FPS
         self.state = "connecting"  # then "connected" / "reconnecting"
-        self._capture: cv2.VideoCapture | None = None
+        self._capture: cv2.VideoCapture | MjpegReader | None = None
         self._lost_at: float | None = None  # when the stream was lost, while it is being reconnected
         self._started = time.monotonic()
+        self._mjpeg = url_scheme(str(target)) in ("http", "https")  # until the server says it is not MJPEG
         if required:
             self._capture = self._open()
             if self._capture is None:
@@ -129,8 +147,15 @@ class LiveSource:
                 )
                 raise DarkedgeError(what)
 
-    def _open(self) -> cv2.VideoCapture | None:
-        """One attempt to open the stream; None when it fails."""
+    def _open(self) -> cv2.VideoCapture | MjpegReader | None:
+        """One attempt to open the stream: an HTTP URL as MJPEG, unless it turns out not to be; None when it fails."""
+        if self._mjpeg:
+            try:
+                return MjpegReader(str(self.target), NETWORK_TIMEOUT_MS / 1000)
+            except NotMjpeg:
+                self._mjpeg = False  # another kind of HTTP stream: OpenCV's FFmpeg reader, from now on
+            except OSError:
+                return None
         if isinstance(self.target, int):
             capture = cv2.VideoCapture(self.target)
         else:
@@ -147,21 +172,33 @@ class LiveSource:
         self.fps = frame_rate(capture)
         return capture
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        """Frames as they are read, until `stop`; a stream that stops or never opens is retried with back-off."""
+    def frames(self, stop: threading.Event, wanted: Wanted | None = None) -> Iterator[Frame]:
+        """Frames as they are read, until `stop`, those not `wanted` not decoded; a stream that stops or never
+        opens is retried with back-off."""
         capture, self._capture = self._capture, None
-        index, gap, delay = 0, False, self.backoff.initial
+        index, start, gap, delay = 0, 0, False, self.backoff.initial
         try:
             while not stop.is_set():
                 if capture is None:
                     capture = self._open()
-                    gap = index > 0
+                    gap, start = index > 0, index  # a new stream: its windows' grid starts here
                 if capture is not None:
-                    ok, image = capture.read()
+                    skip = wanted is not None and not wanted(index, start)
+                    image, jpeg = None, None
+                    if isinstance(capture, MjpegReader):
+                        jpeg = capture.read()
+                        ok = jpeg is not None
+                    elif skip:
+                        ok = capture.grab()
+                    else:
+                        ok, image = capture.read()
                     if ok:
                         now = time.monotonic()
                         self._connected(now)
-                        yield Frame(image, index, now - self._started, gap, arrived=now, source=self)
+                        yield Frame(
+                            image, index, now - self._started, gap, now, None, self, start,
+                            None if skip else jpeg, skip,
+                        )  # fmt: skip
                         index, gap, delay = index + 1, False, self.backoff.initial
                         continue
                     capture.release()
@@ -201,6 +238,7 @@ class LiveSource:
 
 
 Source = FileSource | LiveSource
+Wanted = Callable[[int, int], bool]  # (frame number, the stream's first frame number) -> decode it?
 
 
 def url_scheme(spec: str) -> str | None:

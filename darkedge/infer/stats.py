@@ -117,6 +117,7 @@ class CameraStats:
     # reader side
     frames_in: int = 0
     dropped: int = 0  # frames the bounded buffer dropped because inference was behind
+    decoded: int = 0  # frames decoded: those a window uses (every frame with --set decode_all=true)
     skipped: list[str] = field(default_factory=list)  # unreadable files (a folder goes on without them)
     # inference side
     frames_out: int = 0

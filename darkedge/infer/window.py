@@ -5,9 +5,11 @@ Each frame is prepared once when it arrives (BGR -> RGB, resized to the feeding'
 its crop, as evaluation does), so a window is only a stack of frames already prepared. The window spans
 (T - 1) * frame_step + 1 frames of the stream.
 
-Windows are due on a fixed grid of frame numbers: the first when the span is full, then every `hop` frames.
-A live camera may drop frames when inference falls behind; a window due whose frames are not all there is
-skipped and counted, never run on frames that are not `frame_step` apart. After a reconnect the grid starts over.
+Windows are due on a fixed grid of frame numbers: the first when the span is full, then every `hop` frames,
+counted from the first frame of the stream (`Frame.start`, which a reconnect moves). A live camera may drop
+frames when inference falls behind; a window due whose frames are not all there is skipped and counted, never run
+on frames that are not `frame_step` apart. Because the grid is known in advance, so is every frame a window will
+use (`WindowGrid.needed`): a camera's reader decodes those and no others (darkedge.infer.camera).
 """
 
 from __future__ import annotations
@@ -28,6 +30,22 @@ def prepare_frame(image: np.ndarray, feeding: Feeding) -> np.ndarray:
     as evaluation does it (darkedge.data.transforms), so a deployed model sees what it was tested on."""
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return transform_clip(rgb[None], train=False, resize=feeding.resize, crop=feeding.crop)[0][0]
+
+
+class WindowGrid:
+    """Which frames of a stream the windows use: windows of `feeding.frames` frames `frame_step` apart, one
+    every `hop` frames from the stream's first frame."""
+
+    def __init__(self, feeding: Feeding, hop: int):
+        self.span, self.step, self.hop = feeding.span, feeding.frame_step, hop
+
+    def needed(self, index: int, start: int = 0) -> bool:
+        """Whether frame `index` of a stream whose grid starts at frame `start` is part of some window."""
+        offset = index - start
+        if offset < 0:
+            return False
+        first = max(0, -(-(offset - self.span + 1) // self.hop))  # the earliest window that can hold it
+        return any((offset - k * self.hop) % self.step == 0 for k in range(first, offset // self.hop + 1))
 
 
 @dataclass
@@ -61,7 +79,7 @@ class SlidingWindow:
             frame.pixels = prepare_frame(frame.image, self.feeding)
         if frame.after_gap or self._due is None or (self._frames and frame.index <= self._frames[-1].index):
             self.reset()
-            self._due = frame.index + self.span - 1
+            self._due = frame.start + self.span - 1  # the stream's grid, whichever of its frames came first
         self._frames.append(frame)
         if frame.index < self._due:
             return None

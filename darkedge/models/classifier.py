@@ -47,6 +47,7 @@ class ClassifierConfig:
     std: list[float] | None = field(default_factory=lambda: list(IMAGENET_STD))
     input_norm: str = "fixed"  # "fixed": (x - mean) / std; "clip": each clip by its own mean / std
     width: float = 1.0
+    freeze_blocks: int = 0  # EfficientNet-Lite: its stem and first N blocks are not trained
 
     def __post_init__(self):
         if self.encoder not in ENCODERS:
@@ -60,6 +61,10 @@ class ClassifierConfig:
         if self.input_norm not in INPUT_NORMS:
             raise DarkedgeError(
                 f"classifier config: unknown input_norm '{self.input_norm}' (choose from {', '.join(INPUT_NORMS)})"
+            )
+        if self.freeze_blocks and self.encoder not in LITE_SIZES:
+            raise DarkedgeError(
+                f"classifier config: freeze_blocks is for the EfficientNet-Lite encoders, not '{self.encoder}'"
             )
         if self.num_classes < 1 or self.num_frames < 1 or self.img_size < 1 or not self.width > 0:
             raise DarkedgeError(
@@ -81,11 +86,13 @@ class ClassifierConfig:
 
 
 def build_encoder(
-    name: str, img_size: int, width: float = 1.0
+    name: str, img_size: int, width: float = 1.0, frozen: int = 0
 ) -> VisionTransformer | R2Plus1D | X3D | EfficientNetLite:
     """A frame or clip encoder by name, its channels scaled by `width`; each maps (B, 3, T, H, W) to tokens (B, n, dim)."""
     if name in LITE_SIZES:
-        return EfficientNetLite(dataclasses.replace(LITE_SIZES[name], img_size=img_size).scaled(width))
+        return EfficientNetLite(
+            dataclasses.replace(LITE_SIZES[name], img_size=img_size).scaled(width), frozen
+        )
     if name in VIT_SIZES:
         return VisionTransformer(dataclasses.replace(VIT_SIZES[name], img_size=img_size).scaled(width))
     if name in X3D_SIZES:
@@ -124,7 +131,7 @@ class ClipFeatures(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         self.normalise = InputNorm(cfg)
-        self.encoder = build_encoder(cfg.encoder, cfg.img_size, cfg.width)
+        self.encoder = build_encoder(cfg.encoder, cfg.img_size, cfg.width, cfg.freeze_blocks)
         self.dim = self.encoder.dim
         if cfg.head == "bert":
             heads = cfg.head_heads or self.encoder.num_heads

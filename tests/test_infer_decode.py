@@ -1,0 +1,234 @@
+"""Decoding only what the model looks at: the window grid, scaled JPEG decoding, the MJPEG reader, RTSP cameras
+on a real loopback server, a stream that changes resolution, and SIGTERM to a whole process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers_infer import run_in_background, wait_for
+from test_infer_cameras import assert_ordered, events_by_camera
+
+from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
+from benchmarks.rtsp_server import RtspCamera, available
+from darkedge.feeding import Feeding
+from darkedge.infer.mjpeg import MjpegReader, decode_jpeg, jpeg_size, reduction
+from darkedge.infer.sources import Frame
+from darkedge.infer.window import SlidingWindow, WindowGrid, prepare_frame
+
+needs_rtsp = pytest.mark.skipif(not available(), reason="no GStreamer RTSP server (.ci/run installs it)")
+
+
+@pytest.mark.parametrize(
+    ("frames", "step", "hop", "start"), [(8, 4, 14, 0), (4, 2, 2, 3), (3, 1, 5, 0), (8, 4, 1, 7)]
+)
+def test_the_grid_names_exactly_the_frames_the_windows_use(frames, step, hop, start):
+    feeding = Feeding(frames, step, 18, 16)
+    window, grid = SlidingWindow(feeding, hop), WindowGrid(feeding, hop)
+    used: set[int] = set()
+    last_first = start
+    for index in range(start, start + 120):
+        frame = Frame(None, index, index / 15, start=start, pixels=np.zeros((16, 16, 3), np.uint8))
+        ready = window.push(frame)
+        if ready is not None:
+            used.update(range(ready.first.index, ready.last.index + 1, step))
+            last_first = ready.first.index
+    needed = {i for i in range(start, start + 120) if grid.needed(i, start)}
+    assert needed >= used  # every frame a window used was decoded ...
+    assert all(i >= last_first + hop for i in needed - used)  # ... and no other, but of the windows not yet due
+
+
+def test_windows_from_only_the_needed_frames_decoded_small_are_the_old_windows():
+    """Feed one stream both ways: every frame decoded whole (before), or only the grid's frames, each at the
+    smallest JPEG scale that covers the resize (now): the same windows, the same frames, pixels within rounding."""
+    feeding, hop = Feeding(8, 4, 54, 48), 14
+    jpegs = encode(dark_frames(320, 240, count=90, seed=2), quality=90)
+    assert reduction(240, 54) == 4 and decode_jpeg(jpegs[0], 54).shape == (60, 80, 3)  # OpenCV honours it
+    assert jpeg_size(jpegs[0]) == (240, 320)
+    old, new = SlidingWindow(feeding, hop), SlidingWindow(feeding, hop)
+    grid = WindowGrid(feeding, hop)
+    before, after, decoded = [], [], 0
+    for i, data in enumerate(jpegs):
+        full = Frame(
+            None, i, i / 15, pixels=prepare_frame(cv2.imdecode(np.frombuffer(data, np.uint8), 1), feeding)
+        )
+        if (w := old.push(full)) is not None:
+            before.append(w)
+        if grid.needed(i):
+            decoded += 1
+            small = Frame(None, i, i / 15, pixels=prepare_frame(decode_jpeg(data, feeding.resize), feeding))
+            if (w := new.push(small)) is not None:
+                after.append(w)
+    assert [(w.first.index, w.last.index) for w in after] == [(w.first.index, w.last.index) for w in before]
+    assert decoded < 0.65 * len(jpegs)  # 8 frames per 14: the rest are never decoded
+    for a, b in zip(before, after, strict=True):
+        assert np.abs(a.clip - b.clip).mean() < 1.5 / 255  # the scaled decoder's rounding
+
+
+def test_the_mjpeg_reader_hands_out_each_part_and_refuses_what_is_no_jpeg():
+    jpegs = encode(dark_frames(64, 48, count=5))
+    with MjpegCamera(jpegs, fps=50.0) as camera:
+        reader = MjpegReader(camera.url, timeout=5)
+        parts = [reader.read() for _ in range(7)]
+        reader.release()
+    assert parts[:5] == jpegs and parts[5:] == jpegs[:2]
+    with MjpegCamera(fps=50.0, garbage=True) as bad:
+        reader = MjpegReader(bad.url, timeout=5)
+        assert reader.read() is None
+        reader.release()
+
+
+def _serve_parts_without_length(jpegs: list[bytes]) -> tuple[socket.socket, str]:
+    """A one-client server whose multipart parts give no Content-Length (some cameras do so)."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def run() -> None:
+        client, _ = server.accept()
+        client.recv(4096)
+        client.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=xyz\r\n\r\n")
+        for data in jpegs:
+            client.sendall(b"--xyz\r\nContent-Type: image/jpeg\r\n\r\n" + data + b"\r\n")
+        client.sendall(b"--xyz--\r\n")
+        client.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.getsockname()[1]}/video"
+
+
+def test_parts_without_a_length_run_to_the_next_boundary():
+    jpegs = encode(dark_frames(64, 48, count=3, seed=5))
+    server, url = _serve_parts_without_length(jpegs)
+    reader = MjpegReader(url, timeout=5)
+    assert [reader.read() for _ in range(4)] == [*jpegs, None]
+    reader.release()
+    server.close()
+
+
+def test_a_camera_decodes_only_the_frames_its_windows_use(tmp_path, models):
+    camera = MjpegCamera(encode(dark_frames(128, 96, count=40)), fps=30.0).start()
+    events = tmp_path / "events.jsonl"
+    runner, stop, result = run_in_background([f"cam={camera.url}"], models["onnxruntime"], events)
+    try:
+        wait_for(lambda: events.exists() and len(events.read_text().splitlines()) >= 10)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        camera.stop()
+    stats = result["summary"].cameras[0].stats
+    # the test model: 4 frames, frame step 1, a window every 2 frames: 3 of every 4 frames are never needed... or
+    # all of them, by the grid; what matters: decoded <= read, and windows ran
+    assert stats.decoded <= stats.frames_in and result["summary"].windows >= 10
+
+
+def test_a_stream_that_changes_resolution_mid_way_goes_on(tmp_path, models):
+    jpegs = encode(dark_frames(160, 120, count=20, seed=1)) + encode(dark_frames(64, 48, count=20, seed=2))
+    camera = MjpegCamera(jpegs, fps=30.0).start()
+    events = tmp_path / "events.jsonl"
+    runner, stop, result = run_in_background([f"cam={camera.url}"], models["onnxruntime"], events)
+    try:
+        wait_for(lambda: events.exists() and len(events.read_text().splitlines()) >= 40, seconds=60)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        camera.stop()
+    assert_ordered(events_by_camera(events)["cam"])
+    assert result["summary"].cameras[0].error is None
+
+
+@needs_rtsp
+def test_rtsp_cameras_one_killed_and_restarted_while_two_go_on(tmp_path, models):
+    cameras = {name: RtspCamera(mounts=1).start() for name in "abc"}
+    events = tmp_path / "events.jsonl"
+    sources = [f"{name}={camera.urls[0]}" for name, camera in cameras.items()]
+    runner, stop, result = run_in_background(sources, models["onnxruntime"], events)
+
+    def counts() -> dict[str, int]:
+        by_camera = events_by_camera(events) if events.exists() else {}
+        return {name: len(by_camera.get(name, [])) for name in cameras}
+
+    try:
+        wait_for(lambda: min(counts().values()) >= 3, seconds=60)
+        cameras["b"].stop()
+        down = counts()
+        wait_for(lambda: all(counts()[n] >= down[n] + 10 for n in "ac"), seconds=60)
+        cameras["b"].start()  # the same port and mount
+        during = counts()
+        wait_for(lambda: counts()["b"] >= during["b"] + 5, seconds=60)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        for camera in cameras.values():
+            camera.stop()
+    summary = result["summary"]
+    by_camera = events_by_camera(events)
+    for name in cameras:
+        assert_ordered(by_camera[name])
+    assert [c.reconnects for c in summary.cameras] == [0, 1, 0]
+    assert all(c.stats.decoded <= c.stats.frames_in for c in summary.cameras)
+
+
+def _process_group_sigterm(command: list[str], ready: str, tmp_path: Path) -> tuple[int, list[str]]:
+    """Start `command` in its own session, wait for `ready` on stderr, SIGTERM the whole group (systemd's stop)."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any(ready in line for line in lines), seconds=120)
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    reader.join(timeout=10)
+    return process.returncode, lines
+
+
+def test_sigterm_to_the_process_group_ends_train_and_its_workers_in_one_line(tmp_path):
+    from helpers_run import make_tiny_data
+
+    data = make_tiny_data(tmp_path / "data")
+    command = [sys.executable, "-m", "darkedge", "train", "--preset", "test", "--data", str(data)]
+    command += ["--epochs", "500", "--workers", "1", "--calib", "", "--stage", "raw"]
+    code, lines = _process_group_sigterm(command, "raw 2/500", tmp_path)
+    text = "".join(lines)
+    assert code == 143 and "Traceback" not in text, text[-2000:]
+    assert text.strip().splitlines()[-1].strip() == "interrupted by SIGTERM"
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_sigterm_to_the_process_group_ends_infer_with_its_summary(tmp_path, models):
+    camera = MjpegCamera(fps=25.0).start()
+    try:
+        command = [
+            sys.executable,
+            "-m",
+            "darkedge",
+            "infer",
+            camera.url,
+            "--model",
+            str(models["onnxruntime"]),
+        ]
+        code, lines = _process_group_sigterm([*command, "--threads", "1"], "model ", tmp_path)
+    finally:
+        camera.stop()
+    text = "".join(lines)
+    assert code == 143 and "Traceback" not in text, text[-2000:]
+    assert "(stopped by SIGTERM)" in text
