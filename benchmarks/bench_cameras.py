@@ -1,30 +1,37 @@
-"""Cameras per box: how many 15 fps 320 x 240 cameras one `darkedge infer` process keeps up with, per model.
+"""Cameras per box: how many 15 fps cameras one `darkedge infer` process keeps up with, per model and stream.
 
     python benchmarks/bench_cameras.py                    # the exports of runs/latest (trained and quantized)
     python benchmarks/bench_cameras.py --run runs/<time>
     python benchmarks/bench_cameras.py --random           # random-weight models at the small preset (smoke run)
+    python benchmarks/bench_cameras.py --only rtsp        # the setups whose name holds "rtsp"
 
 Writes benchmarks/results/cameras.{md,json,png}. The models: the INT8 student, the FP32 student,
 enhance-then-classify (the FP32 teacher: Zero-DCE + classifier) and two-stream FP32, as OpenVINO IRs.
 
-A probe at N cameras: N loopback MJPEG-over-HTTP cameras (benchmarks/mjpeg_server.py, a process of its own,
-dark noisy 320 x 240 frames at 15 fps) and one `darkedge infer` process watching all N (OpenVINO, --threads,
---max-batch, the window stride under test). Once every camera has produced a window, a warm-up, then
---measure seconds read from infer's own metrics endpoint and the cameras' counters. N is sustained when
+Setups (SETUPS): the cameras' protocol and frame size, the hop between windows, and how infer decodes. MJPEG over
+HTTP (benchmarks/mjpeg_server.py: one process, dark noisy frames) and RTSP/H.264 (benchmarks/rtsp_server.py:
+GStreamer's RTSP server, one H.264 encoder whose stream every camera receives, as several viewers of one camera
+do); `needed` decoding is darkedge's (only the frames a window uses; an MJPEG frame at the JPEG scale the model
+needs), `all` decodes every frame at full size, as darkedge did before: the same setup measured both ways.
+
+A probe at N cameras: N loopback cameras and one `darkedge infer` process watching all N (OpenVINO, --threads,
+--max-batch, the hop under test). Once every camera has produced a window, a warm-up, then --measure seconds read
+from infer's own metrics endpoint and the cameras' counters. N is sustained when
   - lag p99 (a frame's arrival to its window's result, worst camera, last 10 s) is under one window's span
     (span frames / 15 fps), and
   - lost frames are under 1 % of the frames the cameras had to send: those infer's buffers dropped plus those
-    a camera skipped because infer had not taken the previous ones (the cameras do not wait, as cameras don't).
-The search: a probe at --start cameras gives CPU seconds per camera-second (infer and cameras together), which
-estimates the capacity; then probes around the estimate, bisecting between the largest count sustained and
-the smallest not, to within 10 %, at most --probes probes per model. The cameras share the box's cores with
-infer (about 1 % of a core per camera here), which real cameras would not.
+    a camera skipped because infer had not taken the previous ones (MJPEG: the cameras do not wait, as cameras
+    don't; RTSP: the frames that never arrived, against 15 fps per camera).
+Where the time goes comes from infer's own CPU accounting (darkedge_cpu_seconds_total: the readers' receiving and
+parsing, JPEG decoding, resizing; the loop's Python) and the wall time of its predictor calls, per second of the
+probe, beside the process's whole CPU use and the cameras' server's. The search: a probe at --start cameras gives
+CPU seconds per camera-second, which estimates the capacity; then probes around the estimate, bisecting between
+the largest count sustained and the smallest not, to within 10 %, at most --probes probes per model. The cameras'
+server shares the box's cores with infer, which real cameras would not.
 
-Strides: `default` is what `darkedge infer` picks (half the window's span: about one window a second per camera),
-where decoding 15 JPEG frames a second per camera costs more than the model; 1 is a window at every frame,
-where the model's cost decides. Both by default; --strides default or --strides 1 for one. A probe takes 15-25 s,
-the whole run 10-15 minutes. `>= N` in the table: N cameras (the most probed, at most --max-cameras) were
-sustained and no count above failed.
+`hop` default is what `darkedge infer` picks (half the window's span: about one window a second per camera);
+1 is a window at every frame, where the model's cost decides. `>= N` in the table: N cameras (the most probed, at
+most --max-cameras) were sustained and no count above failed.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from pathlib import Path
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+from rtsp_server import RtspCamera
 
 from darkedge.bench.machine import machine_info
 from darkedge.cores import usable_cores
@@ -56,31 +64,65 @@ MODELS = {
     "teacher_fp32": "enhance-then-classify FP32",
     "two_stream_fp32": "two-stream FP32",
 }
-FPS, WIDTH, HEIGHT = 15.0, 320, 240
+FPS = 15.0
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the cameras send and how infer takes it: protocol, frame size, hop (None: infer's default), decoding."""
+
+    protocol: str  # mjpeg or rtsp
+    size: str  # WIDTHxHEIGHT
+    hop: int | None
+    decode: str  # needed (darkedge's) or all (every frame at full size, as before)
+    models: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.protocol} {self.size} hop {self.hop or 'default'} decode {self.decode}"
+
+
+ALL_MODELS = tuple(MODELS)
+SETUPS = (
+    Setup("mjpeg", "320x240", None, "needed", ALL_MODELS),
+    Setup("mjpeg", "320x240", None, "all", ("student_int8", "two_stream_fp32")),
+    Setup("rtsp", "320x240", None, "needed", ALL_MODELS),
+    Setup("rtsp", "640x360", None, "needed", ("student_int8", "two_stream_fp32")),
+    Setup("mjpeg", "320x240", 1, "needed", ("student_int8", "two_stream_fp32")),
+)
 MAX_LOSS = 0.01  # lost frames / frames due
 READY_TIMEOUT_S = 90.0
 
 
 @dataclass
 class Probe:
-    """One run of N cameras: whether the box kept up, and the numbers that decide it."""
+    """One run of N cameras in one setup: whether the box kept up, the numbers that decide it, where time went."""
 
     model: str
-    stride: int
+    setup: str  # Setup.name
+    hop: int
     cameras: int
     sustained: bool
     ready: bool  # every camera produced a window before READY_TIMEOUT_S
     lag_p99_s: float  # worst camera, over the last 10 s of the measurement
     lag_p50_s: float  # median over cameras of their p50
-    loss: float  # (dropped by infer + skipped by the cameras) / frames due
+    loss: float  # (dropped by infer + skipped by the cameras, or never arrived) / frames due
     dropped: int
     late: int
     windows_skipped: int
     windows_per_s: float
     calls_per_s: float
     fps_in_min: float  # slowest camera's frames read per second
+    decoded_share: float  # frames decoded / frames read
     cpu_infer: float  # cores busy in the infer process
     cpu_cameras: float  # cores busy serving the cameras
+    # where infer's time went, per second: its readers' CPU (receiving and parsing; through OpenCV, decoding too),
+    # JPEG decoding, resizing and cropping, the loop's Python, and the wall time of the predictor calls
+    cpu_read: float
+    cpu_decode: float
+    cpu_prepare: float
+    cpu_loop: float
+    model_s: float
     seconds: float
 
 
@@ -105,14 +147,12 @@ def per_camera(metrics: dict, name: str) -> dict[str, float]:
     return {dict(labels)["camera"]: v for (n, labels), v in metrics.items() if n == name}
 
 
-class Cameras:
-    """N loopback cameras in a subprocess; `counts` asks it for frames sent and skipped so far."""
+class MjpegCameras:
+    """N loopback MJPEG cameras in a subprocess; `counts` asks it for frames sent and skipped so far."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, size: str):
         command = [sys.executable, str(HERE / "mjpeg_server.py"), "--cameras", str(count), "--fps", str(FPS)]
-        self.process = subprocess.Popen(
-            [*command, "--size", f"{WIDTH}x{HEIGHT}"], stdout=subprocess.PIPE, text=True
-        )
+        self.process = subprocess.Popen([*command, "--size", size], stdout=subprocess.PIPE, text=True)
         self.urls = [self.process.stdout.readline().strip() for _ in range(count)]
 
     def counts(self) -> tuple[int, int]:
@@ -130,6 +170,25 @@ class Cameras:
             self.process.communicate()
 
 
+class RtspCameras:
+    """N RTSP cameras: N clients of one live H.264 mount (one encoder); what they were due is 15 fps each."""
+
+    def __init__(self, count: int, size: str):
+        self.server = RtspCamera(mounts=1, size=size, fps=int(FPS)).start()
+        self.process = self.server.process
+        self.urls = [f"cam{i}={self.server.urls[0]}" for i in range(count)]
+        self.count, self.started = count, time.monotonic()
+
+    def counts(self) -> tuple[int, int]:
+        return round(self.count * FPS * (time.monotonic() - self.started)), 0
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+CAMERAS = {"mjpeg": MjpegCameras, "rtsp": RtspCameras}
+
+
 @dataclass
 class Snapshot:
     """What infer and the cameras had counted at one moment."""
@@ -141,22 +200,40 @@ class Snapshot:
     time: float
 
     @classmethod
-    def take(cls, url: str, cameras: Cameras, processes: tuple[psutil.Process, ...]) -> Snapshot:
+    def take(cls, url: str, cameras, processes: tuple[psutil.Process, ...]) -> Snapshot:
         metrics, (sent, late) = scrape(url), cameras.counts()
         cpu = tuple(sum(p.cpu_times()[:2]) for p in processes)
         return cls(metrics, sent, late, cpu, time.monotonic())
 
 
-def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span_s: float, args) -> Probe:
+def probe(
+    model: Path, name: str, count: int, setup: Setup, hop: int, frame_step: int, span_s: float, args
+) -> Probe:
     """Run `count` cameras through infer and measure (see the module docstring)."""
-    cameras = Cameras(count)
+    cameras = CAMERAS[setup.protocol](count, setup.size)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "darkedge", "infer", *cameras.urls, "--model", str(model)]
+        sources = Path(tmp) / "cameras.txt"
+        sources.write_text("\n".join(cameras.urls) + "\n")
+        command = [
+            sys.executable,
+            "-m",
+            "darkedge",
+            "infer",
+            "--sources",
+            str(sources),
+            "--model",
+            str(model),
+        ]
         command += ["--threads", str(args.threads), "--max-batch", str(args.max_batch)]
-        command += ["--frame-step", str(frame_step), "--stride", str(stride), "--metrics-port", str(port)]
-        command += ["--events", str(Path(tmp) / "events.jsonl")]
+        command += ["--frame-step", str(frame_step), "--hop", str(hop), "--metrics-port", str(port)]
+        command += [
+            "--events",
+            str(Path(tmp) / "events.jsonl"),
+            "--set",
+            f"decode_all={setup.decode == 'all'}",
+        ]
         log = Path(tmp) / "stderr.txt"
         with open(log, "w") as stderr:
             infer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -170,10 +247,8 @@ def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span
         except (
             OSError
         ) as e:  # infer so far behind that its metrics endpoint did not answer within the timeout
-            print(
-                f"  {name} stride {stride}: {count} cameras: no answer from /metrics ({e})", file=sys.stderr
-            )
-            return unanswered(name, stride, count, ready)
+            print(f"  {name} {setup.name}: {count} cameras: no answer from /metrics ({e})", file=sys.stderr)
+            return unanswered(name, setup, hop, count, ready)
         finally:
             infer.send_signal(signal.SIGTERM)
             try:
@@ -181,21 +256,22 @@ def probe(model: Path, name: str, count: int, stride: int, frame_step: int, span
             except subprocess.TimeoutExpired:
                 infer.kill()
             cameras.close()
-    return measured(name, stride, count, ready, a, b, span_s)
+    return measured(name, setup, hop, count, ready, a, b, span_s)
 
 
-def unanswered(name: str, stride: int, count: int, ready: bool) -> Probe:
+def unanswered(name: str, setup: Setup, hop: int, count: int, ready: bool) -> Probe:
     """A probe whose infer process could not even answer its metrics endpoint: not sustained, nothing measured."""
     inf = float("inf")
     return Probe(
-        model=name, stride=stride, cameras=count, sustained=False, ready=ready, lag_p99_s=inf, lag_p50_s=inf,
-        loss=1.0, dropped=0, late=0, windows_skipped=0, windows_per_s=0.0, calls_per_s=0.0, fps_in_min=0.0,
-        cpu_infer=0.0, cpu_cameras=0.0, seconds=0.0,
+        model=name, setup=setup.name, hop=hop, cameras=count, sustained=False, ready=ready, lag_p99_s=inf,
+        lag_p50_s=inf, loss=1.0, dropped=0, late=0, windows_skipped=0, windows_per_s=0.0, calls_per_s=0.0,
+        fps_in_min=0.0, decoded_share=0.0, cpu_infer=0.0, cpu_cameras=0.0, cpu_read=0.0, cpu_decode=0.0,
+        cpu_prepare=0.0, cpu_loop=0.0, model_s=0.0, seconds=0.0,
     )  # fmt: skip
 
 
 def measured(
-    name: str, stride: int, count: int, ready: bool, a: Snapshot, b: Snapshot, span_s: float
+    name: str, setup: Setup, hop: int, count: int, ready: bool, a: Snapshot, b: Snapshot, span_s: float
 ) -> Probe:
     """The probe's numbers from the snapshots at the start and the end of the measurement."""
     seconds = b.time - a.time
@@ -204,18 +280,26 @@ def measured(
         before = per_camera(a.metrics, metric)
         return {c: v - before.get(c, 0.0) for c, v in per_camera(b.metrics, metric).items()}
 
+    def total(metric: str, labels: tuple = ()) -> float:
+        return (b.metrics.get((metric, labels), 0.0) - a.metrics.get((metric, labels), 0.0)) / seconds
+
+    frames = sum(delta("darkedge_camera_frames_total").values())
     dropped, late = sum(delta("darkedge_camera_frames_dropped_total").values()), b.late - a.late
     due = (b.sent - a.sent) + late
+    if setup.protocol == "rtsp":  # what never arrived is lost too
+        late = max(0, round(due - frames))
     lag_p99 = per_camera(b.metrics, "darkedge_camera_lag_p99_seconds")
     lag_p50 = sorted(per_camera(b.metrics, "darkedge_camera_lag_p50_seconds").values())
-    calls = b.metrics.get(("darkedge_inference_calls_total", ()), 0) - a.metrics.get(
-        ("darkedge_inference_calls_total", ()), 0
-    )
     worst_lag = max(lag_p99.values()) if len(lag_p99) == count else float("inf")
     loss = (dropped + late) / due if due else 1.0
+    cpu = {
+        part: total("darkedge_cpu_seconds_total", (("part", part),))
+        for part in ("read", "decode", "prepare", "loop")
+    }
     return Probe(
         model=name,
-        stride=stride,
+        setup=setup.name,
+        hop=hop,
         cameras=count,
         sustained=ready and worst_lag < span_s and loss < MAX_LOSS,
         ready=ready,
@@ -226,10 +310,16 @@ def measured(
         late=int(late),
         windows_skipped=int(sum(delta("darkedge_camera_windows_skipped_total").values())),
         windows_per_s=sum(delta("darkedge_camera_windows_total").values()) / seconds,
-        calls_per_s=calls / seconds,
+        calls_per_s=total("darkedge_inference_calls_total"),
         fps_in_min=min(delta("darkedge_camera_frames_total").values(), default=0.0) / seconds,
+        decoded_share=sum(delta("darkedge_camera_decoded_total").values()) / max(frames, 1),
         cpu_infer=(b.cpu[0] - a.cpu[0]) / seconds,
         cpu_cameras=(b.cpu[1] - a.cpu[1]) / seconds,
+        cpu_read=cpu["read"],
+        cpu_decode=cpu["decode"],
+        cpu_prepare=cpu["prepare"],
+        cpu_loop=cpu["loop"],
+        model_s=total("darkedge_inference_seconds_total"),
         seconds=seconds,
     )
 
@@ -250,7 +340,9 @@ def wait_ready(url: str, count: int, infer: subprocess.Popen, log: Path) -> bool
     return False
 
 
-def search(model: Path, name: str, stride: int, frame_step: int, span_s: float, args) -> list[Probe]:
+def search(
+    model: Path, name: str, setup: Setup, hop: int, frame_step: int, span_s: float, args
+) -> list[Probe]:
     """Probes until the largest sustained camera count is known to within 10 % (or --probes are spent).
 
     Upwards, the next count is what the CPU use of the largest sustained probe extrapolates to (90 % of the
@@ -259,7 +351,7 @@ def search(model: Path, name: str, stride: int, frame_step: int, span_s: float, 
     probes: list[Probe] = []
     guess = args.start
     while len(probes) < args.probes and not any(p.cameras == guess for p in probes):
-        probes.append(probe(model, name, guess, stride, frame_step, span_s, args))
+        probes.append(probe(model, name, guess, setup, hop, frame_step, span_s, args))
         report(probes[-1])
         top = best(probes)
         low = top.cameras if top else 0
@@ -280,7 +372,7 @@ def search(model: Path, name: str, stride: int, frame_step: int, span_s: float, 
 def report(p: Probe) -> None:
     verdict = "sustained" if p.sustained else "NOT sustained"
     print(
-        f"  {p.model} stride {p.stride}: {p.cameras} cameras {verdict}: lag p99 {p.lag_p99_s * 1000:.0f} ms, "
+        f"  {p.model} {p.setup}: {p.cameras} cameras {verdict}: lag p99 {p.lag_p99_s * 1000:.0f} ms, "
         f"loss {100 * p.loss:.2f} %, {p.windows_per_s:.0f} windows/s in {p.calls_per_s:.0f} calls/s, "
         f"CPU infer {p.cpu_infer:.2f} + cameras {p.cpu_cameras:.2f} cores",
         flush=True,
@@ -293,21 +385,23 @@ def best(probes: list[Probe]) -> Probe | None:
     return max(sustained, key=lambda p: p.cameras) if sustained else None
 
 
-def plot(probes: list[Probe], strides: list[int], span_s: float, path: Path) -> Path:
-    """Lag p99 against camera count, one panel per stride, one line per model (filled: sustained)."""
+def plot(probes: list[Probe], setups: list[str], span_s: float, path: Path) -> Path:
+    """Lag p99 against camera count, one panel per setup, one line per model (filled: sustained)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, axes = plt.subplots(1, len(strides), figsize=(6 * len(strides), 4.5), squeeze=False)
-    for ax, stride in zip(axes[0], strides, strict=True):
+    cols = min(3, len(setups))
+    rows = -(-len(setups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.5 * rows), squeeze=False)
+    for ax, setup in zip(axes.flat, setups, strict=False):
         for i, (name, label) in enumerate(MODELS.items()):
             points = sorted(
                 (p.cameras, p.lag_p99_s * 1000, p.sustained)
                 for p in probes
-                if p.model == name and p.stride == stride and p.ready
+                if p.model == name and p.setup == setup and p.ready
             )
             if not points:
                 continue
@@ -319,80 +413,99 @@ def plot(probes: list[Probe], strides: list[int], span_s: float, path: Path) -> 
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_yscale("log")
-        ax.set_xlabel("cameras (15 fps, 320 x 240)")
+        ax.set_xlabel("cameras (15 fps)")
         ax.set_ylabel("lag p99, ms (worst camera)")
-        ax.set_title(f"window stride {stride} frames")
+        ax.set_title(setup, fontsize=10)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(setups) :]:
+        ax.axis("off")
     fig.suptitle(
-        "darkedge infer: lag against cameras\n(filled: sustained, lag under a window, lost frames < 1 %)"
+        "darkedge infer: lag against cameras (filled: sustained, lag under a window, lost frames < 1 %)"
     )
     return save_figure(fig, path)
 
 
+def capacities(probes: list[Probe]) -> dict[str, tuple[int, bool]]:
+    """{model: (cameras sustained, whether no count above failed)} of one setup's probes."""
+    found = {}
+    for name in MODELS:
+        mine = [p for p in probes if p.model == name]
+        top = best(mine)
+        if top is not None:
+            found[name] = (top.cameras, not any(not p.sustained and p.cameras > top.cameras for p in mine))
+    return found
+
+
+def ratio_line(capacity: dict[str, tuple[int, bool]]) -> str:
+    if "student_int8" not in capacity or "two_stream_fp32" not in capacity:
+        return ""
+    (int8, int8_more), (two, two_more) = capacity["student_int8"], capacity["two_stream_fp32"]
+    ratio = int8 / two  # a lower bound when the INT8 count may be higher, an upper one for two-stream
+    bound = "" if int8_more == two_more else ">= " if int8_more else "<= "
+    if int8_more and two_more:
+        verdict = "unknown: neither count found its limit"
+    elif bound == ">= ":
+        verdict = "met" if ratio >= 5 else "unknown"
+    elif bound == "<= ":
+        verdict = "not met" if ratio < 5 else "unknown"
+    else:
+        verdict = "met" if ratio >= 5 else "not met"
+    return f"INT8 student / two-stream FP32: {bound}{ratio:.1f}x the cameras (target >= 5x: {verdict})."
+
+
 def markdown(result: dict) -> str:
-    """The committed report: cameras sustained per model and stride, every probe, the machine."""
+    """The committed report: cameras sustained per model and setup, where the time goes, every probe."""
     lines = [
-        "# Cameras per box: `darkedge infer` on N loopback MJPEG cameras",
+        "# Cameras per box: `darkedge infer` on N loopback cameras",
         "",
         f"Written by `{result['command']}` ({result['source']}).",
-        f"Cameras: {WIDTH} x {HEIGHT} JPEG at {FPS:g} fps over HTTP on 127.0.0.1, served from one process on the same",
-        f"box. infer: OpenVINO, --threads {result['threads']}, --max-batch {result['max_batch']}, frame step "
+        f"Cameras: {FPS:g} fps on 127.0.0.1, served from one process on the same box (MJPEG over HTTP, or RTSP with",
+        f"H.264). infer: OpenVINO, --threads {result['threads']}, --max-batch {result['max_batch']}, frame step "
         f"{result['frame_step']}, window span {result['span_frames']} frames ({result['span_s']:.2f} s). Sustained:",
         f"lag p99 (worst camera, last 10 s of {result['measure_s']:g} s measured) under the span, and lost frames "
-        "under 1 %.",
+        "under 1 %. Decode `needed`: only the frames a window uses (MJPEG: at the JPEG scale the model needs);",
+        "`all`: every frame at full size, as darkedge did before.",
         "",
     ]
-    for stride in result["strides"]:
-        probes = [Probe(**p) for p in result["probes"] if p["stride"] == stride]
+    for setup in result["setups"]:
+        probes = [Probe(**p) for p in result["probes"] if p["setup"] == setup]
+        if not probes:
+            continue
         lines += [
-            f"## Window stride {stride} frames",
+            f"## {setup}",
             "",
-            "| model | cameras sustained | lag p99 ms | lost % | windows/s | calls/s | CPU infer + cameras |",
-            "|---|---|---|---|---|---|---|",
+            "| model | cameras sustained | lag p99 ms | lost % | windows/s | decoded | CPU infer + cameras | "
+            "infer's time per s: read / decode / prepare / loop CPU, model wall |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        capacity = {}
+        capacity = capacities(probes)
         for name, label in MODELS.items():
             mine = [p for p in probes if p.model == name]
-            top = best(mine)
             if not mine:
                 continue
-            if top is None:
-                lines.append(f"| {label} | 0 (none of {sorted(p.cameras for p in mine)}) | | | | | |")
+            if name not in capacity:
+                lines.append(f"| {label} | 0 (none of {sorted(p.cameras for p in mine)}) | | | | | | |")
                 continue
-            at_least = not any(not p.sustained and p.cameras > top.cameras for p in mine)  # no failure above
-            capacity[name] = (top.cameras, at_least)
+            cameras, at_least = capacity[name]
+            top = best(mine)
             lines.append(
-                f"| {label} | {'>= ' if at_least else ''}{top.cameras} | {top.lag_p99_s * 1000:.0f} | "
-                f"{100 * top.loss:.2f} | {top.windows_per_s:.0f} | {top.calls_per_s:.0f} | "
-                f"{top.cpu_infer:.2f} + {top.cpu_cameras:.2f} |"
+                f"| {label} | {'>= ' if at_least else ''}{cameras} | {top.lag_p99_s * 1000:.0f} | "
+                f"{100 * top.loss:.2f} | {top.windows_per_s:.0f} | {100 * top.decoded_share:.0f} % | "
+                f"{top.cpu_infer:.2f} + {top.cpu_cameras:.2f} | {top.cpu_read:.2f} / {top.cpu_decode:.2f} / "
+                f"{top.cpu_prepare:.2f} / {top.cpu_loop:.2f}, {top.model_s:.2f} |"
             )
-        if "student_int8" in capacity and "two_stream_fp32" in capacity:
-            (int8, int8_more), (two, two_more) = capacity["student_int8"], capacity["two_stream_fp32"]
-            ratio = int8 / two  # a lower bound when the INT8 count may be higher, an upper one for two-stream
-            bound = "" if int8_more == two_more else ">= " if int8_more else "<= "
-            if int8_more and two_more:
-                verdict = "unknown: neither count found its limit"
-            elif bound == ">= ":
-                verdict = "met" if ratio >= 5 else "unknown"
-            elif bound == "<= ":
-                verdict = "not met" if ratio < 5 else "unknown"
-            else:
-                verdict = "met" if ratio >= 5 else "not met"
-            lines += [
-                "",
-                f"INT8 student / two-stream FP32: {bound}{ratio:.1f}x the cameras (target >= 5x: {verdict}).",
-            ]
-        lines.append("")
+        line = ratio_line(capacity)
+        lines += (["", line] if line else []) + [""]
     lines += [
         "## Every probe",
         "",
-        "| model | stride | cameras | sustained | lag p50 / p99 ms | lost % (dropped + camera-skipped) | windows skipped | slowest camera fps | CPU infer + cameras |",
+        "| model | setup | cameras | sustained | lag p50 / p99 ms | lost % (dropped + camera-skipped) | windows skipped | slowest camera fps | CPU infer + cameras |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for p in sorted((Probe(**p) for p in result["probes"]), key=lambda p: (p.stride, p.model, p.cameras)):
+    for p in sorted((Probe(**p) for p in result["probes"]), key=lambda p: (p.setup, p.model, p.cameras)):
         lines.append(
-            f"| {MODELS[p.model]} | {p.stride} | {p.cameras} | {'yes' if p.sustained else 'no'} | "
+            f"| {MODELS[p.model]} | {p.setup} | {p.cameras} | {'yes' if p.sustained else 'no'} | "
             f"{p.lag_p50_s * 1000:.0f} / {p.lag_p99_s * 1000:.0f} | {100 * p.loss:.2f} ({p.dropped} + {p.late}) | "
             f"{p.windows_skipped} | {p.fps_in_min:.1f} | {p.cpu_infer:.2f} + {p.cpu_cameras:.2f} |"
         )
@@ -410,7 +523,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def models_and_sampling(args, folder: Path) -> tuple[dict[str, Path], int, int, str]:
+def models_and_feeding(args, folder: Path) -> tuple[dict[str, Path], int, int, str]:
     """({name: IR}, frames per window, frame step, where they come from)."""
     if args.random:
         from darkedge.bench.preset_models import make_preset_models
@@ -419,7 +532,7 @@ def models_and_sampling(args, folder: Path) -> tuple[dict[str, Path], int, int, 
         cfg = make_config(args.preset)
         made = make_preset_models(args.preset, folder, int8_models=("student",))
         source = f"random-weight models at the '{args.preset}' preset (INT8: NNCF PTQ)"
-        return {n: made[n][0] for n in MODELS if n in made}, cfg.num_frames, cfg.stride, source
+        return {n: made[n][0] for n in MODELS if n in made}, cfg.num_frames, cfg.frame_step, source
     from bench_latency import run_models
 
     from darkedge.run import open_run
@@ -429,7 +542,7 @@ def models_and_sampling(args, folder: Path) -> tuple[dict[str, Path], int, int, 
     missing = [n for n in MODELS if n not in models]
     if missing:
         raise SystemExit(f"{args.run}: no {', '.join(missing)} export (darkedge train && darkedge quantize)")
-    return {n: models[n][0] for n in MODELS}, cfg.num_frames, cfg.stride, f"run {args.run.resolve()}"
+    return {n: models[n][0] for n in MODELS}, cfg.num_frames, cfg.frame_step, f"run {args.run.resolve()}"
 
 
 def main() -> None:
@@ -439,32 +552,39 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/latest"))
     parser.add_argument("--random", action="store_true", help="random-weight preset models instead of a run")
     parser.add_argument("--preset", default="small")
-    parser.add_argument("--models", default=",".join(MODELS), help="which of " + ", ".join(MODELS))
-    parser.add_argument(
-        "--strides", default="default,1", help="window strides: 'default' and/or frame counts"
-    )
+    parser.add_argument("--only", default="", help="only the setups whose name holds this text")
+    parser.add_argument("--models", default=",".join(MODELS), help="of each setup's, only these")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-batch", type=int, default=8)
-    parser.add_argument("--start", type=int, default=8, help="cameras in the first probe")
-    parser.add_argument("--max-cameras", type=int, default=256)
-    parser.add_argument("--probes", type=int, default=5, help="probes per model and stride at most")
+    parser.add_argument("--start", type=int, default=16, help="cameras in the first probe")
+    parser.add_argument("--max-cameras", type=int, default=1024)
+    parser.add_argument("--probes", type=int, default=5, help="probes per model and setup at most")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after every camera has a window")
     parser.add_argument("--measure", type=float, default=10.0, help="seconds measured (at least 10)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     began = time.monotonic()
+    chosen = [s for s in SETUPS if args.only in s.name]
+    if any(s.protocol == "rtsp" for s in chosen):
+        from rtsp_server import available
+
+        if not available():
+            print(
+                "no GStreamer RTSP server here (see benchmarks/rtsp_server.py): the RTSP setups are skipped"
+            )
+            chosen = [s for s in chosen if s.protocol != "rtsp"]
+    wanted = {n.strip() for n in args.models.split(",") if n.strip()}
     with tempfile.TemporaryDirectory() as tmp:
-        models, num_frames, frame_step, source = models_and_sampling(args, Path(tmp))
-        names = [n.strip() for n in args.models.split(",") if n.strip()]
+        models, num_frames, frame_step, source = models_and_feeding(args, Path(tmp))
         span = (num_frames - 1) * frame_step + 1
-        strides = [max(1, span // 2) if s.strip() == "default" else int(s) for s in args.strides.split(",")]
         probes = []
-        for stride in strides:
-            for name in names:
-                print(f"{MODELS[name]}, stride {stride}:", flush=True)
-                probes += search(models[name], name, stride, frame_step, span / FPS, args)
+        for setup in chosen:
+            hop = setup.hop or max(1, span // 2)
+            for name in (n for n in setup.models if n in wanted):
+                print(f"{MODELS[name]}, {setup.name}:", flush=True)
+                probes += search(models[name], name, setup, hop, frame_step, span / FPS, args)
     result = {
-        "schema_version": 1,
+        "schema_version": 2,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": "python benchmarks/bench_cameras.py " + " ".join(sys.argv[1:]),
         "source": source,
@@ -474,7 +594,7 @@ def main() -> None:
         "span_frames": span,
         "span_s": span / FPS,
         "measure_s": args.measure,
-        "strides": strides,
+        "setups": [s.name for s in chosen],
         "probes": [asdict(p) for p in probes],
         "machine": machine_info(),
         "minutes": (time.monotonic() - began) / 60,
@@ -482,7 +602,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "cameras.json", result)
     write_text(args.out / "cameras.md", markdown(result))
-    plot(probes, strides, span / FPS, args.out / "cameras.png")
+    plot(probes, result["setups"], span / FPS, args.out / "cameras.png")
     print(markdown(result))
 
 

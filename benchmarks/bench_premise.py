@@ -141,6 +141,8 @@ def main_run(
         record = json.loads(done.read_text())
         return Path(record["run"]), record["seconds"]
     args = ["train", "--seed", str(seed), "--out", str(folder), "--calib", "", *extra]
+    if (folder / "latest" / "config.json").is_file():  # interrupted before: its finished stages are kept
+        args = ["train", "--out", str(folder), "--resume", "--calib", ""]
     seconds = darkedge(args + (["--data", data] if data else []), threads=None)
     run = (folder / "latest").resolve()
     write_json(done, {"run": str(run), "seconds": seconds, "command": shlex.join(["darkedge", *args])})

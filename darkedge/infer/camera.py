@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -123,17 +124,27 @@ class Camera:
                     break
                 self._current = source
                 try:
+                    clock = time.thread_time()  # this thread's CPU time: where the reader's time goes
                     for frame in source.frames(self._halt, self._wanted):
+                        now = time.thread_time()
+                        self.stats.cpu_read += now - clock
+                        clock = now
                         self.stats.frame_read(frame.arrived)
                         if frame.skipped:  # no window uses it
                             continue
                         if frame.jpeg is not None:
                             frame.image, frame.jpeg = decode_jpeg(frame.jpeg, self._decode_height), None
+                            now = time.thread_time()
+                            self.stats.cpu_decode += now - clock
+                            clock = now
                             if frame.image is None:  # a part that is no decodable JPEG: a lost frame
                                 self.stats.dropped += 1
                                 continue
                         self.stats.decoded += 1
                         frame.pixels = self._prepare(frame.image)
+                        now = time.thread_time()
+                        self.stats.cpu_prepare += now - clock
+                        clock = now
                         if not self._keep_images:
                             frame.image = None
                         self._put(frame)

@@ -78,8 +78,12 @@ class InferLoop:
     def run(self) -> None:
         """Until every camera has ended (files) or `stop` is set (a signal, --max-windows)."""
         turn, todo = 0, list(self.states)  # todo: the cameras whose buffers may hold frames
+        clock = time.thread_time()
         try:
             while not self.stop.is_set():
+                now = time.thread_time()
+                self.summary.loop_cpu += now - clock
+                clock = now
                 self.summary.heartbeat = time.monotonic()
                 for state in self.strict:
                     if state.camera.error is not None:
@@ -157,9 +161,12 @@ class InferLoop:
             if len(ready) == 1
             else np.concatenate([state.pending.clip for state in ready])
         )
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         logits, calls = self.predictor.predict_many(clips)
-        latency = (time.perf_counter() - began) / calls  # each window waited for the call that ran it
+        elapsed = time.perf_counter() - began
+        self.summary.model_seconds += elapsed
+        self.summary.loop_cpu -= time.thread_time() - cpu  # the model's, not the loop's
+        latency = elapsed / calls  # each window waited for the call that ran it
         self.summary.calls += calls
         for state, row in zip(ready, logits, strict=True):
             window, state.pending = state.pending, None

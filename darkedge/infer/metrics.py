@@ -73,6 +73,7 @@ class InferCollector(Collector):
         yield state
         counters = {
             "frames": ("Frames read from the camera.", lambda s: s.frames_in),
+            "decoded": ("Frames decoded: those a window uses.", lambda s: s.decoded),
             "frames_dropped": (
                 "Frames the bounded buffer dropped: inference was behind.",
                 lambda s: s.dropped,
@@ -114,6 +115,19 @@ class InferCollector(Collector):
                     gauge.add_metric([camera.name], recent[camera][q])
             yield gauge
         yield CounterMetricFamily("darkedge_inference_calls", "Predictor calls.", value=self.summary.calls)
+        yield CounterMetricFamily(
+            "darkedge_inference_seconds", "Wall time in predictor calls.", value=self.summary.model_seconds
+        )
+        cpu = CounterMetricFamily(
+            "darkedge_cpu_seconds",
+            "CPU time of the readers (read: receiving and parsing, decoding too through OpenCV; decode: JPEG; "
+            "prepare: resize and crop) and of the inference loop's Python (loop).",
+            labels=["part"],
+        )
+        for part in ("read", "decode", "prepare"):
+            cpu.add_metric([part], sum(getattr(c.stats, f"cpu_{part}") for c in cameras))
+        cpu.add_metric(["loop"], self.summary.loop_cpu)
+        yield cpu
         hist = self.summary.latency
         latency = HistogramMetricFamily("darkedge_inference_latency_seconds", "Predictor call per window.")
         latency.add_metric([], histogram_buckets(hist, LATENCY_BUCKETS), sum_value=hist.total)

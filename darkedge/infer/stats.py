@@ -118,6 +118,11 @@ class CameraStats:
     frames_in: int = 0
     dropped: int = 0  # frames the bounded buffer dropped because inference was behind
     decoded: int = 0  # frames decoded: those a window uses (every frame with --set decode_all=true)
+    # CPU seconds of the reader thread: receiving and parsing (through OpenCV: decoding too), decoding JPEG frames,
+    # preparing frames for the model (resize and crop)
+    cpu_read: float = 0.0
+    cpu_decode: float = 0.0
+    cpu_prepare: float = 0.0
     skipped: list[str] = field(default_factory=list)  # unreadable files (a folder goes on without them)
     # inference side
     frames_out: int = 0

@@ -18,6 +18,8 @@ class Summary:
     latency: LogHistogram = field(default_factory=LogHistogram)  # per window: its predictor call, seconds
     recent_latency: RecentValues = field(default_factory=RecentValues)
     calls: int = 0  # predictor calls (fewer than windows when windows of several cameras share a call)
+    model_seconds: float = 0.0  # wall time inside predictor calls
+    loop_cpu: float = 0.0  # the inference loop thread's CPU time outside predictor calls (its Python)
     seconds: float = 0.0
     stopped_by: str | None = None  # the signal's name when one ended the run
     heartbeat: float = field(default_factory=time.monotonic)  # the loop's last turn (for /healthz)
