@@ -3,6 +3,11 @@
 
     python benchmarks/bench_data.py            # writes benchmarks/results/data.md
     python benchmarks/bench_data.py --synth data/synth --check-only --workers 1,2 --out /tmp/check.md
+    python benchmarks/bench_data.py --cache data/arid6   # the clip cache on real H.264 clips: cache.md
+
+--cache DATA: seconds per training epoch (ClipDataset through the training DataLoader, 1 worker as on a CPU, the
+training split of DATA) without the clip cache and with it, its first epoch (which builds it) and the ones after,
+at the feeding of each preset that trains on such clips; the cache in a fresh temporary folder.
 
 Decoding: read_frames of one centred clip per video, one process. Loading: a training epoch of ClipDataset
 (random offset, multi-scale crop to 112, flip) through a DataLoader with 2 workers, batch 8, the workers'
@@ -107,13 +112,81 @@ def check_table(sets: list[tuple[str, Path]], workers: list[int]) -> list[str]:
     return lines
 
 
+def epoch_seconds(index: DataIndex, feeding: Feeding, cache, epoch: int) -> float:
+    """One training epoch's wall time: every clip of `index` through the training DataLoader (1 worker)."""
+    from darkedge.data.loader import make_loader
+
+    dataset = ClipDataset(index, feeding, train=True, skip_unreadable=True, cache=cache)
+    dataset.set_epoch(epoch)
+    loader = make_loader(
+        dataset, batch_size=8, workers=1, device="cpu", shuffle=True, generator=torch.Generator()
+    )
+    started = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - started
+
+
+def cache_report(data: Path, out: Path) -> None:
+    """--cache: epochs with and without the clip cache on a real data set's training clips."""
+    from darkedge.config import PRESETS
+    from darkedge.data.cache import ClipCache, pays
+
+    index = open_dataset(data, "train")
+    rows = []
+    for preset in ("small", "real"):
+        feeding = PRESETS[preset].feeding("teacher")
+        plain = [epoch_seconds(index, feeding, None, e) for e in range(2)]
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = ClipCache(Path(tmp) / "clips")
+            cached = [epoch_seconds(index, feeding, cache, e) for e in range(3)]
+            size = cache.size()
+        later = sum(cached[1:]) / 2
+        rows.append((preset, feeding, plain, cached, sum(plain) / 2 / later, size))
+        print(rows[-1], file=sys.stderr)
+    machine = machine_info()
+    lines = [
+        "# The clip cache: decode once",
+        "",
+        f"Data: {data} ({len(index.samples)} training clips; inter-coded: {pays(index.samples[0].path)}). One "
+        "training epoch: every clip through `ClipDataset` (random offset and crop, flip) and the training "
+        "DataLoader, 1 worker (a CPU run's default), batch 8; no model.",
+        "",
+        "| preset feeding | no cache: epoch 1, 2 (s) | cache: epoch 1 (builds), 2, 3 (s) | later epochs, cached vs not | cache on disk |",
+        "|---|---|---|---:|---:|",
+        *(
+            f"| {p}: {f.frames} x {f.crop} px, step {f.frame_step}, {f.resize} px high | "
+            f"{plain[0]:.1f}, {plain[1]:.1f} | {cached[0]:.1f}, {cached[1]:.1f}, {cached[2]:.1f} | "
+            f"**{speed:.1f}x** faster | {size / 2**20:.0f} MiB |"
+            for p, f, plain, cached, speed, size in rows
+        ),
+        "",
+        f"Produced by `python benchmarks/bench_data.py --cache {data}` on {time.strftime('%Y-%m-%d')}, load "
+        f"average {os.getloadavg()[0]:.1f} at the end. Machine: {machine['cpu']}, {machine['usable_cores']} usable "
+        f"cores; Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+    ]
+    write_text(out, "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data.md")
     parser.add_argument("--synth", type=Path, default=None, help="An existing synthetic set (not generated).")
     parser.add_argument("--workers", default=None, help="Worker counts for data check, e.g. 1,2,4.")
     parser.add_argument("--check-only", action="store_true", help="Only the data check table.")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="A real data set: the clip cache's report only."
+    )
     args = parser.parse_args()
+    if args.cache:
+        if not args.cache.exists():
+            print(f"{args.cache}: no such data set (benchmarks/arid_subset.py builds the real one); skipped")
+            return
+        torch.set_num_threads(1)
+        cache_report(args.cache, args.out.with_name("cache.md"))
+        return
     workers = [int(n) for n in args.workers.split(",")] if args.workers else default_workers()
     torch.set_num_threads(1)
     load_before = os.getloadavg()[0]

@@ -45,6 +45,9 @@ CANDIDATES = {
     "lite0 ImageNet, 4 x 96 px, per-clip norm, first 6 blocks frozen": ["--preset", "real", "--set", "freeze_blocks=6"],
     "lite0 ImageNet, 4 x 96 px, per-clip norm, lr 3e-4": ["--preset", "real", "--set", "lr=3e-4"],
     "lite0 from scratch, 4 x 96 px, per-clip norm": ["--preset", "real", "--set", "pretrained=none", "--set", "freeze_blocks=0"],
+    "lite0 ImageNet, 4 x 96 px, motion norm (the scene taken away)": ["--preset", "real", "--set", "input_norm=motion"],
+    "scratch: r2plus1d_nano, 8 x 48 px, motion norm": ["--set", "input_norm=motion"],
+    "lite0 ImageNet, 8 x 96 px, 6 apart, motion norm": ["--preset", "real", "--set", "input_norm=motion", "--set", "num_frames=8", "--set", "frame_step=6"],
 }  # fmt: skip
 RECIPES = {"scratch": [], "real": ["--preset", "real"]}  # `run`: the default and the real-footage preset
 

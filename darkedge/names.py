@@ -51,8 +51,10 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 # How a classifier scales its input clip before the encoder: "fixed" subtracts and divides by constant mean / std
 # (ImageNet's, what a pretrained encoder expects); "clip" standardises each clip by its own per-channel mean and
-# std, so that a dark clip and a bright one reach the encoder at the same scale.
-INPUT_NORMS = ("fixed", "clip")
+# std, so that a dark clip and a bright one reach the encoder at the same scale; "motion" first takes away each
+# pixel's mean over the clip's frames (what stays still: the scene), then standardises what is left, so that a model
+# sees what moves and cannot tell scenes apart by their furniture.
+INPUT_NORMS = ("fixed", "clip", "motion")
 
 # Export formats and the suffix of the file each writes (OpenVINO's .xml has its weights in a .bin beside it).
 FORMAT_SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}

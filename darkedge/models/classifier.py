@@ -104,8 +104,9 @@ CLIP_NORM_EPS = 1e-3  # keeps an all-black clip finite; dark clips' per-channel 
 
 
 class InputNorm(nn.Module):
-    """How a clip in [0, 1] is scaled for the encoder: (x - mean) / std with constants ("fixed"), or each clip's
-    channels to mean 0, std 1 over time and space ("clip"). Its own module, so that quantization can leave the
+    """How a clip in [0, 1] is scaled for the encoder: (x - mean) / std with constants ("fixed"), each clip's
+    channels to mean 0, std 1 over time and space ("clip"), or each pixel less its mean over time, then to std 1
+    ("motion": only what moves is left). Its own module, so that quantization can leave the
     per-clip statistics in floating point by name (darkedge.quant.ptq)."""
 
     def __init__(self, cfg: ClassifierConfig):
@@ -120,7 +121,8 @@ class InputNorm(nn.Module):
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if self.mode == "fixed":
             return (clip - self.mean) / self.std
-        centred = clip - clip.mean(dim=(2, 3, 4), keepdim=True)
+        # "motion": each pixel less its mean over time (the still scene goes); "clip": the clip's channel means
+        centred = clip - clip.mean(dim=2 if self.mode == "motion" else (2, 3, 4), keepdim=True)
         std = centred.square().mean(dim=(2, 3, 4), keepdim=True).sqrt()
         return centred / (std + CLIP_NORM_EPS)
 
