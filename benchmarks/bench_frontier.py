@@ -3,6 +3,12 @@ INT8 and timed on this CPU with OpenVINO, against the teacher (enhance-then-clas
 
     python benchmarks/bench_frontier.py --runs runs/premise/seed*/latest   # the teachers bench_premise.py trained
     python benchmarks/bench_frontier.py --runs R --students default x3d_nano --epochs 1 --results /tmp/f  # a look
+    python benchmarks/bench_frontier.py --lite-latency   # the EfficientNet-Lite0 students' latency section alone
+
+--lite-latency times, side by side on random weights (latency does not depend on them), the EfficientNet-Lite0
+student (per frame, temporal shift) at the small preset's clips (8 x 48 px) and at the real-footage preset's (4 x
+96 px, where the teacher and two-stream are EfficientNet-Lite0 too), INT8 (PTQ) and FP32, against the default
+student, enhance-then-classify and two-stream FP32, and writes that section of frontier.md (between its markers).
 
 For each teacher run (one per seed) and each student: a copy of the run (its config with the student's settings and
 student_init=scratch, its enhancer and teacher) trained with `darkedge train --stage student`, quantized with
@@ -471,11 +477,82 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+LITE_START, LITE_END = "<!-- lite-latency -->", "<!-- /lite-latency -->"
+
+
+def lite_latency(args) -> None:
+    """--lite-latency: the EfficientNet-Lite0 students against the references, written into frontier.md."""
+    import tempfile
+
+    from darkedge.bench.preset_models import make_preset_models
+
+    protocol = TimingProtocol(min_time_s=args.min_time)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        setups = {
+            "small preset, 8 x 48 px": ("small", {"student_encoder": "effnet_lite0"}),
+            "real-footage preset, 4 x 96 px": ("real", {}),
+        }
+        for label, (preset, overrides) in setups.items():
+            folder = Path(tmp) / preset
+            made = make_preset_models(preset, folder, int8_models=("student",), **overrides)
+            paths = {
+                name: made[name][0]
+                for name in ("student_int8", "student_fp32", "teacher_fp32", "two_stream_fp32")
+            }
+            if preset == "small":  # the default student beside it, at the same clips
+                default = make_preset_models("small", Path(tmp) / "default", int8_models=("student",))
+                paths["default_student_int8"] = default["student_int8"][0]
+            timed = in_subprocess(measure_interleaved, paths, "openvino", args.threads, protocol)
+            p50 = {name: t["p50_ms"] for name, t in timed.items()}
+            rows.append((label, p50))
+    lines = [
+        LITE_START,
+        "## EfficientNet-Lite0 students: latency",
+        "",
+        "The pretrained edge encoder (darkedge.models.efficientnet_lite: EfficientNet-Lite0 per frame with a temporal "
+        "shift, mean head), timed side by side with the references on random weights (OpenVINO, batch 1, "
+        f"{args.threads} threads, INT8 by NNCF PTQ; p50 ms; the ratios are the point: this section was measured on "
+        "another machine than the tables above):",
+        "",
+        "| clips | Lite0 student INT8 | Lite0 student FP32 | INT8 / FP32 | two-stream FP32 | two-stream / Lite0 INT8 | enhance-then-classify FP32 | default student INT8 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, p50 in rows:
+        default = f"{p50['default_student_int8']:.2f}" if "default_student_int8" in p50 else "-"
+        lines.append(
+            f"| {label} | {p50['student_int8']:.2f} | {p50['student_fp32']:.2f} | "
+            f"{p50['student_fp32'] / p50['student_int8']:.2f}x | {p50['two_stream_fp32']:.2f} | "
+            f"{p50['two_stream_fp32'] / p50['student_int8']:.1f}x | {p50['teacher_fp32']:.2f} | {default} |"
+        )
+    machine = machine_info()
+    lines += [
+        "",
+        "At the real-footage preset the teacher and both two-stream streams are EfficientNet-Lite0 as well (the "
+        "preset's encoder); at the small preset they are the default R(2+1)D nano, and the Lite0 student is the one "
+        "`--set student_encoder=effnet_lite0` trains.",
+        "",
+        f"Produced by `python benchmarks/bench_frontier.py --lite-latency` on {time.strftime('%Y-%m-%d')}: "
+        f"{machine['cpu']}, {machine['usable_cores']} usable cores, load average {machine['load_average_1min']:.1f}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+        LITE_END,
+    ]
+    path = args.results / "frontier.md"
+    text = path.read_text() if path.is_file() else ""
+    if LITE_START in text:
+        text = text[: text.index(LITE_START)] + text[text.index(LITE_END) + len(LITE_END) :].lstrip("\n")
+    write_text(path, text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=Path, nargs="+", required=True, help="teacher runs, one per seed")
+    parser.add_argument(
+        "--lite-latency", action="store_true", help="only the EfficientNet-Lite0 latency section"
+    )
+    parser.add_argument("--runs", type=Path, nargs="+", help="teacher runs, one per seed")
     parser.add_argument("--students", nargs="+", default=list(STUDENTS), choices=list(STUDENTS))
     parser.add_argument("--out", type=Path, default=Path("runs/frontier"), help="work folder (resumable)")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -498,6 +575,11 @@ def main() -> None:
         "with its own students, on a core each; a last run without it times them all)",
     )
     args = parser.parse_args()
+    if args.lite_latency:
+        lite_latency(args)
+        return
+    if not args.runs:
+        parser.error("--runs is required (or --lite-latency)")
     if "default" not in args.students and not args.train_only:
         args.students.insert(0, "default")  # every target is relative to it
     started = time.time()

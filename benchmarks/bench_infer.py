@@ -5,7 +5,7 @@
 End to end means everything `infer` does per window: decode (OpenCV), resize + centre crop every frame, stack
 the window, run the predictor, smooth, write the JSON-lines event. The model has the "small" preset's
 architecture and input (random weights: speed does not depend on them), exported here to ONNX and OpenVINO IR
-(FP32). The video is ARID-sized (320 x 240, 30 fps). Two window strides: the default (half the window's span,
+(FP32). The video is ARID-sized (320 x 240, 30 fps). Two window hops: the default (half the window's span,
 with the preset's frame step of 4) and 1 (a window at every frame: the model-bound case). Best of `--repeats`.
 """
 
@@ -74,26 +74,26 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()  # darkedge's messages on stderr, as the CLI prints them
     torch.set_num_threads(args.threads)
-    frame_step = PRESETS["small"].stride
-    default_stride = ((PRESETS["small"].num_frames - 1) * frame_step + 1) // 2  # what infer picks
+    frame_step = PRESETS["small"].frame_step
+    default_hop = PRESETS["small"].feeding("student").span // 2  # what infer picks
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         video = dark_video(folder / "dark.mp4")
         for backend, model in small_preset_models(folder).items():
-            for stride in (None, 1):
+            for hop in (None, 1):
                 cfg = InferConfig(
                     str(video),
                     str(model),
                     threads=args.threads,
-                    stride=stride,
+                    hop=hop,
                     frame_step=frame_step,
                     events=str(folder / "events.jsonl"),
                 )
                 summary = best_run(cfg, args.repeats)
                 latency = summary.latency_percentiles()
                 rows.append(
-                    f"| {backend} | {stride or f'default ({default_stride})'} | {summary.windows} | {summary.seconds:.2f} "
+                    f"| {backend} | {hop or f'default ({default_hop})'} | {summary.windows} | {summary.seconds:.2f} "
                     f"| {summary.windows / summary.seconds:.1f} | {VIDEO_FRAMES / summary.seconds:.0f} "
                     f"| {latency['p50']:.1f} | {latency['p90']:.1f} |"
                 )
@@ -110,7 +110,7 @@ def main() -> None:
         f"{(preset.num_frames - 1) * frame_step + 1} frames). Video: {VIDEO_SIZE[0]} x {VIDEO_SIZE[1]}, "
         f"{VIDEO_FRAMES} frames, {VIDEO_FPS:g} fps, mp4v.",
         "",
-        "| backend | stride | windows | seconds | windows/s | frames/s | latency p50 ms | latency p90 ms |",
+        "| backend | hop | windows | seconds | windows/s | frames/s | latency p50 ms | latency p90 ms |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
         "",

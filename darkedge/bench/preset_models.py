@@ -45,14 +45,16 @@ def make_preset_models(
     batch: int = 1,
     int8_models: tuple[str, ...] = ("student",),
     calibration_clips: int = 4,
+    **overrides: Any,
 ) -> dict[str, tuple[Path, Path]]:
-    """{name: (model file, checkpoint)} for <model>_fp32 and <model>_int8 (for `int8_models`) OpenVINO IRs.
+    """{name: (model file, checkpoint)} for <model>_fp32 and <model>_int8 (for `int8_models`) OpenVINO IRs, with
+    TrainConfig `overrides` (student_encoder, say).
 
     INT8 is NNCF post-training quantization on random clips (the same graph QAT produces; only the ranges differ).
     """
     out.mkdir(parents=True, exist_ok=True)
     made = {}
-    for name, config in preset_configs(preset, num_frames).items():
+    for name, config in preset_configs(preset, num_frames, **overrides).items():
         torch.manual_seed(0)
         model = build_model(STAGE_KINDS[name], config, load_pretrained=False).eval()
         checkpoint = save_checkpoint(
