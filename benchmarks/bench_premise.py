@@ -259,6 +259,22 @@ def summary(results: list[dict[str, Any]], rows: list[Row], pairs: tuple = COMPA
     return {"rows": table, "comparisons": comparisons}
 
 
+def comparison_lines(stats: dict[str, Any], rows: list[Row], seeds: list[int]) -> list[str]:
+    """The paired differences of `summary` as a Markdown table."""
+    labels = {row.key: row.label for row in rows}
+    lines = [
+        "| a - b | isolates | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± std | a > b |",
+        "|---|---|" + "---:|" * len(seeds) + "---:|---:|",
+    ]
+    for c in stats["comparisons"]:
+        lines.append(
+            f"| {labels[c['a']]} − {labels[c['b']]} | {c['what']} | "
+            + " | ".join(f"{d:+.2f}" for d in c["diffs"])
+            + f" | {c['mean']:+.2f} ± {c['std']:.2f} | {c['wins']} of {len(seeds)} |"
+        )
+    return lines
+
+
 def _count(n: float) -> str:
     return f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.1f} k"
 
@@ -297,16 +313,8 @@ def report(results: list[dict[str, Any]], rows: list[Row], machine: dict[str, An
         "",
         "Paired differences (points of top-1, per seed; a positive mean with every seed positive is a gain):",
         "",
-        "| a - b | isolates | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± std | a > b |",
-        "|---|---|" + "---:|" * len(seeds) + "---:|---:|",
+        *comparison_lines(stats, rows, seeds),
     ]
-    labels = {row.key: row.label for row in rows}
-    for c in stats["comparisons"]:
-        lines.append(
-            f"| {labels[c['a']]} − {labels[c['b']]} | {c['what']} | "
-            + " | ".join(f"{d:+.2f}" for d in c["diffs"])
-            + f" | {c['mean']:+.2f} ± {c['std']:.2f} | {c['wins']} of {len(seeds)} |"
-        )
     pipeline = [r["pipeline_seconds"] for r in results if r["pipeline_seconds"]]
     lines += [
         "",
@@ -360,7 +368,6 @@ def fraction_label(fraction: float) -> str:
 def unlabeled_report(studies: dict[float, list[dict[str, Any]]], machine: dict[str, Any], wall: float) -> str:
     """The Markdown report of the label-fraction study: a table and paired differences per fraction."""
     rows = list(UNLABELED_ROWS)
-    labels = {row.key: row.label for row in rows}
     first = next(iter(studies.values()))[0]
     cfg, clips = first["config"], first["rows"]["teacher"]
     lines = [
@@ -395,14 +402,7 @@ def unlabeled_report(studies: dict[float, list[dict[str, Any]]], machine: dict[s
                 + " | ".join(f"{c['top1']:.2f}" for c in cells)
                 + f" | {s['mean']:.2f} ± {s['std']:.2f} | {cells[0].get('steps', '')} | {cells[0].get('clips', '')} |"
             )
-        lines += ["", "| a - b | isolates | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± std | a > b |",
-                  "|---|---|" + "---:|" * len(seeds) + "---:|---:|"]  # fmt: skip
-        for c in stats["comparisons"]:
-            lines.append(
-                f"| {labels[c['a']]} − {labels[c['b']]} | {c['what']} | "
-                + " | ".join(f"{d:+.2f}" for d in c["diffs"])
-                + f" | {c['mean']:+.2f} ± {c['std']:.2f} | {c['wins']} of {len(seeds)} |"
-            )
+        lines += ["", *comparison_lines(stats, rows, seeds)]
     lines += [
         "",
         "At all labels there are no unlabelled clips: the student's row and the KD-on-labelled-clips row are the "
