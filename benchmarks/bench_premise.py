@@ -365,8 +365,28 @@ def fraction_label(fraction: float) -> str:
     return "all labels" if fraction >= 1 else f"{100 * fraction:g} % of the labels"
 
 
-def unlabeled_report(studies: dict[float, list[dict[str, Any]]], machine: dict[str, Any], wall: float) -> str:
-    """The Markdown report of the label-fraction study: a table and paired differences per fraction."""
+# At all labels, the premise study (premise.json) has the rows that exist without unlabelled clips: {row: premise row}
+ALL_LABELS = {"teacher": "teacher", "raw": "raw", "student": "student", "student_labelled": "student",
+              "raw_long": "raw_long"}  # fmt: skip
+
+
+def all_labels(results: Path) -> dict[str, list[float]]:
+    """{row: top-1 per seed} at label fraction 1 from benchmarks/results/premise.json, when it is there."""
+    path = results / "premise.json"
+    if not path.is_file():
+        return {}
+    table = json.loads(path.read_text())["summary"]["rows"]
+    return {key: table[source]["top1"] for key, source in ALL_LABELS.items() if source in table}
+
+
+def unlabeled_report(
+    studies: dict[float, list[dict[str, Any]]],
+    machine: dict[str, Any],
+    wall: float,
+    full: dict[str, list[float]],
+) -> str:
+    """The Markdown report of the label-fraction study: a table and paired differences per fraction, and the
+    all-labels rows the premise study measured (`full`)."""
     rows = list(UNLABELED_ROWS)
     first = next(iter(studies.values()))[0]
     cfg, clips = first["config"], first["rows"]["teacher"]
@@ -403,11 +423,26 @@ def unlabeled_report(studies: dict[float, list[dict[str, Any]]], machine: dict[s
                 + f" | {s['mean']:.2f} ± {s['std']:.2f} | {cells[0].get('steps', '')} | {cells[0].get('clips', '')} |"
             )
         lines += ["", *comparison_lines(stats, rows, seeds)]
+    if full:
+        labels = {row.key: row.label for row in rows}
+        lines += [
+            "",
+            "## all labels (label_fraction 1): from premise.md",
+            "",
+            "With every label kept there are no unlabelled clips: the student is KD on the labelled clips, and the "
+            "rows below are premise.md's (`python benchmarks/bench_premise.py`, 3 seeds, the same recipe and budget: "
+            "24 epochs of the whole split; measured on another machine, see premise.md). The self-training control "
+            "was not run at all labels.",
+            "",
+            "| Model | per seed | mean ± std |",
+            "|---|---|---:|",
+        ]
+        for key, values in full.items():
+            mean, std = mean_std(values)
+            lines.append(
+                f"| {labels[key]} | {', '.join(f'{v:.2f}' for v in values)} | {mean:.2f} ± {std:.2f} |"
+            )
     lines += [
-        "",
-        "At all labels there are no unlabelled clips: the student's row and the KD-on-labelled-clips row are the "
-        "same training (the latter is not trained again), and the self-training control distils on the labelled "
-        "clips alone.",
         "",
         f"Produced by `python benchmarks/bench_premise.py --label-fractions "
         f"{' '.join(f'{f:g}' for f in studies)}` on {time.strftime('%Y-%m-%d')}; whole study {wall / 60:.0f} min.",
@@ -419,34 +454,50 @@ def unlabeled_report(studies: dict[float, list[dict[str, Any]]], machine: dict[s
     return "\n".join(lines) + "\n"
 
 
-def unlabeled_plot(studies: dict[float, list[dict[str, Any]]], path: Path) -> None:
-    """Top-1 against the label fraction, one line per row (mean, std as error bars)."""
+def unlabeled_plot(
+    studies: dict[float, list[dict[str, Any]]], full: dict[str, list[float]], path: Path
+) -> None:
+    """Top-1 against the label fraction, one line per row (mean, std as error bars; all labels from premise.md)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    fractions = sorted(studies)
+    fractions = sorted(studies) + ([1.0] if full and 1.0 not in studies else [])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in UNLABELED_ROWS:
-        means, stds = [], []
+        means, stds, xs = [], [], []
         for f in fractions:
-            values = [r["rows"][row.key]["top1"] for r in studies[f]]
+            values = [r["rows"][row.key]["top1"] for r in studies[f]] if f in studies else full.get(row.key)
+            if not values:
+                continue
             mean, std = mean_std(values)
             means.append(mean)
             stds.append(std)
-        style = dict(lw=2.5, color="tab:red") if row.key == "student" else dict(lw=1.2)
-        ax.errorbar(
-            [100 * f for f in fractions], means, yerr=stds, marker="o", capsize=3, label=row.label, **style
-        )
+            xs.append(f)
+        style = dict(lw=2.5, color="black") if row.key == "student" else dict(lw=1.2)
+        ax.errorbar([100 * f for f in xs], means, yerr=stds, marker="o", capsize=3, label=row.label, **style)
     ax.set_xscale("log")
     ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g} %" for f in fractions])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("training labels kept (the rest: unlabelled clips for the student)")
     ax.set_ylabel("top-1 (%), test split; mean ± std over seeds")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Distillation on unlabelled clips, built-in data")
     save_figure(fig, path)
+
+
+def unlabeled_rerender(args) -> None:
+    """--report-only: unlabeled.md and .png again from unlabeled.json (and premise.json)."""
+    saved = json.loads((args.results / "unlabeled.json").read_text())
+    studies = {float(f): study["seeds"] for f, study in saved["studies"].items()}
+    full = all_labels(args.results)
+    write_text(
+        args.results / "unlabeled.md", unlabeled_report(studies, saved["machine"], saved.get("wall", 0), full)
+    )
+    unlabeled_plot(studies, full, args.results / "unlabeled.png")
 
 
 def unlabeled_study(args) -> None:
@@ -469,13 +520,11 @@ def unlabeled_study(args) -> None:
                 row["clips"] = f"{metrics[stage].get('labelled_clips', '?')} + {unlabeled}"
             studies.setdefault(fraction, []).append(result)
             machine = machine_info()
-            write_json(args.results / "unlabeled.json", {"schema": 1, "machine": machine, "rows": [r.__dict__ for r in rows],
+            wall, full = time.perf_counter() - started, all_labels(args.results)
+            write_json(args.results / "unlabeled.json", {"schema": 1, "machine": machine, "wall": wall, "rows": [r.__dict__ for r in rows],
                         "studies": {f"{f:g}": {"summary": summary(r, rows, UNLABELED_COMPARISONS), "seeds": r} for f, r in studies.items()}})  # fmt: skip
-            write_text(
-                args.results / "unlabeled.md",
-                unlabeled_report(studies, machine, time.perf_counter() - started),
-            )
-            unlabeled_plot(studies, args.results / "unlabeled.png")
+            write_text(args.results / "unlabeled.md", unlabeled_report(studies, machine, wall, full))
+            unlabeled_plot(studies, full, args.results / "unlabeled.png")
     print((args.results / "unlabeled.md").read_text())
 
 
@@ -494,7 +543,11 @@ def main() -> None:
     parser.add_argument(
         "--label-fractions", type=float, nargs="+", default=None, help="the unlabelled-clips study instead"
     )
+    parser.add_argument("--report-only", action="store_true", help="unlabeled.md again from unlabeled.json")
     args = parser.parse_args()
+    if args.report_only:
+        unlabeled_rerender(args)
+        return
     if args.label_fractions:
         unlabeled_study(args)
         return
