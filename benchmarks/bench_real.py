@@ -74,19 +74,23 @@ def trained(out: Path, args: list[str], stage: str | None = None) -> tuple[Path,
     return run, seconds
 
 
-def select(out: Path) -> dict[str, Any]:
-    """Every candidate's raw-frame classifier on split 2 (held-out training scenes), seed 0."""
+def select(out: Path, seeds: list[int], only: list[int] | None) -> dict[str, Any]:
+    """Each candidate's raw-frame classifier on split 2 (held-out training scenes): seed 0 for every candidate,
+    the other `seeds` for those `only` names (indices into CANDIDATES)."""
     rows = {}
     for i, (name, args) in enumerate(CANDIDATES.items()):
-        run, seconds = trained(out / "select" / f"c{i}", [*args, "--set", f"fold={SELECT_FOLD}"], "raw")
-        metrics = json.loads((run / "metrics.json").read_text())["raw"]
-        history = json.loads((run / "raw" / "history.json").read_text())
+        runs = []
+        for seed in [s for s in seeds if s == 0 or only is None or i in only]:
+            folder = out / "select" / (f"c{i}" if seed == 0 else f"c{i}_seed{seed}")
+            extra = ["--set", f"fold={SELECT_FOLD}", "--seed", str(seed)]
+            run, seconds = trained(folder, [*args, *extra], "raw")
+            metrics = json.loads((run / "metrics.json").read_text())["raw"]
+            history = json.loads((run / "raw" / "history.json").read_text())
+            runs.append({"seed": seed, "top1": metrics["top1"], "train_top1": history[-1]["train_top1"],
+                         "seconds": round(seconds), "per_class": metrics["per_class"]})  # fmt: skip
         rows[name] = {
             "args": args,
-            "top1": metrics["top1"],
-            "train_top1": history[-1]["train_top1"],
-            "per_class": metrics["per_class"],
-            "seconds": round(seconds),
+            "runs": runs,
             "n_clips": metrics["n_clips"],
             "protocol": metrics["protocol"]["text"],
         }
@@ -100,14 +104,19 @@ def select_report(rows: dict[str, Any]) -> str:
         "",
         f"Data: the ARID subset of benchmarks/arid_subset.py, split {SELECT_FOLD}: the 150 training clips with one "
         f"scene per class held out ({first['n_clips']} clips), the rest to train on; the 96 test clips are not "
-        "used. Each candidate trains the raw-frame classifier (`darkedge train --stage raw --set fold=2`), seed 0; "
+        "used. Each candidate trains the raw-frame classifier (`darkedge train --stage raw --set fold=2`); seed 0, and seeds 1 and 2 for the closest candidates; "
         "top-1 (%) on the held-out scenes (chance 16.7).",
         "",
-        "| recipe | held-out scenes top-1 | train top-1 (last epoch) | seconds |",
-        "|---|---:|---:|---:|",
+        "| recipe | held-out scenes top-1, per seed | mean | train top-1 (last epoch) | seconds |",
+        "|---|---|---:|---:|---:|",
     ]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['top1']:.2f} | {r['train_top1']:.1f} | {r['seconds']} |")
+        runs = r["runs"]
+        per_seed = ", ".join(f"{x['top1']:.2f} (seed {x['seed']})" for x in runs)
+        lines.append(
+            f"| {name} | {per_seed} | {mean_std([x['top1'] for x in runs])} | "
+            f"{statistics.mean(x['train_top1'] for x in runs):.1f} | {statistics.mean(x['seconds'] for x in runs):.0f} |"
+        )
     lines += ["", f"Produced by `python benchmarks/bench_real.py select` on {time.strftime('%Y-%m-%d')}."]
     return "\n".join(lines) + "\n"
 
@@ -252,6 +261,13 @@ def main() -> None:
     parser.add_argument("step", choices=["select", "run"])
     parser.add_argument("--out", type=Path, default=Path("runs/real"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        nargs="+",
+        default=None,
+        help="select: the candidates (indices) trained on every seed",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not (DATA / "ARID_split1_train.txt").is_file():
@@ -261,7 +277,7 @@ def main() -> None:
         return
     machine = machine_info()
     if args.step == "select":
-        rows = select(args.out)
+        rows = select(args.out, args.seeds, args.candidates)
         write_json(args.results / "real_select.json", {"machine": machine, "rows": rows})
         write_text(args.results / "real_select.md", select_report(rows))
         print((args.results / "real_select.md").read_text())
