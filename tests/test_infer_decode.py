@@ -44,7 +44,9 @@ def test_the_grid_names_exactly_the_frames_the_windows_use(frames, step, hop, st
             last_first = ready.first.index
     needed = {i for i in range(start, start + 120) if grid.needed(i, start)}
     assert needed >= used  # every frame a window used was decoded ...
-    assert all(i >= last_first + hop for i in needed - used)  # ... and no other, but of the windows not yet due
+    assert all(
+        i >= last_first + hop for i in needed - used
+    )  # ... and no other, but of the windows not yet due
 
 
 def test_windows_from_only_the_needed_frames_decoded_small_are_the_old_windows():
@@ -232,3 +234,62 @@ def test_sigterm_to_the_process_group_ends_infer_with_its_summary(tmp_path, mode
     text = "".join(lines)
     assert code == 143 and "Traceback" not in text, text[-2000:]
     assert "(stopped by SIGTERM)" in text
+
+
+def test_a_gstreamer_source_needs_an_opencv_built_with_it(tmp_path, models):
+    from click.testing import CliRunner
+
+    from darkedge.cli import main
+    from darkedge.infer.sources import gstreamer_in_opencv
+
+    if gstreamer_in_opencv():
+        pytest.skip("this OpenCV has GStreamer")
+    source = "gst:videotestsrc ! videoconvert ! appsink"
+    result = CliRunner().invoke(main, ["infer", source, "--model", str(models["onnxruntime"])])
+    assert result.exit_code == 1 and "needs OpenCV built with GStreamer" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+# The Jetson pipeline, run by the system GStreamer with its NVIDIA elements swapped for CPU ones: the same
+# depayloading, parsing, caps and appsink, frames pulled until 5 have come.
+PULL_FRAMES = """
+import sys, gi
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst
+Gst.init(None)
+pipeline = Gst.parse_launch(sys.argv[1].replace("appsink", "appsink name=sink emit-signals=false"))
+sink = pipeline.get_by_name("sink")
+pipeline.set_state(Gst.State.PLAYING)
+heights = []
+for _ in range(5):
+    sample = sink.emit("try-pull-sample", 10 * Gst.SECOND)
+    if sample is None:
+        break
+    structure = sample.get_caps().get_structure(0)
+    heights.append((structure.get_value("format"), structure.get_value("height")))
+pipeline.set_state(Gst.State.NULL)
+print(heights)
+"""
+
+
+@needs_rtsp
+def test_the_jetson_nvdec_pipeline_runs_with_cpu_elements_in_their_place(tmp_path):
+    from benchmarks.rtsp_server import SYSTEM_PYTHON
+    from darkedge.infer.sources import nvdec_pipeline
+
+    with RtspCamera(mounts=1) as camera:
+        pipeline = nvdec_pipeline(camera.urls[0], height=54)
+        assert "nvv4l2decoder" in pipeline and "height=54" in pipeline and pipeline.startswith("gst:")
+        cpu = (
+            pipeline.removeprefix("gst:")
+            .replace("nvv4l2decoder", "avdec_h264")
+            .replace("nvvidconv", "videoscale ! videoconvert")
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        done = subprocess.run(
+            [SYSTEM_PYTHON, "-c", PULL_FRAMES, cpu], capture_output=True, text=True, env=env, timeout=60
+        )
+    if "no element" in done.stderr:
+        pytest.skip(f"a GStreamer element is missing here: {done.stderr.strip()[-200:]}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str([("BGR", 54)] * 5)

@@ -35,12 +35,23 @@ from darkedge.infer.camera import Arrivals, Camera
 from darkedge.infer.events import EventWriter
 from darkedge.infer.loop import CameraState, InferLoop
 from darkedge.infer.smoothing import Smoother
-from darkedge.infer.sources import Backoff, open_sources, quiet_video_logs, read_sources_file, split_name
+from darkedge.infer.sources import (
+    Backoff,
+    nvdec_pipeline,
+    open_sources,
+    quiet_video_logs,
+    read_sources_file,
+    split_name,
+    url_scheme,
+    without_credentials,
+)
 from darkedge.infer.summary import Summary
 from darkedge.infer.window import SlidingWindow, WindowGrid, prepare_frame
 from darkedge.runtime import Predictor, load_predictor, metadata
 
 log = logging.getLogger(__name__)
+
+DECODERS = ("ffmpeg", "nvdec")
 
 
 @dataclass
@@ -69,6 +80,9 @@ class InferConfig:
     # decode every frame at full size, as darkedge did before it decoded only the frames a window uses (for
     # comparison: the windows are the same within the scaled JPEG decoder's rounding)
     decode_all: bool = False
+    # how rtsp:// cameras are decoded: "ffmpeg" (OpenCV's FFmpeg, on the CPU) or "nvdec" (a Jetson's hardware
+    # decoder and scaler, through a GStreamer pipeline: darkedge.infer.sources.nvdec_pipeline)
+    decoder: str = "ffmpeg"
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str):
@@ -161,6 +175,9 @@ def open_cameras(
     cameras: list[Camera] = []
     for spec in specs:
         name, target = split_name(spec)
+        if cfg.decoder == "nvdec" and url_scheme(target) in ("rtsp", "rtsps"):
+            name = name or without_credentials(target)
+            target = nvdec_pipeline(target, decode_height)
         sources = open_sources(target, backoff, required=single, name=name)
         camera_name = name or (sources[0].name if sources[0].live else target)
         if any(camera.name == camera_name for camera in cameras):
@@ -192,6 +209,8 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
     ):
         if value < 1:
             raise DarkedgeError(f"{option} {value}: must be at least 1")
+    if cfg.decoder not in DECODERS:
+        raise DarkedgeError(f"--set decoder={cfg.decoder}: expected one of {', '.join(DECODERS)}")
     first, longest = cfg.reconnect
     if not 0 < first <= longest:
         raise DarkedgeError(f"--reconnect {first:g},{longest:g}: need 0 < first <= maximum")

@@ -16,7 +16,10 @@ stream): a camera that answers with garbage, or not at all, delays the (re)conne
 the open timeout (NETWORK_TIMEOUT_MS) per attempt. Streams already open are read in parallel, unaffected.
 
 SOURCE may carry a name, `front=rtsp://10.0.0.7/stream1`, which events, metrics and the summary then use;
-`--sources FILE` lists one SOURCE a line.
+`--sources FILE` lists one SOURCE a line. `gst:PIPELINE` is a GStreamer pipeline ending in an appsink, opened
+through OpenCV's GStreamer backend: how a Jetson decodes H.264 on its NVDEC engine and scales on its VIC
+(`nvdec_pipeline`, which InferConfig.decoder "nvdec" applies to every rtsp:// SOURCE); an OpenCV built without
+GStreamer (pip's) refuses it in one line.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from darkedge.infer.mjpeg import MjpegReader, NotMjpeg
 log = logging.getLogger(__name__)
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
+GST_PREFIX = "gst:"  # SOURCE = gst:<GStreamer pipeline ending in appsink>
 NETWORK_TIMEOUT_MS = 5000  # FFmpeg open / read timeout, so a silent server is noticed
 NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")  # `name=` prefix of a SOURCE
 
@@ -158,6 +162,8 @@ class LiveSource:
                 return None
         if isinstance(self.target, int):
             capture = cv2.VideoCapture(self.target)
+        elif self.target.startswith(GST_PREFIX):
+            capture = cv2.VideoCapture(self.target.removeprefix(GST_PREFIX), cv2.CAP_GSTREAMER)
         else:
             timeouts = [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -294,6 +300,22 @@ def without_credentials(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def nvdec_pipeline(url: str, height: int | None = None) -> str:
+    """A Jetson's hardware path for an RTSP H.264 camera, as a `gst:` SOURCE: depayload, decode on NVDEC, scale
+    on the VIC (to `height` px high, the model's resize, when given), hand BGR frames to OpenCV's appsink, dropping
+    the oldest when the reader is behind (as darkedge's own buffers do)."""
+    scale = f",height={height},pixel-aspect-ratio=1/1" if height else ""
+    return (
+        f"{GST_PREFIX}rtspsrc location={url} latency=200 ! rtph264depay ! h264parse ! nvv4l2decoder "
+        f"! nvvidconv ! video/x-raw,format=BGRx{scale} ! videoconvert ! video/x-raw,format=BGR "
+        "! appsink drop=true max-buffers=2 sync=false"
+    )
+
+
+def gstreamer_in_opencv() -> bool:
+    return cv2.videoio_registry.hasBackend(cv2.CAP_GSTREAMER)
+
+
 def open_sources(
     spec: str, backoff: Backoff | None = None, required: bool = True, name: str | None = None
 ) -> list[Source]:
@@ -301,6 +323,21 @@ def open_sources(
 
     `name` replaces the source's own name in events (for a folder: NAME/<video path inside the folder>).
     """
+    if spec.startswith(GST_PREFIX):
+        if not gstreamer_in_opencv():
+            raise DarkedgeError(
+                f"{spec[:60]}: a GStreamer pipeline needs OpenCV built with GStreamer (a Jetson's JetPack OpenCV "
+                "is; pip's opencv-python-headless is not)"
+            )
+        location = re.search(r"location=(\S+)", spec)
+        return [
+            LiveSource(
+                spec,
+                name or (without_credentials(location.group(1)) if location else "gstreamer"),
+                backoff,
+                required,
+            )
+        ]
     scheme = url_scheme(spec)
     if scheme is not None:
         if scheme not in URL_SCHEMES:
