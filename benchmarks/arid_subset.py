@@ -13,10 +13,14 @@ command reads (`--data data/arid6`):
     data/arid6/ARID_split1_{train,test}.txt                the course's split: 150 / 96
     data/arid6/ARID_split2_{train,test}.txt                for choosing settings without the test clips: the
                                                            training clips, one scene per class held out
+    data/arid6/ARID_split3_{train,test}.txt                the same, every 4th training clip of each class held
+                                                           out instead (its scenes are trained on)
     data/arid6/mapping_table.txt
 
-Split 2 holds out, per class, the training scene with the fewest clips (ties: the lower scene number); settings
-are chosen on it, and split 1's test clips are used once, for the figures reported. Without a snapshot it says so
+Split 2 holds out, per class, the training scene with the fewest clips (ties: the lower scene number): new
+scenes, the case of a new camera. Split 3 holds out every 4th training clip of each class (sorted by name): new
+clips of scenes the model has seen, the case of a fixed camera whose own footage it was trained on. Settings are
+chosen on them, and split 1's test clips are used once, for the figures reported. Without a snapshot it says so
 in one line and exits 0.
 
     python benchmarks/arid_subset.py                       # from /work/.mirror/Kexueyi+EE6222-MV/repo
@@ -85,11 +89,17 @@ def rebuild(snapshot: Path, out: Path) -> dict[str, int] | None:
     held = held_out_scenes(train)
     val_train = [(c, n) for c, n in train if int(n.split("_")[1]) != held[c]]
     val_test = [(c, n) for c, n in train if int(n.split("_")[1]) == held[c]]
+    by_class = {c: sorted(n for k, n in train if k == c) for c in classes}
+    every4 = {(c, n) for c, names in by_class.items() for n in names[3::4]}
+    clips_train = [(c, n) for c, n in train if (c, n) not in every4]
+    clips_test = [(c, n) for c, n in train if (c, n) in every4]
     for name, clips in (
         ("ARID_split1_train.txt", train),
         ("ARID_split1_test.txt", test),
         ("ARID_split2_train.txt", val_train),
         ("ARID_split2_test.txt", val_test),
+        ("ARID_split3_train.txt", clips_train),
+        ("ARID_split3_test.txt", clips_test),
     ):
         write_text(
             out / name, "".join(f"{i}\t{classes.index(c)}\t{c}/{n}\n" for i, (c, n) in enumerate(clips))

@@ -32,7 +32,9 @@ def run_models(run: Path) -> dict[str, tuple[Path, Path]]:
     from darkedge.bench.compare import BenchOptions, find_candidates
     from darkedge.run import open_run
 
-    candidates, _ = find_candidates(open_run(run), BenchOptions(run=str(run), compare="all", backend="openvino"))
+    candidates, _ = find_candidates(
+        open_run(run), BenchOptions(run=str(run), compare="all", backend="openvino")
+    )
     return {c.name: (c.path, c.checkpoint) for c in candidates}
 
 
