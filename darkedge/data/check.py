@@ -21,7 +21,6 @@ from tqdm import tqdm
 
 from darkedge.cores import usable_cores
 from darkedge.data.lists import DataIndex, Sample, open_dataset
-from darkedge.data.unlabeled import find_videos
 from darkedge.data.video import VideoError, iter_frames, reported_frame_count, video_fps
 from darkedge.fileio import ignore_sigint
 
@@ -146,6 +145,8 @@ def _splits(
     """The splits to check: a list file is one split; a folder's "all" is its train and test splits; unlabelled
     footage (a folder of videos, a list, a video) is one split of one "class"."""
     if unlabeled:
+        from darkedge.data.unlabeled import find_videos  # here: it loads torch, which checking a data set needs not
+
         samples = [Sample(video, 0) for video in find_videos(path)]
         return {"unlabeled": DataIndex(samples, [NO_LABELS], path, "unlabelled footage")}
     if path.is_file():
