@@ -145,7 +145,8 @@ def _splits(
     """The splits to check: a list file is one split; a folder's "all" is its train and test splits; unlabelled
     footage (a folder of videos, a list, a video) is one split of one "class"."""
     if unlabeled:
-        from darkedge.data.unlabeled import find_videos  # here: it loads torch, which checking a data set needs not
+        # imported here: it loads torch, which checking a labelled data set does without
+        from darkedge.data.unlabeled import find_videos
 
         samples = [Sample(video, 0) for video in find_videos(path)]
         return {"unlabeled": DataIndex(samples, [NO_LABELS], path, "unlabelled footage")}
