@@ -1,7 +1,7 @@
 """`darkedge infer` on several cameras at once: three loopback MJPEG cameras, batching, metrics, and the pieces.
 
-The cameras are real HTTP servers on 127.0.0.1 (benchmarks/mjpeg_server.py) read through OpenCV's FFmpeg
-backend, the model a real ONNX Runtime or OpenVINO session. One camera is killed and restarted mid-run, one
+The cameras are real HTTP servers on 127.0.0.1 (benchmarks/mjpeg_server.py) read by darkedge's MJPEG reader
+(darkedge.infer.mjpeg), the model a real ONNX Runtime or OpenVINO session. One camera is killed and restarted mid-run, one
 serves garbage; the run is ended by SIGTERM like a service.
 """
 

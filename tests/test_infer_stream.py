@@ -1,8 +1,8 @@
 """`darkedge infer` on a live network stream: an MJPEG-over-HTTP camera on the loopback interface, run by the test.
 
-OpenCV's FFmpeg backend reads `multipart/x-mixed-replace` JPEG streams over HTTP, so these tests go through the
-same cv2.VideoCapture path an RTSP camera would. The camera (benchmarks/mjpeg_server.py) is killed mid-stream
-and restarted on the same port.
+The stream is read by darkedge's MJPEG reader with the same reconnecting source an RTSP camera goes through
+(tests/test_infer_decode.py runs RTSP cameras on a real RTSP server). The camera (benchmarks/mjpeg_server.py) is
+killed mid-stream and restarted on the same port.
 """
 
 from __future__ import annotations
