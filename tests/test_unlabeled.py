@@ -172,6 +172,10 @@ def test_held_back_labels_are_never_read(tmp_path, monkeypatch):
         assert result.exit_code == 0, (stage, result.output, result.exception)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["student"]["labelled_clips"] == 6 and metrics["student"]["unlabeled"]["clips"] == 3
+    # every stage takes the steps the whole split would (2 epochs of 9 clips in batches of 4), on 6 labelled clips
+    for stage in ("teacher", "student", "raw", "self_train"):
+        history = json.loads((run / stage / "history.json").read_text())
+        assert sum(e["steps"] for e in history) == 2 * 3, stage
     calib = tmp_path / "calib"
     result = runner.invoke(main, ["calib", "build", "--run", str(run), "--out", str(calib), "--clips", "12"])
     assert result.exit_code == 0, result.output
