@@ -152,6 +152,15 @@ def check_qdq_int8(path: str | os.PathLike, quantized: bool = True, name: str | 
 PASS_THROUGH = ("Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "Mul")
 
 
+def zero_pad(node) -> bool:
+    """A Pad that adds zeros (TensorFlow "SAME" padding before a Conv): zero is exact in int8 with zero-point 0,
+    so the Conv still reads int8 values (OpenVINO and TensorRT run it quantized)."""
+    if node.op_type != "Pad":
+        return False
+    mode = next((a.s for a in node.attribute if a.name == "mode"), b"constant")
+    return mode == b"constant" and (len(node.input) < 3 or not node.input[2])
+
+
 def float_layers(path: str | os.PathLike) -> list[str]:
     """Names of the MatMul / Gemm / Conv nodes of a Q/DQ graph with an input that is not dequantized int8."""
     import onnx
@@ -160,7 +169,7 @@ def float_layers(path: str | os.PathLike) -> list[str]:
     producer = {out: node for node in graph.node for out in node.output}
 
     def dequantized(name: str) -> bool:
-        while name in producer and producer[name].op_type in PASS_THROUGH:
+        while name in producer and (producer[name].op_type in PASS_THROUGH or zero_pad(producer[name])):
             name = producer[name].input[0]
         return name in producer and producer[name].op_type == "DequantizeLinear"
 
