@@ -259,6 +259,13 @@ def summary(results: list[dict[str, Any]], rows: list[Row], pairs: tuple = COMPA
     return {"rows": table, "comparisons": comparisons}
 
 
+def score_cells(row: Row, results: list[dict[str, Any]], stats: dict[str, Any]) -> str:
+    """The start of a row's Markdown line: its label, top-1 per seed, mean ± std."""
+    s = stats["rows"][row.key]
+    per_seed = " | ".join(f"{r['rows'][row.key]['top1']:.2f}" for r in results)
+    return f"| {row.label} | {per_seed} | {s['mean']:.2f} ± {s['std']:.2f}"
+
+
 def comparison_lines(stats: dict[str, Any], rows: list[Row], seeds: list[int]) -> list[str]:
     """The paired differences of `summary` as a Markdown table."""
     labels = {row.key: row.label for row in rows}
@@ -301,11 +308,8 @@ def report(results: list[dict[str, Any]], rows: list[Row], machine: dict[str, An
     ]
     for row in rows:
         cells = [r["rows"][row.key] for r in results]
-        s = stats["rows"][row.key]
         lines.append(
-            f"| {row.label} | "
-            + " | ".join(f"{c['top1']:.2f}" for c in cells)
-            + f" | {s['mean']:.2f} ± {s['std']:.2f} | {cells[0]['epochs']} | "
+            score_cells(row, results, stats) + f" | {cells[0]['epochs']} | "
             f"{max(c['epochs_at_chance'] for c in cells)} | {_count(cells[0]['macs'])} | "
             f"{_count(cells[0]['params'])} | {row.inference} |"
         )
@@ -415,12 +419,9 @@ def unlabeled_report(
             "|---|" + "---:|" * len(seeds) + "---:|---:|---|",
         ]
         for row in rows:
-            cells = [r["rows"][row.key] for r in results]
-            s = stats["rows"][row.key]
+            first = results[0]["rows"][row.key]
             lines.append(
-                f"| {row.label} | "
-                + " | ".join(f"{c['top1']:.2f}" for c in cells)
-                + f" | {s['mean']:.2f} ± {s['std']:.2f} | {cells[0].get('steps', '')} | {cells[0].get('clips', '')} |"
+                score_cells(row, results, stats) + f" | {first.get('steps', '')} | {first.get('clips', '')} |"
             )
         lines += ["", *comparison_lines(stats, rows, seeds)]
     if full:
