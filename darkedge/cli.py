@@ -43,6 +43,9 @@ class _Group(click.Group):
         except KeyboardInterrupt as e:
             name, code = interruption(e)
             click.echo(f"interrupted by {name}", err=True)
+            # DataLoader workers the signal also reached: their exit is expected, not an error to raise
+            if hasattr(signal, "SIGCHLD"):  # (torch's SIGCHLD handler would, while the iterator shuts down)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             sys.exit(code)
 
 
@@ -361,8 +364,9 @@ def calib_build(config_file, sets, **flags) -> None:
     cfg = _settings("darkedge.quant.calib:CalibConfig", flags, sets, config_file)
     summary = build_for(cfg)
     click.echo(
-        f"{cfg.out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes, "
-        f"brightness terciles split at {summary['brightness_tercile_edges']}; "
+        f"{cfg.out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes"
+        + (f" + {summary['unlabelled']} unlabelled clips" if summary["unlabelled"] else "")
+        + f", brightness terciles split at {summary['brightness_tercile_edges']}; "
         f"{summary['unreadable_skipped']} unreadable skipped)"
     )
 

@@ -180,6 +180,7 @@ def test_held_back_labels_are_never_read(tmp_path, monkeypatch):
     result = runner.invoke(main, ["calib", "build", "--run", str(run), "--out", str(calib), "--clips", "12"])
     assert result.exit_code == 0, result.output
     assert (calib / "clips" / "unlabelled").is_dir()  # held-back clips calibrate, as unlabelled clips
+    assert "unlabelled clips" in result.output
     result = runner.invoke(
         main,
         [

@@ -184,6 +184,7 @@ def build_calibration_set(
         "chosen": len(chosen),
         "unreadable_skipped": len(index.samples) - len(readable),
         "classes_covered": len({d["label"] for d in details} - {UNLABELED}),
+        "unlabelled": sum(d["label"] == UNLABELED for d in details),
         "brightness_tercile_edges": [round(float(e), 2) for e in edges],
         "clips": details,
     }
