@@ -241,3 +241,21 @@ def test_an_unlabelled_video_that_fails_mid_training_is_skipped(tmp_path):
     with pytest.raises(DarkedgeError):
         ClipDataset(found.index, make_config("test").feeding("teacher"), train=True).load(0)
     assert np.all([s.label == UNLABELED for s in found.index.samples])
+
+
+def test_self_training_warm_starts_from_and_takes_hints_of_the_raw_baseline(tmp_path):
+    """The self-training control's teacher is the raw baseline, a classifier without an enhancer in front: the
+    student_init=teacher and hint settings apply to it as they do to the student's teacher."""
+    data = make_tiny_data(tmp_path / "data")
+    runner = CliRunner()
+    base = ["train", "--data", str(data), "--out", str(tmp_path / "runs"), *TINY]
+    recipe = ["--set", "label_fraction=0.5", "--set", "student_init=teacher", "--set", "hint=0.5"]
+    for stage in ("enhancer", "raw", "self_train"):
+        run = [] if stage == "enhancer" else ["--run", str(tmp_path / "runs" / "latest")]
+        result = runner.invoke(main, [*base, *(recipe if not run else []), *run, "--stage", stage])
+        assert result.exit_code == 0, (stage, result.output, result.exception)
+    run = tmp_path / "runs" / "latest"
+    table = (run / "table.md").read_text()
+    assert (
+        "CE + KL to the raw baseline (tau 1) + 0.5 x feature hints, from the raw baseline's weights" in table
+    )

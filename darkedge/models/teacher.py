@@ -45,3 +45,9 @@ class Teacher(nn.Module):
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.classifier(enhance_clip(self.enhancer, clip))
+
+
+def classifier_of(teacher: nn.Module) -> nn.Module:
+    """The classifier a teacher runs: the one after a Teacher's enhancer, or a raw-frame teacher itself (the
+    self-training control's)."""
+    return teacher.classifier if isinstance(teacher, Teacher) else teacher

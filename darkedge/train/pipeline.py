@@ -142,12 +142,13 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
     return broadcast(d, metrics)
 
 
-def _warm_start(student: nn.Module, teacher: nn.Module, run: Run) -> None:
-    """student_init "teacher": the student starts from the teacher's classifier weights, which must fit it."""
+def _warm_start(student: nn.Module, teacher: nn.Module, source: Path) -> None:
+    """student_init "teacher": the student starts from its teacher's classifier weights, which must fit it."""
+    from darkedge.models.teacher import classifier_of
     from darkedge.models.weights import load_by_name
 
     try:
-        load_by_name(student, teacher.classifier.state_dict(), run.checkpoint("teacher"))
+        load_by_name(student, classifier_of(teacher).state_dict(), source)
     except DarkedgeError as e:
         raise DarkedgeError(f"student_init 'teacher': {e}; set student_init=scratch") from None
 
@@ -196,7 +197,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
         config = classifier_config(cfg, len(run.class_names), stage)
         model = build_model("classifier", config)
         if teacher is not None and cfg.student_init == "teacher":
-            _warm_start(model, teacher, run)
+            _warm_start(model, teacher, run.checkpoint("raw" if stage == "self_train" else "teacher"))
     train_set = run.dataset("train", "teacher", train=True)
     if (run.path / LABELS).is_file():  # labels held back: the steps the whole split would give
         cfg = labelled_budget(cfg, len(train_set), run.training_clips())

@@ -22,6 +22,7 @@ from darkedge.config import TrainConfig
 from darkedge.data.loader import resolve_workers
 from darkedge.data.unlabeled import EpochConcat, MixedBatches
 from darkedge.errors import DarkedgeError
+from darkedge.models.teacher import classifier_of
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, barrier
 from darkedge.train.engine import RESUME_FILE, Job, train_model
 from darkedge.train.evaluate import describe_protocol, evaluate, save_confusion_png
@@ -35,7 +36,7 @@ class FeatureHints:
     ClipFeatures), for the hint term of the loss; the models stay as they are, so nothing else changes."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module):
-        s, t = student.backbone, teacher.classifier.backbone
+        s, t = student.backbone, classifier_of(teacher).backbone
         if s.dim != t.dim:
             raise DarkedgeError(
                 f"hint: the student's features are {s.dim} wide and the teacher's {t.dim}; feature distillation "

@@ -31,11 +31,7 @@ def training_description(stage: str, cfg: Any, metrics: dict[str, Any] | None = 
             loss = f"KL to {teacher} (tau {cfg.tau:g})"
         if cfg.hint > 0:
             loss += f" + {cfg.hint:g} x feature hints"
-        start = (
-            "from scratch"
-            if cfg.student_init == "scratch" or stage == "self_train"
-            else "from the teacher's weights"
-        )
+        start = "from scratch" if cfg.student_init == "scratch" else f"from {teacher}'s weights"
         text = f"{loss}, {start}"
     elif stage == "teacher":
         text = "CE on enhanced frames, from scratch"
