@@ -18,7 +18,7 @@ from typing import Any
 
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
-from darkedge.names import BUILTIN_DATA, INPUT_NORMS, STUDENT_MODELS
+from darkedge.names import BUILTIN_DATA, CACHE_GB, INPUT_NORMS, STUDENT_MODELS
 from darkedge.settings import read_settings_file, typed_settings
 
 
@@ -48,7 +48,7 @@ class TrainConfig:
     # decode once (darkedge.data.cache): "auto" caches inter-coded video (H.264 ...) in ~/.cache/darkedge/clips,
     # "off" decodes every clip every epoch, anything else is the cache's folder; at most cache_gb on disk
     cache: str = "auto"
-    cache_gb: float = 20.0
+    cache_gb: float = CACHE_GB
     eval_clips: int = 1  # evaluation protocol: clips x crops per video, logits averaged
     eval_crops: int = 1
     # optimisation, the same budget for every classifier stage; at 12 epochs the cosine schedule ran out while
@@ -123,6 +123,8 @@ class TrainConfig:
             raise DarkedgeError(
                 f"workers {self.workers}: must be 0 or more (or none: chosen from the machine)"
             )
+        if self.cache_gb <= 0:
+            raise DarkedgeError(f"cache_gb {self.cache_gb}: must be above 0 (cache=off turns the cache off)")
         if not 0 < self.label_fraction <= 1:
             raise DarkedgeError(f"label_fraction {self.label_fraction}: must be above 0 and at most 1")
         if self.unlabeled_ratio < 0:

@@ -12,6 +12,8 @@ RUNS_DIR = "runs"
 DEFAULT_RUN = "runs/latest"
 # Where `darkedge train` fills a calibration set after a full run, and where `darkedge quantize` reads one.
 CALIB_DIR = "calibration"
+# The clip cache's default bound on disk, in GB (darkedge.data.cache; TrainConfig.cache_gb).
+CACHE_GB = 20.0
 
 # The stages of `darkedge train`, in order; each writes RUN/<stage>.pt holding a checkpoint of this kind.
 STAGE_KINDS = {

@@ -57,6 +57,49 @@ def test_a_recording_too_long_to_cache_is_read_from_its_file(tmp_path, monkeypat
     assert cache.read(video, [0], 24) is None and cache.built == 0
 
 
+def test_a_recording_whose_container_hides_its_length_is_read_from_its_file_once_found_out(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(cache_module, "MAX_FRAMES", 10)
+    monkeypatch.setattr(
+        cache_module, "reported_frame_count", lambda path: None
+    )  # e.g. a live recording's file
+    video = write_video(tmp_path / "long.mp4", num_frames=30, size=(64, 48))
+    cache = ClipCache(tmp_path / "cache")
+    decoded = []
+    real = cache_module.iter_frames
+    monkeypatch.setattr(cache_module, "iter_frames", lambda path: decoded.append(path) or real(path))
+    assert cache.read(video, [0], 24) is None and cache.read(video, [5], 24) is None
+    assert cache.built == 0 and cache.size() == 0 and len(decoded) == 1  # decoded once to find out, not again
+
+
+def test_an_entry_larger_than_the_budget_is_kept_until_the_next_one(tmp_path):
+    videos = [write_video(tmp_path / f"{i}.mp4", num_frames=20, size=(64, 48)) for i in range(2)]
+    cache = ClipCache(tmp_path / "cache", max_bytes=1)  # smaller than any entry
+    assert [level_to_index(f) for f in cache.read(videos[0], [0, 19], 24)] == [0, 19]
+    assert cache.entry(videos[0], 24).is_file()  # the entry just written is never the one evicted
+    cache.read(videos[1], [0], 24)
+    assert not cache.entry(videos[0], 24).is_file()  # the next one pushes it out
+    assert [level_to_index(f) for f in cache.read(videos[0], [7], 24)] == [7] and cache.built == 3
+
+
+def test_an_entry_evicted_by_another_process_while_read_is_still_read_whole(tmp_path, monkeypatch):
+    video = write_video(tmp_path / "a.mp4", num_frames=20, size=(64, 48))
+    cache = ClipCache(tmp_path / "cache")
+    cache.read(video, [0], 24)
+    entry, real_utime = cache.entry(video, 24), os.utime
+
+    def evicted_first(
+        path, *args
+    ):  # another DataLoader worker or run evicts it between the open and the touch
+        Path(path).unlink()
+        real_utime(path, *args)
+
+    monkeypatch.setattr(cache_module.os, "utime", evicted_first)
+    assert [level_to_index(f) for f in cache.read(video, [7, 19], 24)] == [7, 19]
+    assert not entry.is_file() and cache.hits == 1 and cache.built == 1
+
+
 def test_cached_clips_are_the_same_frames_as_decoded_ones_within_resampling(tmp_path):
     video = write_textured_video(tmp_path / "t.mp4", num_frames=24, size=(80, 60), seed=3)
     index = DataIndex([Sample(video, 0)], ["a"], tmp_path, "folders")

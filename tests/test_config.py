@@ -97,7 +97,7 @@ def test_a_setting_given_twice_must_agree():
 
 
 def test_values_out_of_range_are_refused():
-    for bad in ({"epochs": 0}, {"workers": -1}, {"eval_crops": 2}, {"student_init": "nope"}):
+    for bad in ({"epochs": 0}, {"workers": -1}, {"eval_crops": 2}, {"student_init": "nope"}, {"cache_gb": 0}):
         with pytest.raises(DarkedgeError):
             resolve_config(bad)
 

@@ -8,8 +8,10 @@ that later reads memory-map: a clip costs the few frames it samples, read from t
 An entry is keyed by the video's absolute path, size and modification time and the height (so a changed file or
 another resize is a new entry; the old one ages out), written to a temporary file and renamed (two DataLoader
 workers or two runs building the same entry at once both write whole files, and either wins). The cache is
-bounded: after a new entry, the least recently read entries are deleted until the folder holds at most
-`max_bytes`. Videos longer than MAX_FRAMES (recordings, not clips) are read from the file as before.
+bounded: after a new entry, the least recently read entries (never the new one) are deleted until the folder
+holds at most `max_bytes`; an entry another process evicts while it is read is still read whole (a memory map keeps
+it) or built again. Videos longer than MAX_FRAMES (recordings, not clips) are read from the file as before,
+whether their container says so or decoding finds out.
 
 Sampling and augmentation are unchanged on top of it: ClipDataset picks the same frame indices and cuts its
 random or centre crop from the cached frames. The pixels differ from the uncached path's only by interpolation:
@@ -19,6 +21,7 @@ height (tests/test_cache.py bounds the difference).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -30,9 +33,9 @@ import numpy as np
 
 from darkedge.data.video import VideoError, is_frame_folder, iter_frames, reported_frame_count
 from darkedge.fileio import commit_temporary, discard_temporary, temporary_beside
+from darkedge.names import CACHE_GB
 
 DEFAULT_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "darkedge" / "clips"
-DEFAULT_MAX_GB = 20.0
 MAX_FRAMES = 3000  # a longer video is a recording: read from the file, never cached whole
 VERSION = 1  # bumped when the stored form changes
 INTRA_CODECS = {
@@ -52,11 +55,12 @@ STALE_TMP_S = 3600  # a temporary entry this old was left by a killed process
 class ClipCache:
     """Whole videos resized to one height, stored as uint8 .npy files under `root` (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike = DEFAULT_DIR, max_bytes: float = DEFAULT_MAX_GB * 1e9):
+    def __init__(self, root: str | os.PathLike = DEFAULT_DIR, max_bytes: float = CACHE_GB * 1e9):
         self.root = Path(root)
         self.max_bytes = max_bytes
         self.built = 0  # entries this process decoded and wrote
         self.hits = 0
+        self.too_long: set[Path] = set()  # videos found longer than MAX_FRAMES: read from the file
 
     def key(self, path: Path, resize: int) -> str:
         stat = path.stat()
@@ -73,15 +77,27 @@ class ClipCache:
         path = Path(path)
         if not path.exists():
             raise VideoError(f"{path}: no such file")
+        if path in self.too_long:
+            return None
         entry = self.entry(path, resize)
-        if not entry.is_file():
-            if not is_frame_folder(path) and (reported_frame_count(path) or 0) > MAX_FRAMES:
-                return None
-            self._build(path, resize, entry)
+        try:
+            frames = np.load(entry, mmap_mode="r")
+        except FileNotFoundError:  # not built yet (or evicted by another process)
+            pass
         else:
             self.hits += 1
-            os.utime(entry)  # most recently used: the last to be evicted
-        return np.load(entry, mmap_mode="r")
+            with contextlib.suppress(
+                FileNotFoundError
+            ):  # evicted meanwhile: the open map still reads it whole
+                os.utime(entry)  # most recently used: the last to be evicted
+            return frames
+        if not is_frame_folder(path) and (reported_frame_count(path) or 0) > MAX_FRAMES:
+            self.too_long.add(path)
+            return None
+        frames = self._build(path, resize, entry)
+        if frames is None:
+            self.too_long.add(path)
+        return frames
 
     def read(self, path: str | os.PathLike, indices: Sequence[int], resize: int) -> np.ndarray | None:
         """Frames `indices` (any order, repeats allowed) as (n, resize, W', 3) uint8, or None when not cached."""
@@ -100,29 +116,33 @@ class ClipCache:
         frames = self.frames(path, resize)
         return None if frames is None else len(frames)
 
-    def _build(self, path: Path, resize: int, entry: Path) -> None:
+    def _build(self, path: Path, resize: int, entry: Path) -> np.ndarray | None:
+        """Decode, resize and store `path`; its frames, or None when it has more than MAX_FRAMES."""
         resized = []
         for frame in iter_frames(path):
             height, width = frame.shape[:2]
             size = (max(1, round(width * resize / height)), resize)
             interpolation = cv2.INTER_AREA if resize < height else cv2.INTER_LINEAR
             resized.append(cv2.resize(frame, size, interpolation=interpolation))
-            if len(resized) > MAX_FRAMES:
-                raise VideoError(f"{path}: longer than {MAX_FRAMES} frames, too long to cache")
+            if len(resized) > MAX_FRAMES:  # its container did not say: a recording after all
+                return None
         if not resized:
             raise VideoError(f"{path}: no frame decodes (corrupt or truncated video)")
+        frames = np.stack(resized)
         tmp = temporary_beside(entry)
         try:
             with open(tmp, "wb") as f:
-                np.save(f, np.stack(resized))
+                np.save(f, frames)
             commit_temporary(tmp, entry)
         finally:
             discard_temporary(tmp)
         self.built += 1
-        self._evict()
+        self._evict(keep=entry)
+        return frames
 
-    def _evict(self) -> None:
-        """Delete the least recently used entries (and stale temporaries) until at most max_bytes are kept."""
+    def _evict(self, keep: Path) -> None:
+        """Delete the least recently used entries (and stale temporaries) but `keep` until at most max_bytes are
+        kept."""
         entries, now = [], time.time()
         for file in self.root.glob("*/*"):
             try:
@@ -138,6 +158,8 @@ class ClipCache:
         for _, size, file in sorted(entries):
             if total <= self.max_bytes:
                 break
+            if file == keep:
+                continue
             file.unlink(missing_ok=True)
             total -= size
 
@@ -160,7 +182,7 @@ def pays(path: Path) -> bool:
     return bool(code) and fourcc not in INTRA_CODECS
 
 
-def open_cache(setting: str, samples: Sequence, max_gb: float = DEFAULT_MAX_GB) -> ClipCache | None:
+def open_cache(setting: str, samples: Sequence, max_gb: float = CACHE_GB) -> ClipCache | None:
     """The cache a run's `cache` setting asks for: "off" none; "auto" the default folder when caching pays for
     these clips (their first video is inter-coded); anything else is the folder to keep it in."""
     if setting == "off" or not samples:
