@@ -16,7 +16,7 @@ from darkedge.cli import main
 from darkedge.feeding import Feeding
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.smoothing import Smoother, softmax
-from darkedge.infer.sources import Frame
+from darkedge.infer.sources import Frame, without_credentials
 from darkedge.infer.window import SlidingWindow
 
 # `models` (conftest.py) is the tiny classifier of helpers_model
@@ -123,6 +123,8 @@ def test_max_windows_and_threshold(tmp_path, models):
     [
         ("missing.avi", [], "missing.avi: no such file or folder"),
         ("ftp://example.com/cam", [], "ftp://example.com/cam: unsupported URL scheme 'ftp'"),
+        ("http://user:secret@cam:abc/s1", [], "http://cam:abc/s1: the port is not a number"),
+        ("rtsp:///s1", [], "rtsp:///s1: no host in this URL"),
         ("57", [], "camera 57: no such device"),
         ("VIDEO", ["--frames", "8"], "the model takes windows of 4 frames, --frames 8 given"),
         ("VIDEO", ["--size", "64"], "the model takes 32x32 frames, --size 64 given"),
@@ -140,8 +142,25 @@ def test_bad_input_is_one_line_error(tmp_path, models, source, extra, message):
     result = CliRunner().invoke(main, ["infer", source, "--model", str(models["onnxruntime"]), *extra])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "secret" not in result.stderr
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("rtsp://admin:pa:ss@[fe80::1]:554/s1", "rtsp://[fe80::1]:554/s1"),
+        ("http://user@cam/video.mjpg", "http://cam/video.mjpg"),
+        ("rtsp://cam:8554/s1", "rtsp://cam:8554/s1"),
+    ],
+)
+def test_a_camera_is_named_without_its_credentials(url, shown):
+    assert without_credentials(url) == shown
+
+
+def test_infer_without_a_model_says_so_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["infer", str(write_video(tmp_path / "clip.avi", 8))])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: --model: required")
 
 
 def test_single_corrupt_file_is_an_error_not_a_skip(tmp_path, models):

@@ -22,7 +22,7 @@ from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
 from benchmarks.rtsp_server import RtspCamera, available
 from darkedge.feeding import Feeding
 from darkedge.infer.mjpeg import MjpegReader, decode_jpeg, jpeg_size, reduction
-from darkedge.infer.sources import Frame
+from darkedge.infer.sources import Backoff, Frame, LiveSource
 from darkedge.infer.window import SlidingWindow, WindowGrid, prepare_frame
 
 needs_rtsp = pytest.mark.skipif(not available(), reason="no GStreamer RTSP server (.ci/run installs it)")
@@ -89,11 +89,17 @@ def test_the_mjpeg_reader_hands_out_each_part_and_refuses_what_is_no_jpeg():
         reader.release()
 
 
-def _serve_parts_without_length(jpegs: list[bytes]) -> tuple[socket.socket, str]:
-    """A one-client server whose multipart parts give no Content-Length (some cameras do so)."""
+def _serve_parts_without_length(jpegs: list[bytes], busy: int = 0) -> tuple[socket.socket, str]:
+    """A one-client server whose multipart parts give no Content-Length (some cameras do so); the first `busy`
+    connections are answered 503, as a camera that is still booting does."""
     server = socket.create_server(("127.0.0.1", 0))
 
     def run() -> None:
+        for _ in range(busy):
+            client, _ = server.accept()
+            client.recv(4096)
+            client.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            client.close()
         client, _ = server.accept()
         client.recv(4096)
         client.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=xyz\r\n\r\n")
@@ -113,6 +119,20 @@ def test_parts_without_a_length_run_to_the_next_boundary():
     assert [reader.read() for _ in range(4)] == [*jpegs, None]
     reader.release()
     server.close()
+
+
+def test_a_camera_that_answers_503_while_it_boots_is_read_as_mjpeg_once_it_is_up():
+    jpegs = encode(dark_frames(64, 48, count=3, seed=6))
+    server, url = _serve_parts_without_length(jpegs, busy=2)
+    source = LiveSource(url, "booting", Backoff(0.05, 0.1), required=False)
+    stop = threading.Event()
+    frames = []
+    for frame in source.frames(stop):
+        frames.append(frame)
+        if len(frames) == 3:
+            stop.set()
+    server.close()
+    assert [f.jpeg for f in frames] == jpegs  # darkedge's MJPEG reader, not OpenCV's, after the two 503s
 
 
 def test_a_camera_decodes_only_the_frames_its_windows_use(tmp_path, models):

@@ -51,9 +51,14 @@ class MjpegReader:
             self.connection.close()
             raise OSError(str(e)) from None
         kind = self.response.getheader("Content-Type", "")
-        if self.response.status != 200 or not kind.lower().startswith("multipart/"):
+        if (
+            self.response.status != 200
+        ):  # a camera still booting (503), a login it wants (401): try again later
             self.release()
-            raise NotMjpeg(f"HTTP {self.response.status}, {kind or 'no content type'}")
+            raise OSError(f"HTTP {self.response.status} {self.response.reason}")
+        if not kind.lower().startswith("multipart/"):
+            self.release()
+            raise NotMjpeg(f"HTTP 200, {kind or 'no content type'}")
         boundary = next((p.split("=", 1)[1].strip('"') for p in kind.split(";") if "boundary=" in p), "")
         self.boundary = b"--" + boundary.encode().removeprefix(b"--")
         self._after_boundary = False  # a part without a length ended on the next boundary: its headers follow

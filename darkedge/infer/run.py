@@ -220,6 +220,8 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
 def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     """Run the model over every window of every camera, writing events; returns the summary."""
     specs = source_specs(cfg)
+    if not cfg.model:
+        raise DarkedgeError("--model: required (an export: .xml, .onnx, .engine, or a checkpoint .pt)")
     model = Path(cfg.model)
     for option, value in (
         ("--max-batch", cfg.max_batch),

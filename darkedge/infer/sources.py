@@ -287,17 +287,25 @@ def read_sources_file(path: str | os.PathLike) -> list[str]:
     return specs
 
 
+def check_url(url: str) -> None:
+    """A one-line error for a URL no reader could open: no host, or a port that is not a number."""
+    parts = urllib.parse.urlsplit(url)
+    shown = without_credentials(url)
+    if not parts.hostname:
+        raise DarkedgeError(f"{shown}: no host in this URL")
+    try:
+        _ = parts.port  # urllib checks the port only when asked for it
+    except ValueError:
+        raise DarkedgeError(f"{shown}: the port is not a number from 0 to 65535") from None
+
+
 def without_credentials(url: str) -> str:
     """`url` without a user name or password (rtsp://user:pass@host/s1 -> rtsp://host/s1): what a camera is
     called in events, metrics, logs and the summary, which must not carry its password."""
     parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def nvdec_pipeline(url: str, height: int | None = None) -> str:
@@ -341,7 +349,10 @@ def open_sources(
     scheme = url_scheme(spec)
     if scheme is not None:
         if scheme not in URL_SCHEMES:
-            raise DarkedgeError(f"{spec}: unsupported URL scheme '{scheme}' (use {', '.join(URL_SCHEMES)})")
+            raise DarkedgeError(
+                f"{without_credentials(spec)}: unsupported URL scheme '{scheme}' (use {', '.join(URL_SCHEMES)})"
+            )
+        check_url(spec)
         return [LiveSource(spec, name or without_credentials(spec), backoff, required)]
     if spec.isdigit():
         return [LiveSource(int(spec), name or f"camera {spec}", backoff, required)]
