@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,7 +49,7 @@ from pathlib import Path
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
-from rtsp_server import RtspCamera
+from rtsp_server import RtspCamera, free_port
 
 from darkedge.bench.machine import machine_info
 from darkedge.cores import usable_cores
@@ -126,12 +125,6 @@ class Probe:
     seconds: float
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
     """{(sample name, sorted labels): value} of infer's /metrics."""
     text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
@@ -154,6 +147,9 @@ class MjpegCameras:
         command = [sys.executable, str(HERE / "mjpeg_server.py"), "--cameras", str(count), "--fps", str(FPS)]
         self.process = subprocess.Popen([*command, "--size", size], stdout=subprocess.PIPE, text=True)
         self.urls = [self.process.stdout.readline().strip() for _ in range(count)]
+        if not all(self.urls):  # it printed fewer URLs than cameras: it died (port taken, out of descriptors)
+            self.close()
+            raise RuntimeError(f"mjpeg_server: exited before serving {count} cameras")
 
     def counts(self) -> tuple[int, int]:
         """(frames sent, frames skipped for slow clients), over every camera."""
@@ -211,6 +207,16 @@ def probe(
 ) -> Probe:
     """Run `count` cameras through infer and measure (see the module docstring)."""
     cameras = CAMERAS[setup.protocol](count, setup.size)
+    try:
+        return run_probe(model, name, count, setup, hop, frame_step, span_s, args, cameras)
+    finally:
+        cameras.close()
+
+
+def run_probe(
+    model: Path, name: str, count: int, setup: Setup, hop: int, frame_step: int, span_s: float, args, cameras
+) -> Probe:
+    """probe() once its cameras serve."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -255,7 +261,6 @@ def probe(
                 infer.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 infer.kill()
-            cameras.close()
     return measured(name, setup, hop, count, ready, a, b, span_s)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -120,13 +121,26 @@ class RtspCamera:
             env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
             start_new_session=True,  # its own process group: a test's SIGTERM to infer's group spares it
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        for _ in range(self.mounts):  # it prints its URLs once it listens
+        try:
+            self._wait_until_listening(time.monotonic() + START_TIMEOUT_S)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+        return self
+
+    def _wait_until_listening(self, deadline: float) -> None:
+        """It prints its URLs once it listens; then its port takes a connection."""
+        printed = 0
+        while printed < self.mounts:
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise RuntimeError(f"rtsp_server: not listening after {START_TIMEOUT_S:g} s")
             if not self.process.stdout.readline():
                 raise RuntimeError("rtsp_server: exited before it listened")
+            printed += 1
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return self
+                return
             time.sleep(0.1)
         raise RuntimeError(f"rtsp_server: nothing listens on {self.port}")
 
@@ -135,6 +149,7 @@ class RtspCamera:
             return
         self.process.kill()  # as a camera losing power: no goodbye to its clients
         self.process.wait(timeout=10)
+        self.process.stdout.close()
         self.process = None
 
     def __enter__(self) -> RtspCamera:
