@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers_infer import run_in_background, wait_for
+from helpers_infer import count_lines, run_in_background, wait_for
 from test_infer_cameras import assert_ordered, events_by_camera
 
 from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
@@ -149,6 +149,25 @@ def test_a_camera_decodes_only_the_frames_its_windows_use(tmp_path, models):
     # the test model: 4 frames, frame step 1, a window every 2 frames: 3 of every 4 frames are never needed... or
     # all of them, by the grid; what matters: decoded <= read, and windows ran
     assert stats.decoded <= stats.frames_in and result["summary"].windows >= 10
+
+
+def test_a_part_that_is_no_decodable_jpeg_is_counted_as_such_and_the_stream_goes_on(tmp_path, models):
+    jpegs = encode(dark_frames(64, 48, count=30, seed=3))
+    jpegs[::10] = [
+        b"\xff\xd8" + bytes(100) + b"\xff\xd9"
+    ] * 3  # starts and ends as a JPEG, decodes to nothing
+    camera = MjpegCamera(jpegs, fps=30.0).start()
+    events = tmp_path / "events.jsonl"
+    runner, stop, result = run_in_background([f"cam={camera.url}"], models["onnxruntime"], events)
+    try:
+        wait_for(lambda: count_lines(events) >= 20, seconds=60)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        camera.stop()
+    stats = result["summary"].cameras[0].stats
+    assert stats.corrupt >= 2 and stats.dropped == 0  # not blamed on inference being behind
+    assert "undecodable" in result["summary"].camera_line(result["summary"].cameras[0])
 
 
 def test_a_stream_that_changes_resolution_mid_way_goes_on(tmp_path, models):

@@ -138,7 +138,7 @@ class Camera:
                             self.stats.cpu_decode += now - clock
                             clock = now
                             if frame.image is None:  # a part that is no decodable JPEG: a lost frame
-                                self.stats.dropped += 1
+                                self.stats.corrupt += 1
                                 continue
                         self.stats.decoded += 1
                         frame.pixels = self._prepare(frame.image)

@@ -78,6 +78,7 @@ class InferCollector(Collector):
                 "Frames the bounded buffer dropped: inference was behind.",
                 lambda s: s.dropped,
             ),
+            "frames_corrupt": ("Frames that were no decodable JPEG.", lambda s: s.corrupt),
             "windows": ("Windows run.", lambda s: s.windows),
             "windows_skipped": ("Windows due whose frames were dropped.", lambda s: s.windows_skipped),
             "events": ("Events written.", lambda s: s.events),

@@ -117,6 +117,7 @@ class CameraStats:
     # reader side
     frames_in: int = 0
     dropped: int = 0  # frames the bounded buffer dropped because inference was behind
+    corrupt: int = 0  # frames the camera sent that were no decodable JPEG (lost, as dropped ones are)
     decoded: int = 0  # frames decoded: those a window uses (every frame with --set decode_all=true)
     # CPU seconds of the reader thread: receiving and parsing (through OpenCV: decoding too), decoding JPEG frames,
     # preparing frames for the model (resize and crop)

@@ -81,8 +81,9 @@ class Summary:
         fps = s.frames_in / self.seconds if self.seconds > 0 else 0.0
         lag = s.lag.percentiles((50, 99))
         lag_text = f", lag ms p50 {lag[50] * 1000:.0f} p99 {lag[99] * 1000:.0f}" if lag else ""
+        corrupt = f", {s.corrupt} undecodable" if s.corrupt else ""
         return (
             f"camera {camera.name}: {camera.state}, {s.frames_in} frames ({fps:.1f} fps), "
-            f"dropped {s.dropped} ({s.drop_percent():.1f} %), {s.windows} windows "
+            f"dropped {s.dropped} ({s.drop_percent():.1f} %){corrupt}, {s.windows} windows "
             f"({s.windows_skipped} skipped), {s.events} events{lag_text}, {camera.reconnects} reconnects"
         )
