@@ -94,7 +94,7 @@ class SettingsCommand(click.Command):
         from darkedge.settings import load_class
 
         cls = load_class(self.settings)
-        defaults = cls() if cls.__name__ != "TrainConfig" else load_class("darkedge.config:PRESETS")["small"]
+        defaults = cls()
         rows = [(f.name, repr(getattr(defaults, f.name))) for f in dataclasses.fields(cls)]
         with formatter.section(f"Settings ({cls.__name__}; --set KEY=VALUE, defaults shown)"):
             formatter.write_dl(rows)

@@ -160,13 +160,12 @@ class TrainConfig:
         The student's k = num_frames / student_frames frames are every k-th of the teacher's (frame step k times
         the teacher's, the same span), and its crop is resized in proportion (the same field of view).
         """
+        teacher = Feeding(self.num_frames, self.frame_step, self.resize, self.crop)
         if model not in STUDENT_MODELS:
-            return Feeding(self.num_frames, self.frame_step, self.resize, self.crop)
+            return teacher
         frames = self.student_frames or self.num_frames
         crop = self.student_crop or self.crop
-        return Feeding(
-            frames, self.frame_step * (self.num_frames // frames), round(crop * self.resize / self.crop), crop
-        )
+        return Feeding(frames, self.frame_step * (self.num_frames // frames), teacher.resize_for(crop), crop)
 
 
 # Counts that make no sense below one.

@@ -1,8 +1,9 @@
 """The models of a run, built from its config: what train, quantize and bench all make from a run directory.
 
 `classifier_config` is the plain config of a stage's classifier (the student's own encoder, width, frames and
-crop for the student and the raw baseline; the teacher's for the rest); `with_enhancer` builds a teacher or a
-two-stream model around the run's trained, frozen enhancer; `load_stage` reads a trained stage back.
+crop for the student, the raw baseline and the self-training control; the teacher's for the rest); `with_enhancer`
+builds a teacher or a two-stream model around the run's trained, frozen enhancer; `load_stage` reads a trained
+stage back.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from darkedge.run import Run, check_classes
 
 def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[str, Any]:
     """The plain classifier config of `model` (a stage): the student's encoder, width, frames and crop for the
-    student and the raw baseline, the teacher's for the teacher's classifier and the two-stream streams.
+    student models (STUDENT_MODELS), the teacher's for the teacher's classifier and the two-stream streams.
 
     The `pretrained` encoder file is the teacher's encoder's, so a student of another encoder or width starts
     without it.

@@ -42,6 +42,10 @@ class Feeding:
     def resize_ratio(self) -> float:
         return self.resize / self.crop
 
+    def resize_for(self, crop: int) -> int:
+        """The resize that gives a `crop` px crop this feeding's field of view (its resize in proportion)."""
+        return round(crop * self.resize_ratio)
+
     def metadata(self) -> dict[str, Any]:
         """The fields an export's metadata carries for it (darkedge.runtime.metadata)."""
         return {

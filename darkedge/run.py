@@ -75,16 +75,29 @@ class Run:
         settings.update(overrides)
         return ClipDataset(index, **settings)
 
-    def _kept(self) -> set[str] | None:
-        """The paths of the training clips that keep their labels (RUN/labels.json), or None: all do."""
+    def label_split(self) -> dict[str, Any] | None:
+        """RUN/labels.json (written by save_label_split): the paths of the training clips that keep their labels
+        ("labelled") and of those whose labels were held back ("held_back"); None when every clip keeps its label."""
         path = self.path / LABELS
-        return set(json.loads(path.read_text())["labelled"]) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            split = json.loads(path.read_text())
+            if not all(isinstance(split.get(k), list) for k in ("labelled", "held_back")):
+                raise ValueError("no 'labelled' and 'held_back' lists")
+        except (OSError, ValueError) as e:
+            raise DarkedgeError(f"{path}: not a label split darkedge wrote ({e})") from None
+        return split
+
+    def _kept(self) -> set[str] | None:
+        """The paths of the training clips that keep their labels, or None: all do."""
+        split = self.label_split()
+        return set(split["labelled"]) if split is not None else None
 
     def training_clips(self) -> int:
         """How many clips the training split holds, labelled or not (with labels held back: both parts)."""
-        path = self.path / LABELS
-        if path.is_file():
-            split = json.loads(path.read_text())
+        split = self.label_split()
+        if split is not None:
             return len(split["labelled"]) + len(split["held_back"])
         from darkedge.data.lists import open_dataset
 
@@ -117,9 +130,8 @@ class Run:
         none."""
         from darkedge.data.unlabeled import find_videos, unlabeled_index
 
-        paths: list[Path] = []
-        if (self.path / LABELS).is_file():
-            paths += [Path(p) for p in json.loads((self.path / LABELS).read_text())["held_back"]]
+        split = self.label_split()
+        paths = [Path(p) for p in split["held_back"]] if split is not None else []
         if self.config.unlabeled:
             paths += find_videos(self.config.unlabeled)
         if not paths:

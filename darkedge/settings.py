@@ -2,7 +2,7 @@
 name a field, for every command's config (TrainConfig, QatConfig, InferConfig, BenchOptions, ...).
 
 Each command's defaults live in its dataclass alone. The command line passes None for every option not given,
-and `build` makes the config: the dataclass's defaults (or a `base` config), changed by the --config file, changed
+and `build` makes the config: the dataclass's defaults, changed by the --config file, changed
 by --set and the flags. Values are checked against the fields' types; a bad key, value or file is a one-line error
 that names it, with the nearest field name for a typo.
 """
@@ -251,7 +251,6 @@ def load_class(path: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def build(cls: type, flags: dict[str, Any], sets=(), config_file=None, section: str | None = None, base=None):
-    """`cls` (or `base`, an instance of it) changed by a command line: see `command_settings`."""
-    settings = command_settings(cls, flags, sets, config_file, section)
-    return dataclasses.replace(base, **settings) if base is not None else cls(**settings)
+def build(cls: type, flags: dict[str, Any], sets=(), config_file=None, section: str | None = None):
+    """`cls`'s defaults changed by a command line: see `command_settings`."""
+    return cls(**command_settings(cls, flags, sets, config_file, section))

@@ -197,6 +197,12 @@ def test_held_back_labels_are_never_read(tmp_path, monkeypatch):
         ],
     )
     assert result.exit_code == 0, (result.output, result.exception)
+    (run / "labels.json").write_text(
+        '{"labelled": ['
+    )  # a split cut short: the next stage says so in one line
+    result = runner.invoke(main, ["train", "--stage", "student", "--run", str(run)])
+    assert result.exit_code == 1 and "labels.json: not a label split darkedge wrote" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

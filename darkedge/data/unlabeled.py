@@ -17,7 +17,7 @@ import logging
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,9 +162,16 @@ class MixedBatches(Sampler[list[int]]):
             yield batch
 
 
-def mixed(labelled: Dataset, unlabeled: Dataset) -> ConcatDataset:
-    """One dataset of both, labelled first (the index space MixedBatches draws from); set_epoch reaches both."""
-    return EpochConcat([labelled, unlabeled])
+def mixed(
+    labelled: Dataset, unlabeled: Dataset, batch_size: int, ratio: float
+) -> tuple[ConcatDataset, Callable]:
+    """One dataset of both, labelled first, and the training engine's batch sampler for it: `batches(dataset, d,
+    seed)` makes the MixedBatches of process d (its rank and world size) that mix them at `ratio`."""
+
+    def batches(_dataset: Dataset, d, seed: int) -> MixedBatches:
+        return MixedBatches(len(labelled), len(unlabeled), batch_size, ratio, seed, d.rank, d.world_size)
+
+    return EpochConcat([labelled, unlabeled]), batches
 
 
 class EpochConcat(ConcatDataset):

@@ -46,7 +46,6 @@ LIST_NAME = "calib_list.txt"  # ARID v1.0 format: idx <TAB> label <TAB> Class/fi
 CLASS_TABLE = "mapping_table.txt"
 DETAILS_NAME = "calib_set.json"
 BRIGHTNESS_BINS = 3
-UNKNOWN_LABEL = UNLABELED
 UNLABELED_FOLDER = "unlabelled"  # where a calibration set keeps clips whose labels a run held back
 HOW_TO_FILL = "fill it with `darkedge calib build` (or copy video clips into it)"
 
@@ -208,12 +207,10 @@ def _scan_clips(folder: Path, class_names: list[str]) -> list[Sample]:
     for root, dirs, files in os.walk(folder):
         root_path = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        label = class_names.index(root_path.name) if root_path.name in class_names else UNKNOWN_LABEL
+        label = class_names.index(root_path.name) if root_path.name in class_names else UNLABELED
         if root_path != folder and is_frame_folder(root_path):
             parent = root_path.parent.name
-            found.append(
-                Sample(root_path, class_names.index(parent) if parent in class_names else UNKNOWN_LABEL)
-            )
+            found.append(Sample(root_path, class_names.index(parent) if parent in class_names else UNLABELED))
             dirs[:] = []
             continue
         found += [

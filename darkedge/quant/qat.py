@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from darkedge.data.unlabeled import EpochConcat, MixedBatches
+from darkedge.data.unlabeled import mixed
 from darkedge.models.int8_checkpoint import nncf_config_of
 from darkedge.names import CALIB_DIR
 from darkedge.quant.calib import CALIB_CLIPS
@@ -138,13 +138,7 @@ def finetune_quantized(
 
     batches = None
     if unlabeled is not None and unlabeled_ratio > 0:
-        labelled_count = len(dataset)
-        dataset = EpochConcat([dataset, unlabeled])
-
-        def batches(_dataset, d: Dist, seed: int) -> MixedBatches:
-            return MixedBatches(
-                labelled_count, len(unlabeled), cfg.batch_size, unlabeled_ratio, seed, d.rank, d.world_size
-            )
+        dataset, batches = mixed(dataset, unlabeled, cfg.batch_size, unlabeled_ratio)
 
     def loss_fn(logits: torch.Tensor, labels: torch.Tensor, target) -> torch.Tensor:
         return qat_loss(

@@ -69,9 +69,7 @@ def export_metadata(
     """
     cfg, feeding = run.config, run.config.feeding(model)  # a student's own frames, step and crop
     batch, _, frames, size, _ = input_shape
-    feeding = Feeding(
-        frames, feeding.frame_step, round(size * feeding.resize_ratio), size
-    )  # at its input size
+    feeding = Feeding(frames, feeding.frame_step, feeding.resize_for(size), size)  # at its input size
     return {
         "metadata_version": METADATA_VERSION,
         "model": model,
@@ -255,7 +253,7 @@ def checkpoint_metadata(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     if run is not None:
         fed = run_feeding(run, metadata["model"])
         metadata.update({k: v for k, v in fed.items() if k != "crop"})
-        metadata["resize"] = round(size * fed["resize"] / fed["crop"])
+        metadata["resize"] = Feeding(frames, fed["frame_step"], fed["resize"], fed["crop"]).resize_for(size)
     return check_metadata(metadata, path)
 
 

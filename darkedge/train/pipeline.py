@@ -23,7 +23,7 @@ from darkedge.factory import classifier_config, enhancer_state, load_stage, with
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.models.efficientnet_lite import IMAGENET
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
-from darkedge.run import LABELS, Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
+from darkedge.run import Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
 from darkedge.settings import merge_settings
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.engine import RESUME_FILE
@@ -125,7 +125,10 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
     cfg = run.config
     metrics: dict[str, Any] = {}
     if d.is_main:
-        enhancer_cfg = EnhancerTrainConfig(
+        enhancer_cfg = EnhancerTrainConfig(  # what the checkpoint records: the run's data, not the defaults
+            data=cfg.data,
+            video_root=cfg.video_root,
+            out=str(run.path / "enhancer.pt"),
             enhancer=cfg.enhancer,
             scale_factor=cfg.enhancer_scale,
             steps=cfg.enhancer_steps,
@@ -137,7 +140,7 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
             seed=cfg.seed,
         )
         index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
-        metrics = train_enhancer(index, enhancer_cfg, run.path / "enhancer.pt")
+        metrics = train_enhancer(index, enhancer_cfg, Path(enhancer_cfg.out))
     barrier(d)
     return broadcast(d, metrics)
 
@@ -199,7 +202,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
         if teacher is not None and cfg.student_init == "teacher":
             _warm_start(model, teacher, run.checkpoint("raw" if stage == "self_train" else "teacher"))
     train_set = run.dataset("train", "teacher", train=True)
-    if (run.path / LABELS).is_file():  # labels held back: the steps the whole split would give
+    if run.label_split() is not None:  # labels held back: the steps the whole split would give
         cfg = labelled_budget(cfg, len(train_set), run.training_clips())
     unlabeled = run.unlabeled() if teacher is not None and cfg.unlabeled_ratio > 0 else None
     metrics = fit(

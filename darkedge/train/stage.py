@@ -1,4 +1,5 @@
-"""One classifier stage of `darkedge train` (teacher, student, raw baseline, two-stream) on the training engine.
+"""One classifier stage of `darkedge train` (teacher, student, raw baseline, self-training control, two-stream) on
+the training engine.
 
 The stage says what the engine cannot know: the loss (cross-entropy, or distillation against a teacher's logits
 on the same raw clip, with optional feature hints), the evaluation on the test split after the last epoch (and
@@ -20,7 +21,7 @@ from torch import nn
 from darkedge.checkpoint import save_checkpoint
 from darkedge.config import TrainConfig
 from darkedge.data.loader import resolve_workers
-from darkedge.data.unlabeled import EpochConcat, MixedBatches
+from darkedge.data.unlabeled import mixed
 from darkedge.errors import DarkedgeError
 from darkedge.models.teacher import classifier_of
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, barrier
@@ -70,17 +71,6 @@ def stage_loss(cfg: TrainConfig, teacher: nn.Module | None, hints: FeatureHints 
     return loss_fn
 
 
-def mixed_batches(labelled: int, unlabeled: int, cfg: TrainConfig):
-    """The engine's batches for labelled clips with unlabelled ones mixed in at cfg.unlabeled_ratio."""
-
-    def make(_dataset, d: Dist, seed: int) -> MixedBatches:
-        return MixedBatches(
-            labelled, unlabeled, cfg.batch_size, cfg.unlabeled_ratio, seed, d.rank, d.world_size
-        )
-
-    return make
-
-
 def resume_key(stage: str, cfg: TrainConfig, model_config: dict[str, Any]) -> dict[str, Any]:
     """What a stage's result depends on beyond its seed and data: a resume checkpoint made otherwise is refused."""
     key = {"stage": stage, "epochs": cfg.epochs, "model": model_config}
@@ -126,8 +116,7 @@ def fit(
     hints = FeatureHints(model, teacher) if teacher is not None and cfg.hint > 0 else None
     batches = None
     if unlabeled_set is not None and teacher is not None:
-        batches = mixed_batches(len(train_set), len(unlabeled_set), cfg)
-        train_set = EpochConcat([train_set, unlabeled_set])
+        train_set, batches = mixed(train_set, unlabeled_set, cfg.batch_size, cfg.unlabeled_ratio)
     workers = resolve_workers(cfg.workers, d.device)
     metrics: dict[str, Any] = {}
 
