@@ -29,7 +29,8 @@ CPU seconds per camera-second, which estimates the capacity; then probes around 
 the largest count sustained and the smallest not, to within 10 %, at most --probes probes per model. The cameras'
 server shares the box's cores with infer, which real cameras would not.
 
-`hop` default is what `darkedge infer` picks (half the window's span: about one window a second per camera);
+`hop` default is what `darkedge infer` picks (about half the window's span, in whole frame steps: about one
+window a second per camera);
 1 is a window at every frame, where the model's cost decides. `>= N` in the table: N cameras (the most probed, at
 most --max-cameras) were sustained and no count above failed.
 """
@@ -53,6 +54,7 @@ from rtsp_server import RtspCamera, free_port
 
 from darkedge.bench.machine import machine_info
 from darkedge.cores import usable_cores
+from darkedge.feeding import Feeding
 from darkedge.fileio import save_figure, write_json, write_text
 
 HERE = Path(__file__).parent
@@ -581,10 +583,11 @@ def main() -> None:
     wanted = {n.strip() for n in args.models.split(",") if n.strip()}
     with tempfile.TemporaryDirectory() as tmp:
         models, num_frames, frame_step, source = models_and_feeding(args, Path(tmp))
-        span = (num_frames - 1) * frame_step + 1
+        feeding = Feeding(num_frames, frame_step, 1, 1)  # its frames and step: which frames a window reads
+        span = feeding.span
         probes = []
         for setup in chosen:
-            hop = setup.hop or max(1, span // 2)
+            hop = setup.hop or feeding.default_hop
             for name in (n for n in setup.models if n in wanted):
                 print(f"{MODELS[name]}, {setup.name}:", flush=True)
                 probes += search(models[name], name, setup, hop, frame_step, span / FPS, args)

@@ -5,7 +5,7 @@
 End to end means everything `infer` does per window: decode (OpenCV), resize + centre crop every frame, stack
 the window, run the predictor, smooth, write the JSON-lines event. The model has the "small" preset's
 architecture and input (random weights: speed does not depend on them), exported here to ONNX and OpenVINO IR
-(FP32). The video is ARID-sized (320 x 240, 30 fps). Two window hops: the default (half the window's span,
+(FP32). The video is ARID-sized (320 x 240, 30 fps). Two window hops: the default (about half the span,
 with the preset's frame step of 4) and 1 (a window at every frame: the model-bound case). Best of `--repeats`.
 """
 
@@ -75,7 +75,7 @@ def main() -> None:
     setup_logging()  # darkedge's messages on stderr, as the CLI prints them
     torch.set_num_threads(args.threads)
     frame_step = PRESETS["small"].frame_step
-    default_hop = PRESETS["small"].feeding("student").span // 2  # what infer picks
+    default_hop = PRESETS["small"].feeding("student").default_hop  # what infer picks
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -537,7 +537,7 @@ def bench(config_file, sets, precisions, **flags) -> None:
     "hop",
     type=int,
     default=None,
-    help="Frames between window starts (default: half the window).",
+    help="Frames between window starts (default: about half the window's span, in whole frame steps).",
 )
 @click.option(
     "--frame-step",

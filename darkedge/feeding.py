@@ -39,6 +39,13 @@ class Feeding:
         return (self.frames - 1) * self.frame_step + 1
 
     @property
+    def default_hop(self) -> int:
+        """The hop `infer` picks: about half the span, in whole frame steps, so that a window's frames fall on
+        the frames of the windows before it (they are decoded and prepared once; a hop off the step's grid makes
+        every window read other frames: twice the decoding)."""
+        return max(1, round(self.span / 2 / self.frame_step)) * self.frame_step
+
+    @property
     def resize_ratio(self) -> float:
         return self.resize / self.crop
 

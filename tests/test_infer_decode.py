@@ -49,6 +49,17 @@ def test_the_grid_names_exactly_the_frames_the_windows_use(frames, step, hop, st
     )  # ... and no other, but of the windows not yet due
 
 
+@pytest.mark.parametrize("frames, step", [(8, 4), (16, 2), (4, 1), (8, 3)])
+def test_the_default_hop_keeps_windows_on_one_grid_so_a_stream_decodes_one_frame_per_step(frames, step):
+    feeding = Feeding(frames, step, 54, 48)
+    hop = feeding.default_hop
+    assert hop % step == 0 and abs(hop - feeding.span / 2) <= step / 2
+    grid = WindowGrid(feeding, hop)
+    needed = [i for i in range(600) if grid.needed(i)]
+    assert needed == list(range(0, 600, step))  # an off-grid hop (14 at step 4) would need every other frame
+    assert sum(WindowGrid(feeding, hop + 1).needed(i) for i in range(600)) > len(needed) or step == 1
+
+
 def test_windows_from_only_the_needed_frames_decoded_small_are_the_old_windows():
     """Feed one stream both ways: every frame decoded whole (before), or only the grid's frames, each at the
     smallest JPEG scale that covers the resize (now): the same windows, the same frames, pixels within rounding."""

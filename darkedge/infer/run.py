@@ -65,7 +65,9 @@ class InferConfig:
     threads: int | None = None
     frames: int | None = None  # the window's T, for a model whose input size is dynamic
     size: int | None = None  # the crop, likewise
-    hop: int | None = None  # frames between window starts; None: half the window's span
+    hop: int | None = (
+        None  # frames between window starts; None: about half the window's span (Feeding.default_hop)
+    )
     frame_step: int | None = None  # frames between a window's frames; None: the model's (darkedge.feeding)
     smooth: int = 4
     threshold: float = 0.0
@@ -200,7 +202,7 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
     feeding = metadata.feeding(predictor.metadata, num_frames, size)
     if cfg.frame_step is not None:
         feeding = Feeding(num_frames, cfg.frame_step, feeding.resize, size)
-    hop = max(1, feeding.span // 2) if cfg.hop is None else cfg.hop
+    hop = feeding.default_hop if cfg.hop is None else cfg.hop
     for option, value in (
         ("--hop", hop),
         ("--frame-step", feeding.frame_step),
