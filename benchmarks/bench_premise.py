@@ -386,7 +386,6 @@ def all_labels(results: Path) -> dict[str, list[float]]:
 def unlabeled_report(
     studies: dict[float, list[dict[str, Any]]],
     machine: dict[str, Any],
-    wall: float,
     full: dict[str, list[float]],
 ) -> str:
     """The Markdown report of the label-fraction study: a table and paired differences per fraction, and the
@@ -446,13 +445,26 @@ def unlabeled_report(
     lines += [
         "",
         f"Produced by `python benchmarks/bench_premise.py --label-fractions "
-        f"{' '.join(f'{f:g}' for f in studies)}` on {time.strftime('%Y-%m-%d')}; whole study {wall / 60:.0f} min.",
+        f"{' '.join(f'{f:g}' for f in studies)}` on {time.strftime('%Y-%m-%d')}; {study_minutes(studies):.0f} min of "
+        "training in all (each seed's `darkedge train`, wall time, plus its variants' training time; the variants ran "
+        "two at a time on the 2 cores, so each took longer than alone).",
         "",
         f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
         f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
         + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def study_minutes(studies: dict[float, list[dict[str, Any]]]) -> float:
+    """The study's training time: every seed's pipeline plus the variants trained beside it (not the wall time of
+    one process, which a resumed study does not know)."""
+    seconds = 0.0
+    for results in studies.values():
+        for r in results:
+            own = {v["folder"]: v["train_seconds"] for v in r["rows"].values() if v["folder"] != r["run"]}
+            seconds += (r["pipeline_seconds"] or 0) + sum(own.values())
+    return seconds / 60
 
 
 def unlabeled_plot(
@@ -495,15 +507,13 @@ def unlabeled_rerender(args) -> None:
     saved = json.loads((args.results / "unlabeled.json").read_text())
     studies = {float(f): study["seeds"] for f, study in saved["studies"].items()}
     full = all_labels(args.results)
-    write_text(
-        args.results / "unlabeled.md", unlabeled_report(studies, saved["machine"], saved.get("wall", 0), full)
-    )
+    write_text(args.results / "unlabeled.md", unlabeled_report(studies, saved["machine"], full))
     unlabeled_plot(studies, full, args.results / "unlabeled.png")
 
 
 def unlabeled_study(args) -> None:
     """--label-fractions: every fraction's seeds and rows, reports written after every seed."""
-    rows, started = list(UNLABELED_ROWS), time.perf_counter()
+    rows = list(UNLABELED_ROWS)
     studies: dict[float, list[dict[str, Any]]] = {}
     for fraction in args.label_fractions:
         out = args.out.parent / f"{args.out.name}_unlabeled" / f"labels{fraction:g}"
@@ -521,10 +531,10 @@ def unlabeled_study(args) -> None:
                 row["clips"] = f"{metrics[stage].get('labelled_clips', '?')} + {unlabeled}"
             studies.setdefault(fraction, []).append(result)
             machine = machine_info()
-            wall, full = time.perf_counter() - started, all_labels(args.results)
-            write_json(args.results / "unlabeled.json", {"schema": 1, "machine": machine, "wall": wall, "rows": [r.__dict__ for r in rows],
+            full = all_labels(args.results)
+            write_json(args.results / "unlabeled.json", {"schema": 1, "machine": machine, "rows": [r.__dict__ for r in rows],
                         "studies": {f"{f:g}": {"summary": summary(r, rows, UNLABELED_COMPARISONS), "seeds": r} for f, r in studies.items()}})  # fmt: skip
-            write_text(args.results / "unlabeled.md", unlabeled_report(studies, machine, wall, full))
+            write_text(args.results / "unlabeled.md", unlabeled_report(studies, machine, full))
             unlabeled_plot(studies, full, args.results / "unlabeled.png")
     print((args.results / "unlabeled.md").read_text())
 
