@@ -108,24 +108,16 @@ def test_a_run_with_unlabelled_footage_trains_the_student_and_qat_on_it(tmp_path
         ).exit_code
         == 0
     )
-    result = runner.invoke(
-        main,
-        [
-            "quantize",
-            "--run",
-            str(run),
-            "--calib",
-            str(calib),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--no-export",
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    quantize(runner, run, calib, "--epochs", "1")
     report = json.loads((run / "quant" / "report.json").read_text())
     assert report["qat"]["unlabeled_seen"] > 0
+
+
+def quantize(runner: CliRunner, run: Path, calib: Path, *budget: str) -> None:
+    """`darkedge quantize` of a tiny run, its exports left out."""
+    args = ["quantize", "--run", str(run), "--calib", str(calib), *budget, "--batch-size", "2", "--no-export"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, (result.output, result.exception)
 
 
 def test_held_back_labels_are_never_read(tmp_path, monkeypatch):
@@ -181,25 +173,8 @@ def test_held_back_labels_are_never_read(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert (calib / "clips" / "unlabelled").is_dir()  # held-back clips calibrate, as unlabelled clips
     assert "unlabelled clips" in result.output
-    result = runner.invoke(
-        main,
-        [
-            "quantize",
-            "--run",
-            str(run),
-            "--calib",
-            str(calib),
-            "--max-steps",
-            "2",
-            "--batch-size",
-            "2",
-            "--no-export",
-        ],
-    )
-    assert result.exit_code == 0, (result.output, result.exception)
-    (run / "labels.json").write_text(
-        '{"labelled": ['
-    )  # a split cut short: the next stage says so in one line
+    quantize(runner, run, calib, "--max-steps", "2")
+    (run / "labels.json").write_text('{"labelled": [')  # cut short: the next stage says so in one line
     result = runner.invoke(main, ["train", "--stage", "student", "--run", str(run)])
     assert result.exit_code == 1 and "labels.json: not a label split darkedge wrote" in result.output
     assert "Traceback" not in result.output
