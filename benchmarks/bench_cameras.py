@@ -591,6 +591,15 @@ def main() -> None:
             for name in (n for n in setup.models if n in wanted):
                 print(f"{MODELS[name]}, {setup.name}:", flush=True)
                 probes += search(models[name], name, setup, hop, frame_step, span / FPS, args)
+                # the report so far, after every search: a long run stopped part-way keeps what it measured
+                write_results(args, source, frame_step, span, chosen, probes, began)
+    print(markdown(write_results(args, source, frame_step, span, chosen, probes, began)))
+
+
+def write_results(
+    args, source: str, frame_step: int, span: int, chosen, probes: list[Probe], began: float
+) -> dict:
+    """cameras.json, .md and .png from the probes so far; returns the result."""
     result = {
         "schema_version": 2,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -602,7 +611,7 @@ def main() -> None:
         "span_frames": span,
         "span_s": span / FPS,
         "measure_s": args.measure,
-        "setups": [s.name for s in chosen],
+        "setups": [s.name for s in chosen if any(p.setup == s.name for p in probes)],
         "probes": [asdict(p) for p in probes],
         "machine": machine_info(),
         "minutes": (time.monotonic() - began) / 60,
@@ -611,7 +620,7 @@ def main() -> None:
     write_json(args.out / "cameras.json", result)
     write_text(args.out / "cameras.md", markdown(result))
     plot(probes, result["setups"], span / FPS, args.out / "cameras.png")
-    print(markdown(result))
+    return result
 
 
 if __name__ == "__main__":
