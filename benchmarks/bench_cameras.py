@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -603,7 +604,7 @@ def write_results(
     result = {
         "schema_version": 2,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": "python benchmarks/bench_cameras.py " + " ".join(sys.argv[1:]),
+        "command": shlex.join(["python", "benchmarks/bench_cameras.py", *sys.argv[1:]]),
         "source": source,
         "threads": args.threads,
         "max_batch": args.max_batch,
