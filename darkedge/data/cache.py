@@ -86,10 +86,10 @@ class ClipCache:
             pass
         else:
             self.hits += 1
-            with contextlib.suppress(
-                FileNotFoundError
-            ):  # evicted meanwhile: the open map still reads it whole
-                os.utime(entry)  # most recently used: the last to be evicted
+            # most recently used: the last to be evicted (if another process evicted it meanwhile, the open map
+            # still reads it whole)
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(entry)
             return frames
         if not is_frame_folder(path) and (reported_frame_count(path) or 0) > MAX_FRAMES:
             self.too_long.add(path)

@@ -51,9 +51,8 @@ class MjpegReader:
             self.connection.close()
             raise OSError(str(e)) from None
         kind = self.response.getheader("Content-Type", "")
-        if (
-            self.response.status != 200
-        ):  # a camera still booting (503), a login it wants (401): try again later
+        if self.response.status != 200:
+            # a camera still booting (503), or one that wants a login (401): an OSError, so it is tried again later
             self.release()
             raise OSError(f"HTTP {self.response.status} {self.response.reason}")
         if not kind.lower().startswith("multipart/"):

@@ -65,9 +65,8 @@ class InferConfig:
     threads: int | None = None
     frames: int | None = None  # the window's T, for a model whose input size is dynamic
     size: int | None = None  # the crop, likewise
-    hop: int | None = (
-        None  # frames between window starts; None: about half the window's span (Feeding.default_hop)
-    )
+    # frames between window starts; None: about half the window's span (Feeding.default_hop)
+    hop: int | None = None
     frame_step: int | None = None  # frames between a window's frames; None: the model's (darkedge.feeding)
     smooth: int = 4
     threshold: float = 0.0
