@@ -29,6 +29,9 @@ CPU seconds per camera-second, which estimates the capacity; then probes around 
 the largest count sustained and the smallest not, to within 10 %, at most --probes probes per model. The cameras'
 server shares the box's cores with infer, which real cameras would not.
 
+`reader thread` reads each MJPEG camera on a thread of its own, as darkedge did before one shared thread and a
+selector read them all (darkedge.infer.mjpeg_hub): the same setup measured both ways.
+
 `hop` default is what `darkedge infer` picks (about half the window's span, in whole frame steps: about one
 window a second per camera);
 1 is a window at every frame, where the model's cost decides. `>= N` in the table: N cameras (the most probed, at
@@ -78,17 +81,20 @@ class Setup:
     hop: int | None
     decode: str  # needed (darkedge's) or all (every frame at full size, as before)
     models: tuple[str, ...]
+    reader: str = "shared"  # MJPEG: one thread for every camera (darkedge's), or a thread per camera (before)
 
     @property
     def name(self) -> str:
-        return f"{self.protocol} {self.size} hop {self.hop or 'default'} decode {self.decode}"
+        name = f"{self.protocol} {self.size} hop {self.hop or 'default'} decode {self.decode}"
+        return name + (" reader thread" if self.reader == "thread" else "")
 
 
 ALL_MODELS = tuple(MODELS)
 SETUPS = (
     Setup("mjpeg", "320x240", None, "needed", ALL_MODELS),
-    Setup("mjpeg", "320x240", None, "all", ("student_int8", "two_stream_fp32")),
-    Setup("rtsp", "320x240", None, "needed", ALL_MODELS),
+    Setup("mjpeg", "320x240", None, "needed", ("student_int8", "two_stream_fp32"), reader="thread"),
+    Setup("mjpeg", "320x240", None, "all", ("student_int8", "two_stream_fp32"), reader="thread"),
+    Setup("rtsp", "320x240", None, "needed", ("student_int8", "two_stream_fp32")),
     Setup("rtsp", "640x360", None, "needed", ("student_int8", "two_stream_fp32")),
     Setup("mjpeg", "320x240", 1, "needed", ("student_int8", "two_stream_fp32")),
 )
@@ -242,6 +248,8 @@ def run_probe(
             str(Path(tmp) / "events.jsonl"),
             "--set",
             f"decode_all={setup.decode == 'all'}",
+            "--set",
+            f"mjpeg_reader={setup.reader}",
         ]
         log = Path(tmp) / "stderr.txt"
         with open(log, "w") as stderr:
@@ -473,7 +481,8 @@ def markdown(result: dict) -> str:
         f"{result['frame_step']}, window span {result['span_frames']} frames ({result['span_s']:.2f} s). Sustained:",
         f"lag p99 (worst camera, last 10 s of {result['measure_s']:g} s measured) under the span, and lost frames "
         "under 1 %. Decode `needed`: only the frames a window uses (MJPEG: at the JPEG scale the model needs);",
-        "`all`: every frame at full size, as darkedge did before.",
+        "`all`: every frame at full size, as darkedge did before. MJPEG cameras are read by one shared thread and a",
+        "selector (darkedge.infer.mjpeg_hub), or with `reader thread` by a thread per camera, as darkedge did before.",
         "",
     ]
     for setup in result["setups"]:
@@ -560,7 +569,9 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/latest"))
     parser.add_argument("--random", action="store_true", help="random-weight preset models instead of a run")
     parser.add_argument("--preset", default="small")
-    parser.add_argument("--only", default="", help="only the setups whose name holds this text")
+    parser.add_argument(
+        "--only", default="", help="only the setups whose name holds one of these texts (comma-separated)"
+    )
     parser.add_argument("--models", default=",".join(MODELS), help="of each setup's, only these")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-batch", type=int, default=8)
@@ -572,7 +583,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     began = time.monotonic()
-    chosen = [s for s in SETUPS if args.only in s.name]
+    texts = [t for t in args.only.split(",") if t] or [""]
+    chosen = [s for s in SETUPS if any(t in s.name for t in texts)]
     if any(s.protocol == "rtsp" for s in chosen):
         from rtsp_server import available
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +41,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
 
 
 def run_in_background(
-    sources: str | list[str], model: Path, events: Path
+    sources: str | list[str], model: Path, events: Path, **settings: object
 ) -> tuple[threading.Thread, threading.Event, dict]:
     """run_infer on live sources in a thread (reconnecting fast) until the event is set; result["summary"] then."""
     cfg = InferConfig(
@@ -51,8 +52,32 @@ def run_in_background(
         smooth=1,
         events=str(events),
         reconnect=(0.1, 0.4),
+        **settings,
     )
     stop, result = threading.Event(), {}
     runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
     runner.start()
     return runner, stop, result
+
+
+def serve_parts_without_length(jpegs: list[bytes], busy: int = 0) -> tuple[socket.socket, str]:
+    """A one-client server whose multipart parts give no Content-Length (some cameras do so); the first `busy`
+    connections are answered 503, as a camera that is still booting does."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def run() -> None:
+        for _ in range(busy):
+            client, _ = server.accept()
+            client.recv(4096)
+            client.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+        client, _ = server.accept()
+        client.recv(4096)
+        client.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=xyz\r\n\r\n")
+        for data in jpegs:
+            client.sendall(b"--xyz\r\nContent-Type: image/jpeg\r\n\r\n" + data + b"\r\n")
+        client.sendall(b"--xyz--\r\n")
+        client.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.getsockname()[1]}/video"

@@ -73,11 +73,12 @@ def assert_ordered(events: list[dict]) -> None:
     assert starts == sorted(set(starts)) and times == sorted(times)
 
 
-def test_three_cameras_one_killed_and_restarted(tmp_path, models):
+@pytest.mark.parametrize("reader", ["shared", "thread"])
+def test_three_cameras_one_killed_and_restarted(tmp_path, models, reader):
     cameras = {name: MjpegCamera(fps=25.0, first=7 * i).start() for i, name in enumerate("abc")}
     events = tmp_path / "events.jsonl"
     sources = [f"{name}={camera.url}" for name, camera in cameras.items()]
-    runner, stop, result = run_in_background(sources, models["onnxruntime"], events)
+    runner, stop, result = run_in_background(sources, models["onnxruntime"], events, mjpeg_reader=reader)
 
     def counts() -> dict[str, int]:
         by_camera = events_by_camera(events) if events.exists() else {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers_infer import count_lines, run_in_background, wait_for
+from helpers_infer import count_lines, run_in_background, serve_parts_without_length, wait_for
 from test_infer_cameras import assert_ordered, events_by_camera
 
 from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
@@ -100,32 +99,9 @@ def test_the_mjpeg_reader_hands_out_each_part_and_refuses_what_is_no_jpeg():
         reader.release()
 
 
-def _serve_parts_without_length(jpegs: list[bytes], busy: int = 0) -> tuple[socket.socket, str]:
-    """A one-client server whose multipart parts give no Content-Length (some cameras do so); the first `busy`
-    connections are answered 503, as a camera that is still booting does."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def run() -> None:
-        for _ in range(busy):
-            client, _ = server.accept()
-            client.recv(4096)
-            client.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
-            client.close()
-        client, _ = server.accept()
-        client.recv(4096)
-        client.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=xyz\r\n\r\n")
-        for data in jpegs:
-            client.sendall(b"--xyz\r\nContent-Type: image/jpeg\r\n\r\n" + data + b"\r\n")
-        client.sendall(b"--xyz--\r\n")
-        client.close()
-
-    threading.Thread(target=run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.getsockname()[1]}/video"
-
-
 def test_parts_without_a_length_run_to_the_next_boundary():
     jpegs = encode(dark_frames(64, 48, count=3, seed=5))
-    server, url = _serve_parts_without_length(jpegs)
+    server, url = serve_parts_without_length(jpegs)
     reader = MjpegReader(url, timeout=5)
     assert [reader.read() for _ in range(4)] == [*jpegs, None]
     reader.release()
@@ -134,7 +110,7 @@ def test_parts_without_a_length_run_to_the_next_boundary():
 
 def test_a_camera_that_answers_503_while_it_boots_is_read_as_mjpeg_once_it_is_up():
     jpegs = encode(dark_frames(64, 48, count=3, seed=6))
-    server, url = _serve_parts_without_length(jpegs, busy=2)
+    server, url = serve_parts_without_length(jpegs, busy=2)
     source = LiveSource(url, "booting", Backoff(0.05, 0.1), required=False)
     stop = threading.Event()
     frames = []

@@ -1,11 +1,13 @@
-"""A camera: one SOURCE read on a thread of its own into a small bounded buffer of prepared frames.
+"""A camera: one SOURCE read into a small bounded buffer of prepared frames, on a thread of its own or by a hub.
 
-The reader thread decodes each frame a window will use and prepares it for the model (resize and centre crop,
-the work of darkedge.infer.window.prepare_frame), so decoding and preparing run beside inference, one thread per
-camera (OpenCV releases the GIL while it works); the frames no window uses are received and counted, never
-decoded (`wanted`), and an MJPEG frame is decoded at the smallest scale that still covers the model's resize. A live camera's buffer drops its oldest frame when inference is
-behind, and counts it: the box sheds load instead of building a queue, and the lag stays bounded. A file's
-reader waits for room instead, so a file is read in full, at full speed, and the run stays deterministic.
+The reader decodes each frame a window will use and prepares it for the model (resize and centre crop, the work
+of darkedge.infer.window.prepare_frame), so decoding and preparing run beside inference (OpenCV releases the GIL
+while it works); the frames no window uses are received and counted, never decoded (`wanted`), and an MJPEG frame
+is decoded at the smallest scale that still covers the model's resize. Files, RTSP and other streams are read
+on a thread per camera; MJPEG-over-HTTP cameras by one hub thread for all of them (darkedge.infer.mjpeg_hub),
+which hands each frame to `accept`. A live camera's buffer drops its oldest frame when inference is behind, and
+counts it: the box sheds load instead of building a queue, and the lag stays bounded. A file's reader waits for
+room instead, so a file is read in full, at full speed, and the run stays deterministic.
 
 A folder is one camera whose videos are read one after another; an unreadable video is skipped, counted and
 named (a single file that cannot be read is an error instead: `strict`).
@@ -23,6 +25,7 @@ import numpy as np
 
 from darkedge.data.video import VideoError
 from darkedge.infer.mjpeg import decode_jpeg
+from darkedge.infer.mjpeg_hub import MjpegHub, can_read
 from darkedge.infer.sources import Frame, Source, Wanted
 from darkedge.infer.stats import CameraStats
 
@@ -71,6 +74,7 @@ class Camera:
         arrivals: Arrivals | None = None,
         wanted: Wanted | None = None,
         decode_height: int | None = None,
+        hub: MjpegHub | None = None,
     ):
         self.name = name
         self.sources = sources
@@ -95,11 +99,22 @@ class Camera:
         self._done = False
         self._current: Source = sources[0]
         self._arrivals = arrivals or Arrivals()
+        self._hub = hub  # reads the camera's MJPEG-over-HTTP stream with many others (None: its own thread)
         self._thread = threading.Thread(target=self._read, name=f"darkedge-reader-{name}", daemon=True)
 
     def start(self) -> Camera:
-        self._thread.start()
+        """Start reading: through the hub when it can read this camera's stream, else on a thread of its own."""
+        if self._hub is not None and len(self.sources) == 1 and can_read(self.sources[0]):
+            self._hub.watch(self, self.sources[0])
+        else:
+            self._thread.start()
         return self
+
+    def use_thread(self) -> None:
+        """Called by the hub for a stream it cannot read (not MJPEG after all, or chunked): a thread of its own."""
+        self._hub = None
+        if not self._halt.is_set():
+            self._thread.start()
 
     @property
     def state(self) -> str:
@@ -126,28 +141,9 @@ class Camera:
                 try:
                     clock = time.thread_time()  # this thread's CPU time: where the reader's time goes
                     for frame in source.frames(self._halt, self._wanted):
-                        now = time.thread_time()
-                        self.stats.cpu_read += now - clock
-                        clock = now
-                        self.stats.frame_read(frame.arrived)
-                        if frame.skipped:  # no window uses it
-                            continue
-                        if frame.jpeg is not None:
-                            frame.image, frame.jpeg = decode_jpeg(frame.jpeg, self._decode_height), None
-                            now = time.thread_time()
-                            self.stats.cpu_decode += now - clock
-                            clock = now
-                            if frame.image is None:  # a part that is no decodable JPEG: a lost frame
-                                self.stats.corrupt += 1
-                                continue
-                        self.stats.decoded += 1
-                        frame.pixels = self._prepare(frame.image)
-                        now = time.thread_time()
-                        self.stats.cpu_prepare += now - clock
-                        clock = now
-                        if not self._keep_images:
-                            frame.image = None
-                        self._put(frame)
+                        self.stats.cpu_read += time.thread_time() - clock
+                        self.accept(frame)
+                        clock = time.thread_time()
                 except Exception as e:  # noqa: BLE001 - one camera's failure, whatever it is, ends only that camera
                     if not isinstance(e, VideoError):
                         e = VideoError(f"{source.name}: {type(e).__name__}: {e}")
@@ -161,6 +157,32 @@ class Camera:
                 self._done = True
                 self._ready.notify_all()
             self._arrivals.ring(self)
+
+    def wants(self, index: int, start: int) -> bool:
+        """Whether a window will use frame `index` of a stream whose grid starts at `start` (decode it)."""
+        return self._wanted is None or self._wanted(index, start)
+
+    def accept(self, frame: Frame) -> None:
+        """One frame read (by this camera's thread, or by an MJPEG hub): counted; decoded if a window uses it, at
+        the scale it needs; prepared for the model and queued. Its CPU time is counted where it goes."""
+        self.stats.frame_read(frame.arrived)
+        if frame.skipped:  # no window uses it
+            return
+        clock = time.thread_time()
+        if frame.jpeg is not None:
+            frame.image, frame.jpeg = decode_jpeg(frame.jpeg, self._decode_height), None
+            now = time.thread_time()
+            self.stats.cpu_decode += now - clock
+            clock = now
+            if frame.image is None:  # a part that is no decodable JPEG: a lost frame
+                self.stats.corrupt += 1
+                return
+        self.stats.decoded += 1
+        frame.pixels = self._prepare(frame.image)
+        self.stats.cpu_prepare += time.thread_time() - clock
+        if not self._keep_images:
+            frame.image = None
+        self._put(frame)
 
     def _put(self, frame: Frame) -> None:
         """Queue a frame: a live camera drops its oldest frame when full, a file waits for room."""
@@ -188,8 +210,10 @@ class Camera:
             return frame
 
     def halt(self) -> None:
-        """Ask the reader to stop (it notices within one read timeout)."""
+        """Ask the reader to stop (a thread notices within one read timeout, a hub at once)."""
         self._halt.set()
+        if self._hub is not None:
+            self._hub.forget(self)
         with self._ready:
             self._ready.notify_all()
 

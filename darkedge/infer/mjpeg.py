@@ -19,6 +19,9 @@ import numpy as np
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 MAX_HEADER_LINES = 32  # a part's headers; more is not an MJPEG stream
 MAX_PART_BYTES = 32 * 1024 * 1024
+MAX_PREAMBLE = (
+    4096  # bytes before a boundary line (or in a part's headers) beyond which it is no MJPEG stream
+)
 JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's
 
 
@@ -58,8 +61,7 @@ class MjpegReader:
         if not kind.lower().startswith("multipart/"):
             self.release()
             raise NotMjpeg(f"HTTP 200, {kind or 'no content type'}")
-        boundary = next((p.split("=", 1)[1].strip('"') for p in kind.split(";") if "boundary=" in p), "")
-        self.boundary = b"--" + boundary.encode().removeprefix(b"--")
+        self.boundary = boundary_marker(kind)
         self._after_boundary = False  # a part without a length ended on the next boundary: its headers follow
         # the socket's buffered reader itself, unless the body is chunked: HTTPResponse's own readline and read
         # cost several times more per call, and a camera's 15 parts a second are 75 calls
@@ -108,6 +110,81 @@ class MjpegReader:
 
     def release(self) -> None:
         self.connection.close()
+
+
+def boundary_marker(content_type: str) -> bytes:
+    """The line that starts every part (`--` + the boundary) of a multipart response with this Content-Type."""
+    boundary = next((p.split("=", 1)[1].strip('"') for p in content_type.split(";") if "boundary=" in p), "")
+    return b"--" + boundary.encode().removeprefix(b"--")
+
+
+class PartParser:
+    """The parts of a multipart stream from its bytes as they arrive, in chunks of any size: `feed` returns the
+    JPEG parts completed so far. The same framing MjpegReader follows (a boundary line, headers, then
+    Content-Length bytes, or bytes up to the next boundary line), for a reader that does not block on a socket
+    (darkedge.infer.mjpeg_hub). Raises ValueError where MjpegReader's stream ends: a part that is no JPEG, no
+    framing it can follow; `ended` once the closing boundary came."""
+
+    def __init__(self, boundary: bytes):
+        self.boundary = boundary
+        self.buffer = bytearray()
+        self.ended = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self.buffer += data
+        parts = []
+        while not self.ended:
+            part = self._part()
+            if part is None:
+                break
+            parts.append(part)
+        return parts
+
+    def _part(self) -> bytes | None:
+        """The next whole part, removed from the buffer; None until its last byte has arrived."""
+        buffer, boundary = self.buffer, self.boundary
+        at = buffer.find(boundary)
+        if at < 0 or at > MAX_PREAMBLE:  # the CRLF ending the previous part, or preamble, then the boundary
+            if at > MAX_PREAMBLE or len(buffer) > MAX_PREAMBLE + len(boundary):
+                raise ValueError("no multipart boundary where one was due")
+            return None
+        line_end = buffer.find(b"\n", at)
+        if line_end < 0:
+            return None
+        if buffer[at:line_end].rstrip().endswith(b"--"):  # the closing boundary: the stream is over
+            self.ended = True
+            return None
+        length, start = None, line_end + 1
+        for _ in range(MAX_HEADER_LINES + 1):
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                if len(buffer) - start > MAX_PREAMBLE:
+                    raise ValueError("part headers without an end")
+                return None
+            header, start = buffer[start : end + 1], end + 1
+            if header in (b"\r\n", b"\n"):
+                break
+            if header[:15].lower() == b"content-length:":
+                length = int(header[15:])
+        else:
+            raise ValueError("more part headers than an MJPEG stream has")
+        if length is None:  # no length given: the part runs to the next boundary line
+            end = buffer.find(b"\r\n" + boundary, start)
+            if end < 0:
+                if len(buffer) - start > MAX_PART_BYTES:
+                    raise ValueError("a part larger than any frame")
+                return None
+            part, rest = bytes(buffer[start:end]), end + 2
+        else:
+            if length > MAX_PART_BYTES:
+                raise ValueError(f"a part of {length} bytes")
+            if len(buffer) - start < length:
+                return None
+            part, rest = bytes(buffer[start : start + length]), start + length
+        del buffer[:rest]
+        if not part.startswith(JPEG_START):
+            raise ValueError("a part that is no JPEG")
+        return part
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:

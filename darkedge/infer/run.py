@@ -4,7 +4,8 @@
     print(summary.format(), file=sys.stderr)
 
 One process, one loaded model, any number of cameras; a single SOURCE is the case of one camera. Each camera
-is read on its own thread into its own bounded buffer (darkedge.infer.camera); the loop (darkedge.infer.loop)
+is read into its own bounded buffer (darkedge.infer.camera): MJPEG-over-HTTP cameras by one shared thread
+(darkedge.infer.mjpeg_hub), every other SOURCE on a thread of its own; the loop (darkedge.infer.loop)
 takes each camera's frames into that camera's sliding window, runs the windows ready across cameras in one
 predictor call, then smooths each camera's scores and writes its events. A camera that is down or slow holds up
 nobody. The model is fed as its file says (darkedge.feeding); a window starts every `hop` frames.
@@ -34,6 +35,7 @@ from darkedge.feeding import Feeding
 from darkedge.infer.camera import Arrivals, Camera
 from darkedge.infer.events import EventWriter
 from darkedge.infer.loop import CameraState, InferLoop
+from darkedge.infer.mjpeg_hub import MjpegHub
 from darkedge.infer.smoothing import Smoother
 from darkedge.infer.sources import (
     Backoff,
@@ -52,6 +54,7 @@ from darkedge.runtime import Predictor, load_predictor, metadata
 log = logging.getLogger(__name__)
 
 DECODERS = ("ffmpeg", "nvdec")
+MJPEG_READERS = ("shared", "thread")
 
 
 @dataclass
@@ -84,6 +87,9 @@ class InferConfig:
     # how rtsp:// cameras are decoded: "ffmpeg" (OpenCV's FFmpeg, on the CPU) or "nvdec" (a Jetson's hardware
     # decoder and scaler, through a GStreamer pipeline: darkedge.infer.sources.nvdec_pipeline)
     decoder: str = "ffmpeg"
+    # how MJPEG-over-HTTP cameras are read: "shared" (one thread and a selector for all of them:
+    # darkedge.infer.mjpeg_hub) or "thread" (a thread per camera, as every other kind of SOURCE is read)
+    mjpeg_reader: str = "shared"
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str):
@@ -168,6 +174,7 @@ def open_cameras(
     arrivals: Arrivals,
     grid: WindowGrid | None = None,
     decode_height: int | None = None,
+    hub: MjpegHub | None = None,
 ) -> list[Camera]:
     """One camera per SOURCE, not started. With one SOURCE, a stream that cannot be opened or a file that
     cannot be read is an error; with several, such a camera is retried (streams) or skipped (files)."""
@@ -187,7 +194,16 @@ def open_cameras(
         keep_images = cfg.annotate is not None
         wanted = grid.needed if grid is not None else None
         camera = Camera(
-            camera_name, sources, cfg.buffer, prepare, keep_images, strict, arrivals, wanted, decode_height
+            camera_name,
+            sources,
+            cfg.buffer,
+            prepare,
+            keep_images,
+            strict,
+            arrivals,
+            wanted,
+            decode_height,
+            hub,
         )
         cameras.append(camera)
     return cameras
@@ -212,6 +228,10 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
             raise DarkedgeError(f"{option} {value}: must be at least 1")
     if cfg.decoder not in DECODERS:
         raise DarkedgeError(f"--set decoder={cfg.decoder}: expected one of {', '.join(DECODERS)}")
+    if cfg.mjpeg_reader not in MJPEG_READERS:
+        raise DarkedgeError(
+            f"--set mjpeg_reader={cfg.mjpeg_reader}: expected one of {', '.join(MJPEG_READERS)}"
+        )
     first, longest = cfg.reconnect
     if not 0 < first <= longest:
         raise DarkedgeError(f"--reconnect {first:g},{longest:g}: need 0 < first <= maximum")
@@ -246,12 +266,14 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     summary = Summary()
     events: EventWriter | None = None
     metrics = None
+    hub = None
     started = time.perf_counter()
     with quiet_video_logs():
         try:
             prepare = functools.partial(prepare_frame, feeding=feeding)
             grid, height = (None, None) if cfg.decode_all else (WindowGrid(feeding, hop), feeding.resize)
-            summary.cameras = open_cameras(specs, cfg, prepare, arrivals, grid, height)
+            hub = MjpegHub() if cfg.mjpeg_reader == "shared" and len(specs) > 1 else None
+            summary.cameras = open_cameras(specs, cfg, prepare, arrivals, grid, height, hub)
             states = [
                 CameraState(camera, SlidingWindow(feeding, hop), Smoother(cfg.smooth))
                 for camera in summary.cameras
@@ -276,6 +298,8 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
                 camera.halt()
             for camera in summary.cameras:
                 camera.close()
+            if hub is not None:
+                hub.close()
             if events is not None:
                 events.close()
             if metrics is not None:

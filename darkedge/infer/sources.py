@@ -139,8 +139,8 @@ class LiveSource:
         self.state = "connecting"  # then "connected" / "reconnecting"
         self._capture: cv2.VideoCapture | MjpegReader | None = None
         self._lost_at: float | None = None  # when the stream was lost, while it is being reconnected
-        self._started = time.monotonic()
-        self._mjpeg = url_scheme(str(target)) in ("http", "https")  # until the server says it is not MJPEG
+        self.started = time.monotonic()
+        self.mjpeg = url_scheme(str(target)) in ("http", "https")  # until the server says it is not MJPEG
         if required:
             self._capture = self._open()
             if self._capture is None:
@@ -151,13 +151,18 @@ class LiveSource:
                 )
                 raise DarkedgeError(what)
 
+    @property
+    def is_open(self) -> bool:
+        """Opened already, by the constructor (`required`), and not yet read."""
+        return self._capture is not None
+
     def _open(self) -> cv2.VideoCapture | MjpegReader | None:
         """One attempt to open the stream: an HTTP URL as MJPEG, unless it turns out not to be; None when it fails."""
-        if self._mjpeg:
+        if self.mjpeg:
             try:
                 return MjpegReader(str(self.target), NETWORK_TIMEOUT_MS / 1000)
             except NotMjpeg:
-                self._mjpeg = False  # another kind of HTTP stream: OpenCV's FFmpeg reader, from now on
+                self.mjpeg = False  # another kind of HTTP stream: OpenCV's FFmpeg reader, from now on
             except OSError:
                 return None
         if isinstance(self.target, int):
@@ -200,16 +205,16 @@ class LiveSource:
                         ok, image = capture.read()
                     if ok:
                         now = time.monotonic()
-                        self._connected(now)
+                        self.connected(now)
                         yield Frame(
-                            image, index, now - self._started, gap, now, None, self, start,
+                            image, index, now - self.started, gap, now, None, self, start,
                             None if skip else jpeg, skip,
                         )  # fmt: skip
                         index, gap, delay = index + 1, False, self.backoff.initial
                         continue
                     capture.release()
                     capture = None
-                self._lost()
+                self.lost()
                 if stop.wait(delay):
                     break
                 delay = min(delay * 2, self.backoff.maximum)
@@ -217,7 +222,7 @@ class LiveSource:
             if capture is not None:
                 capture.release()
 
-    def _connected(self, now: float) -> None:
+    def connected(self, now: float) -> None:
         """A frame arrived: note a recovery (and log it) when the stream had been lost."""
         if self.state == "connected":
             return
@@ -228,7 +233,7 @@ class LiveSource:
             log.info("%s: connected", self.name)
         self.state, self._lost_at = "connected", None
 
-    def _lost(self) -> None:
+    def lost(self) -> None:
         """The stream stopped, or could not be opened or read: say so once per outage, then retry quietly."""
         if self.state == "connected":
             self._lost_at = time.monotonic()

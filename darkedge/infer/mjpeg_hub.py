@@ -1,0 +1,299 @@
+"""One thread reads many MJPEG-over-HTTP cameras: non-blocking sockets and a selector instead of a thread each.
+
+With a thread per camera, every frame of every camera costs a wake-up of its thread, a handful of buffered
+readline calls and a turn at the GIL; at hundreds of cameras that Python, not the model, fills the box
+(benchmarks/results/cameras.md). A hub holds many cameras' connections in one `selectors` loop: each readable
+socket is drained in one recv, its bytes cut into JPEG parts by a PartParser (darkedge.infer.mjpeg), and each
+part handed to its camera (Camera.accept), which decodes the frames a window uses and queues them, as its own
+thread would. Reconnecting follows the camera's back-off, and its state and log lines are the same.
+
+The hub speaks the small part of HTTP/1.1 an MJPEG camera needs: a GET (with Basic credentials from the URL),
+a status line, headers, then the multipart body. A stream it cannot take (HTTPS, a chunked body, a 200 that is
+not multipart) goes back to a reader thread of its own, which handles every case (Camera.use_thread).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import threading
+import time
+import urllib.parse
+from typing import Protocol
+
+from darkedge.infer.mjpeg import PartParser, boundary_marker
+from darkedge.infer.sources import NETWORK_TIMEOUT_MS, Frame, LiveSource, url_scheme
+from darkedge.infer.stats import CameraStats
+
+log = logging.getLogger(__name__)
+
+RECV_BYTES = 256 * 1024  # one recv: every frame a camera has sent since the last look, at 320 x 240
+MAX_HEAD_BYTES = 16 * 1024  # an HTTP response's status line and headers
+TICK_S = 0.25  # how often timeouts are looked at when nothing arrives
+
+
+class Camera(Protocol):
+    """What the hub hands frames to: darkedge.infer.camera.Camera."""
+
+    stats: CameraStats
+
+    def wants(self, index: int, start: int) -> bool: ...
+
+    def accept(self, frame: Frame) -> None: ...
+
+    def use_thread(self) -> None: ...
+
+
+def can_read(source: object) -> bool:
+    """A source the hub reads: a plain-HTTP stream still taken for MJPEG, not already opened by its thread."""
+    return (
+        isinstance(source, LiveSource)
+        and isinstance(source.target, str)
+        and url_scheme(source.target) == "http"
+        and source.mjpeg
+        and not source.is_open
+    )
+
+
+class _Stream:
+    """One camera's connection: connect, send the request, read the head, then parts until it breaks."""
+
+    def __init__(self, camera: Camera, source: LiveSource):
+        self.camera, self.source = camera, source
+        parts = urllib.parse.urlsplit(source.target)
+        self.address = (parts.hostname, parts.port or 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Accept: */*"]
+        if parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            lines.append("Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self.sock: socket.socket | None = None
+        self.head = bytearray()
+        self.parser: PartParser | None = None
+        self.index, self.start, self.gap = 0, 0, False  # frame numbers run on across reconnects
+        self.delay = source.backoff.initial
+        self.due = 0.0  # when the next attempt to connect is due (while disconnected)
+        self.heard = 0.0  # when bytes last arrived (while connected)
+
+
+class MjpegHub:
+    """A thread reading every camera `watch`ed until `forget` or `close`; thread-safe from outside."""
+
+    def __init__(self, name: str = "darkedge-mjpeg-hub"):
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._lock = threading.Lock()
+        self._changes: list[tuple[str, Camera, LiveSource | None]] = []
+        self._streams: dict[Camera, _Stream] = {}
+        self._retries: list[tuple[float, int, _Stream]] = []  # (due, tie-breaker, stream): a heap
+        self._order = itertools.count()
+        self._closing = False
+        self._checked = 0.0  # when silent connections were last looked for
+        self._received = bytearray(RECV_BYTES)  # every recv lands here: no allocation per read
+        self._view = memoryview(self._received)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def watch(self, camera: Camera, source: LiveSource) -> None:
+        self._change("watch", camera, source)
+
+    def forget(self, camera: Camera) -> None:
+        self._change("forget", camera, None)
+
+    def close(self) -> None:
+        """Stop the thread and close every connection."""
+        with self._lock:
+            self._closing = True
+        self._wake()
+        self._thread.join(timeout=10)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _change(self, what: str, camera: Camera, source: LiveSource | None) -> None:
+        with self._lock:
+            self._changes.append((what, camera, source))
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # closed, or its buffer full of wake-ups already
+            self._wake_w.send(b"\0")
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    changes, self._changes, closing = self._changes, [], self._closing
+                if closing:
+                    break
+                for what, camera, source in changes:
+                    if what == "watch" and camera not in self._streams:
+                        stream = self._streams[camera] = _Stream(camera, source)
+                        self._connect(stream)
+                    elif what == "forget" and camera in self._streams:
+                        self._disconnect(self._streams.pop(camera))
+                wait = TICK_S
+                if self._retries:
+                    wait = min(wait, max(0.0, self._retries[0][0] - time.monotonic()))
+                for key, mask in self._selector.select(wait):
+                    if key.data is None:
+                        self._drain_wake()
+                    else:
+                        self._ready(key.data, mask)
+                self._due(time.monotonic())
+        except Exception:  # noqa: BLE001 - a bug here must not silently stop every camera: say so loudly
+            log.exception("the MJPEG reader thread failed; its cameras stop receiving frames")
+        finally:
+            for stream in self._streams.values():
+                self._disconnect(stream)
+            self._streams.clear()
+            self._selector.close()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _due(self, now: float) -> None:
+        """Reconnect the streams whose back-off is over; drop connections silent for longer than the timeout."""
+        while self._retries and self._retries[0][0] <= now:
+            _, _, stream = heapq.heappop(self._retries)
+            if self._streams.get(stream.camera) is stream and stream.sock is None:
+                self._connect(stream)
+        if (
+            now - self._checked < TICK_S
+        ):  # every connection is looked at a few times a second, not at every read
+            return
+        self._checked, timeout = now, NETWORK_TIMEOUT_MS / 1000
+        for stream in list(self._streams.values()):
+            if stream.sock is not None and now - stream.heard > timeout:
+                self._fail(stream)
+
+    def _connect(self, stream: _Stream) -> None:
+        """Start a non-blocking connect; the selector says when it is done."""
+        stream.head, stream.parser, stream.heard = bytearray(), None, time.monotonic()
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(*stream.address, type=socket.SOCK_STREAM)[0]
+            stream.sock = socket.socket(family, kind, proto)
+            stream.sock.setblocking(False)
+            code = stream.sock.connect_ex(address)
+            if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                raise ConnectionRefusedError(code)
+            self._selector.register(stream.sock, selectors.EVENT_WRITE, stream)
+        except OSError:
+            self._fail(stream)
+
+    def _disconnect(self, stream: _Stream) -> None:
+        if stream.sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(stream.sock)
+            stream.sock.close()
+            stream.sock = None
+
+    def _fail(self, stream: _Stream) -> None:
+        """The stream could not be opened, or stopped: retry after the back-off, which doubles each time."""
+        self._disconnect(stream)
+        stream.source.lost()
+        stream.due = time.monotonic() + stream.delay
+        heapq.heappush(self._retries, (stream.due, next(self._order), stream))
+        stream.delay = min(stream.delay * 2, stream.source.backoff.maximum)
+
+    def _ready(self, stream: _Stream, mask: int) -> None:
+        """The socket can be written (connected, or refused) or read (the head, or parts)."""
+        sock = stream.sock
+        if sock is None:
+            return
+        if mask & selectors.EVENT_WRITE:
+            try:
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    raise ConnectionRefusedError
+                sock.send(stream.request)  # a few hundred bytes: an empty send buffer takes them whole
+            except OSError:
+                self._fail(stream)
+                return
+            self._selector.modify(sock, selectors.EVENT_READ, stream)
+            return
+        clock = time.thread_time()
+        try:
+            size = sock.recv_into(self._received)
+            if not size:
+                self._fail(stream)
+                return
+            data = self._view[:size]
+            stream.heard = time.monotonic()
+            if stream.parser is None:
+                data = self._head(stream, data)
+                if data is None:
+                    return
+            parts = stream.parser.feed(data)
+        except BlockingIOError:
+            return
+        except (OSError, ValueError):
+            self._fail(stream)
+            return
+        finally:
+            stream.camera.stats.cpu_read += time.thread_time() - clock
+        for jpeg in parts:
+            self._deliver(stream, jpeg)
+        if stream.parser.ended:
+            self._fail(stream)
+
+    def _head(self, stream: _Stream, data: bytes) -> bytes | None:
+        """Collect the response's head; once whole, check it and return the body bytes after it (None: not yet,
+        or the stream was handed on). Raises ValueError for a head that is not HTTP, OSError for a status that
+        is not 200 (tried again after the back-off, like a camera still booting)."""
+        stream.head += data
+        end = stream.head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(stream.head) > MAX_HEAD_BYTES:
+                raise ValueError("no end to the HTTP response's headers")
+            return None
+        lines = bytes(stream.head[:end]).decode("latin-1").split("\r\n")
+        status = lines[0].split(" ", 2)
+        if len(status) < 2 or not status[0].startswith("HTTP/"):
+            raise ValueError("not an HTTP response")
+        if status[1] != "200":
+            raise OSError(f"HTTP {status[1]}")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        kind = headers.get("content-type", "")
+        if not kind.lower().startswith("multipart/") or "chunked" in headers.get("transfer-encoding", ""):
+            # not for the hub: a thread of its own, which reads a chunked body or hands a non-MJPEG stream to OpenCV
+            if not kind.lower().startswith("multipart/"):
+                stream.source.mjpeg = False
+            self._disconnect(stream)
+            del self._streams[stream.camera]
+            stream.camera.use_thread()
+            return None
+        stream.parser = PartParser(boundary_marker(kind))
+        stream.gap, stream.start = (
+            stream.index > 0,
+            stream.index,
+        )  # a new stream: its windows' grid starts here
+        return bytes(stream.head[end + 4 :])
+
+    def _deliver(self, stream: _Stream, jpeg: bytes) -> None:
+        """One part to its camera, as a frame (its bytes only when a window will use it)."""
+        camera, source = stream.camera, stream.source
+        skip = not camera.wants(stream.index, stream.start)
+        now = time.monotonic()
+        source.connected(now)
+        frame = Frame(
+            None, stream.index, now - source.started, stream.gap, now, None, source, stream.start,
+            None if skip else jpeg, skip,
+        )  # fmt: skip
+        stream.index, stream.gap, stream.delay = stream.index + 1, False, source.backoff.initial
+        camera.accept(frame)

@@ -1,0 +1,164 @@
+"""One thread for many MJPEG cameras (darkedge.infer.mjpeg_hub): the incremental multipart parser against the
+blocking reader, frame-for-frame reading of real loopback cameras, a camera that boots (503) and one whose stream
+ends, and a URL that turns out not to be MJPEG handed back to a thread of its own."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from helpers_infer import serve_parts_without_length, wait_for
+
+from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
+from darkedge.infer.camera import Camera
+from darkedge.infer.mjpeg import MjpegReader, PartParser
+from darkedge.infer.mjpeg_hub import MjpegHub, can_read
+from darkedge.infer.sources import Backoff, LiveSource
+
+
+def multipart(jpegs: list[bytes], lengths: bool) -> bytes:
+    """A multipart body as cameras send it: a preamble line, parts with or without a length, the closing line."""
+    body = b"\r\n"
+    for i, data in enumerate(jpegs):
+        length = b"Content-Length: %d\r\n" % len(data) if lengths or i % 2 else b""
+        body += b"--cam\r\nContent-Type: image/jpeg\r\n" + length + b"\r\n" + data + b"\r\n"
+    return body + b"--cam--\r\n"
+
+
+@pytest.mark.parametrize("lengths", [True, False])
+def test_the_part_parser_cuts_any_chunking_into_the_same_parts(lengths):
+    jpegs = encode(dark_frames(64, 48, count=6, seed=3))
+    body = multipart(jpegs, lengths)
+    rng = random.Random(0)
+    for chunking in ([len(body)], [1] * len(body), [rng.randint(1, 700) for _ in range(len(body))]):
+        parser, parts, at = PartParser(b"--cam"), [], 0
+        for size in chunking:
+            parts += parser.feed(body[at : at + size])
+            at += size
+            if at >= len(body):
+                break
+        assert parts == jpegs and parser.ended
+    server = socket.create_server(("127.0.0.1", 0))  # the blocking reader, on the same bytes, agrees
+
+    def serve() -> None:
+        client, _ = server.accept()
+        with client:
+            client.recv(4096)
+            client.sendall(
+                b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=cam\r\n\r\n" + body
+            )
+
+    threading.Thread(target=serve, daemon=True).start()
+    reader = MjpegReader(f"http://127.0.0.1:{server.getsockname()[1]}/", timeout=5)
+    assert [reader.read() for _ in range(len(jpegs) + 1)] == [*jpegs, None]
+    reader.release()
+    server.close()
+
+
+def test_the_part_parser_refuses_what_the_blocking_reader_refuses():
+    with pytest.raises(ValueError, match="no multipart boundary"):
+        PartParser(b"--cam").feed(bytes(range(256)) * 40)  # random bytes: no framing at all
+    with pytest.raises(ValueError, match="no JPEG"):
+        PartParser(b"--cam").feed(b"--cam\r\nContent-Length: 5\r\n\r\nhello\r\n--cam\r\n")
+    with pytest.raises(ValueError):
+        PartParser(b"--cam").feed(b"--cam\r\nContent-Length: x\r\n\r\n")
+
+
+def hub_camera(name: str, url: str, hub: MjpegHub, backoff: Backoff | None = None) -> Camera:
+    """A camera that keeps every frame it reads, full size (the identity as its `prepare`)."""
+    source = LiveSource(url, name, backoff or Backoff(0.05, 0.2), required=False)
+    return Camera(name, [source], 1000, lambda image: image, arrivals=None, hub=hub)
+
+
+def take(camera: Camera, count: int) -> list:
+    """The camera's first `count` frames, as they come."""
+    frames = []
+
+    def enough() -> bool:
+        frame = camera.take()
+        if frame is not None:
+            frames.append(frame)
+        return len(frames) >= count
+
+    wait_for(enough)
+    return frames
+
+
+def test_one_hub_reads_three_cameras_frame_for_frame_as_their_threads_would():
+    jpegs = encode(dark_frames(96, 72, count=12, seed=4))
+    servers = [MjpegCamera(jpegs, fps=60.0, first=5 * i).start() for i in range(3)]
+    hub = MjpegHub()
+    cameras = [hub_camera(f"c{i}", s.url, hub) for i, s in enumerate(servers)]
+    threaded = hub_camera("t", servers[1].url, None)
+    assert all(can_read(c.sources[0]) for c in cameras)
+    try:
+        for camera in [*cameras, threaded]:
+            camera.start()
+        got = {camera.name: take(camera, 20) for camera in [*cameras, threaded]}
+    finally:
+        for camera in [*cameras, threaded]:
+            camera.close()
+        hub.close()
+        for server in servers:
+            server.stop()
+    assert threaded._thread.ident is not None and all(c._thread.ident is None for c in cameras)
+    for i, camera in enumerate(cameras):
+        frames = got[camera.name]
+        assert [f.index for f in frames] == list(range(20)) and not any(f.after_gap for f in frames)
+        for k, frame in enumerate(frames):  # each client is served from the camera's `first` frame on
+            expected = cv2.imdecode(
+                np.frombuffer(jpegs[(5 * i + k) % len(jpegs)], np.uint8), cv2.IMREAD_COLOR
+            )
+            assert np.array_equal(frame.pixels, expected)
+        assert camera.state == "connected" and camera.stats.cpu_read > 0
+    same = [f.pixels for f in got["t"]], [f.pixels for f in got["c1"]]
+    assert all(np.array_equal(a, b) for a, b in zip(*same, strict=True))  # the thread's reader agrees
+
+
+def test_a_booting_camera_is_read_once_up_and_an_ended_stream_is_reconnected():
+    jpegs = encode(dark_frames(64, 48, count=3, seed=6))
+    server, url = serve_parts_without_length(jpegs, busy=2)  # two 503s, then three parts and the end
+    hub = MjpegHub()
+    camera = hub_camera("booting", url, hub).start()
+    try:
+        frames = take(camera, 3)
+        wait_for(lambda: camera.state == "reconnecting")  # the stream ended: tried again with back-off
+    finally:
+        camera.close()
+        hub.close()
+        server.close()
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert [cv2.imdecode(np.frombuffer(j, np.uint8), 1).shape for j in jpegs] == [
+        f.pixels.shape for f in frames
+    ]
+
+
+def test_an_http_url_that_is_not_mjpeg_goes_back_to_a_thread_of_its_own():
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def run() -> None:  # a web page, to every client, until the server is closed
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            with client:
+                client.recv(4096)
+                client.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello"
+                )
+
+    threading.Thread(target=run, daemon=True).start()
+    hub = MjpegHub()
+    camera = hub_camera("page", f"http://127.0.0.1:{server.getsockname()[1]}/", hub).start()
+    try:
+        wait_for(lambda: camera._thread.ident is not None)
+        assert not camera.sources[0].mjpeg  # OpenCV's reader is tried from now on, on the camera's own thread
+    finally:
+        camera.close()
+        hub.close()
+        server.close()
