@@ -99,7 +99,8 @@ SETUPS = (
     Setup("mjpeg", "320x240", 1, "needed", ("student_int8", "two_stream_fp32")),
 )
 MAX_LOSS = 0.01  # lost frames / frames due
-READY_TIMEOUT_S = 90.0
+# until every camera has produced a window: OpenCV opens RTSP streams one at a time (0.37 s each here)
+READY_TIMEOUT_S, READY_PER_CAMERA_S = 90.0, 0.5
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Probe:
     cpu_loop: float
     model_s: float
     seconds: float
+    ready_s: float = float("nan")  # from infer's start until every camera had produced a window (inf: never)
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
@@ -254,8 +256,10 @@ def run_probe(
         log = Path(tmp) / "stderr.txt"
         with open(log, "w") as stderr:
             infer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        began = time.monotonic()
         try:
             ready = wait_ready(url, count, infer, log)
+            ready_s = time.monotonic() - began if ready else float("inf")
             time.sleep(args.warmup if ready else 0)
             processes = (psutil.Process(infer.pid), psutil.Process(cameras.process.pid))
             a = Snapshot.take(url, cameras, processes)
@@ -272,7 +276,9 @@ def run_probe(
                 infer.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 infer.kill()
-    return measured(name, setup, hop, count, ready, a, b, span_s)
+    result = measured(name, setup, hop, count, ready, a, b, span_s)
+    result.ready_s = ready_s
+    return result
 
 
 def unanswered(name: str, setup: Setup, hop: int, count: int, ready: bool) -> Probe:
@@ -341,8 +347,8 @@ def measured(
 
 
 def wait_ready(url: str, count: int, infer: subprocess.Popen, log: Path) -> bool:
-    """Until every camera has produced a window (True), or READY_TIMEOUT_S passes (False); infer must not exit."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    """Until every camera has produced a window (True), or the ready timeout passes (False); infer must not exit."""
+    deadline = time.monotonic() + READY_TIMEOUT_S + READY_PER_CAMERA_S * count
     while time.monotonic() < deadline:
         if infer.poll() is not None:
             raise SystemExit(f"darkedge infer exited: {log.read_text()[-2000:]}")
@@ -485,6 +491,13 @@ def markdown(result: dict) -> str:
         "selector (darkedge.infer.mjpeg_hub), or with `reader thread` by a thread per camera, as darkedge did before.",
         "",
     ]
+    if result.get("carried"):
+        carried = result["carried"]
+        lines += [
+            f"The probes of {', '.join(carried['setups'])} are kept from an earlier run on this machine,",
+            f"`{carried['command']}` ({carried['created']}); the rest are this run's.",
+            "",
+        ]
     for setup in result["setups"]:
         probes = [Probe(**p) for p in result["probes"] if p["setup"] == setup]
         if not probes:
@@ -517,14 +530,15 @@ def markdown(result: dict) -> str:
     lines += [
         "## Every probe",
         "",
-        "| model | setup | cameras | sustained | lag p50 / p99 ms | lost % (dropped + camera-skipped) | windows skipped | slowest camera fps | CPU infer + cameras |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | setup | cameras | sustained | lag p50 / p99 ms | lost % (dropped + camera-skipped) | windows skipped | slowest camera fps | CPU infer + cameras | all started, s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in sorted((Probe(**p) for p in result["probes"]), key=lambda p: (p.setup, p.model, p.cameras)):
         lines.append(
             f"| {MODELS[p.model]} | {p.setup} | {p.cameras} | {'yes' if p.sustained else 'no'} | "
             f"{p.lag_p50_s * 1000:.0f} / {p.lag_p99_s * 1000:.0f} | {100 * p.loss:.2f} ({p.dropped} + {p.late}) | "
-            f"{p.windows_skipped} | {p.fps_in_min:.1f} | {p.cpu_infer:.2f} + {p.cpu_cameras:.2f} |"
+            f"{p.windows_skipped} | {p.fps_in_min:.1f} | {p.cpu_infer:.2f} + {p.cpu_cameras:.2f} | "
+            f"{'' if p.ready_s != p.ready_s else 'never' if p.ready_s == float('inf') else f'{p.ready_s:.0f}'} |"
         )
     info = result["machine"]
     lines += [
@@ -581,6 +595,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after every camera has a window")
     parser.add_argument("--measure", type=float, default=10.0, help="seconds measured (at least 10)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="an earlier cameras.json: its probes of the setups and models this run does not measure are kept",
+    )
     args = parser.parse_args()
     began = time.monotonic()
     texts = [t for t in args.only.split(",") if t] or [""]
@@ -594,6 +614,13 @@ def main() -> None:
             )
             chosen = [s for s in chosen if s.protocol != "rtsp"]
     wanted = {n.strip() for n in args.models.split(",") if n.strip()}
+    args.carried, args.carried_from = [], None
+    if args.keep is not None:
+        earlier = json.loads(args.keep.read_text())
+        planned = {(setup.name, name) for setup in chosen for name in setup.models if name in wanted}
+        args.carried = [p for p in earlier["probes"] if (p["setup"], p["model"]) not in planned]
+        kept = sorted({p["setup"] for p in args.carried})
+        args.carried_from = {"command": earlier["command"], "created": earlier["created"], "setups": kept}
     with tempfile.TemporaryDirectory() as tmp:
         models, num_frames, frame_step, source = models_and_feeding(args, Path(tmp))
         feeding = Feeding(num_frames, frame_step, 1, 1)  # its frames and step: which frames a window reads
@@ -612,7 +639,8 @@ def main() -> None:
 def write_results(
     args, source: str, frame_step: int, span: int, chosen, probes: list[Probe], began: float
 ) -> dict:
-    """cameras.json, .md and .png from the probes so far; returns the result."""
+    """cameras.json, .md and .png from the probes so far (and those kept from --keep); returns the result."""
+    measured_probes = args.carried + [asdict(p) for p in probes]
     result = {
         "schema_version": 2,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -624,15 +652,16 @@ def write_results(
         "span_frames": span,
         "span_s": span / FPS,
         "measure_s": args.measure,
-        "setups": [s.name for s in chosen if any(p.setup == s.name for p in probes)],
-        "probes": [asdict(p) for p in probes],
+        "setups": [s.name for s in SETUPS if any(p["setup"] == s.name for p in measured_probes)],
+        "probes": measured_probes,
+        "carried": args.carried_from,
         "machine": machine_info(),
         "minutes": (time.monotonic() - began) / 60,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "cameras.json", result)
     write_text(args.out / "cameras.md", markdown(result))
-    plot(probes, result["setups"], span / FPS, args.out / "cameras.png")
+    plot([Probe(**p) for p in measured_probes], result["setups"], span / FPS, args.out / "cameras.png")
     return result
 
 

@@ -14,7 +14,7 @@ import click
 from darkedge import __version__
 from darkedge.config import RUN_SETTINGS
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import cleanup_on_interrupt, interruption
+from darkedge.fileio import cleanup_on_interrupt, interrupt_in, interruption
 from darkedge.logs import setup_logging
 from darkedge.names import (
     BACKENDS,
@@ -41,12 +41,22 @@ class _Group(click.Group):
         except DarkedgeError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt as e:
-            name, code = interruption(e)
-            click.echo(f"interrupted by {name}", err=True)
-            # DataLoader workers the signal also reached: their exit is expected, not an error to raise
-            if hasattr(signal, "SIGCHLD"):  # (torch's SIGCHLD handler would, while the iterator shuts down)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            sys.exit(code)
+            self._interrupted(e)
+        except Exception as e:
+            # raised while an interruption unwound (a DataLoader worker the same signal ended): the interruption
+            cause = interrupt_in(e)
+            if cause is None:
+                raise
+            self._interrupted(cause)
+
+    @staticmethod
+    def _interrupted(e: KeyboardInterrupt) -> None:
+        name, code = interruption(e)
+        click.echo(f"interrupted by {name}", err=True)
+        # DataLoader workers the signal also reached: their exit is expected, not an error to raise
+        if hasattr(signal, "SIGCHLD"):  # (torch's SIGCHLD handler would, while the iterator shuts down)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        sys.exit(code)
 
 
 def _video_root_option(command):

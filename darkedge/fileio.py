@@ -44,6 +44,15 @@ def interruption(error: KeyboardInterrupt) -> tuple[str, int]:
     return "SIGINT", 128 + signal.SIGINT
 
 
+def interrupt_in(error: BaseException) -> KeyboardInterrupt | None:
+    """The interruption `error` is, or was raised while unwinding from (a DataLoader worker the same SIGTERM
+    ended, reported by torch as a RuntimeError on the way out); None when there was none."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, KeyboardInterrupt):
+        cause = cause.__context__
+    return cause
+
+
 def temporary_beside(path: str | os.PathLike, keep_extension: bool = False, folder: bool = False) -> Path:
     """A new, registered, empty hidden file beside `path` (`.name.XXXX.tmp`, or `.stem.XXXX.ext` with
     `keep_extension`, for writers that pick the format by extension), or an empty folder (`folder`); rename it
@@ -92,6 +101,10 @@ def _on_sigterm(signum: int, _frame: object) -> None:
         remove_temporary_files()
         os._exit(128 + signum)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    # DataLoader workers the signal also reached die: torch's SIGCHLD handler must not raise over Terminated
+    # while the stack unwinds
+    if hasattr(signal, "SIGCHLD"):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     raise Terminated
 
 
@@ -107,8 +120,9 @@ def cleanup_on_interrupt() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
-    except KeyboardInterrupt:
-        remove_temporary_files()
+    except BaseException as e:
+        if interrupt_in(e) is not None:
+            remove_temporary_files()
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -21,7 +21,7 @@ from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
 from benchmarks.rtsp_server import RtspCamera, available
 from darkedge.feeding import Feeding
 from darkedge.infer.mjpeg import MjpegReader, decode_jpeg, jpeg_size, reduction
-from darkedge.infer.sources import Backoff, Frame, LiveSource
+from darkedge.infer.sources import Backoff, Frame, LiveSource, rtsp_probe
 from darkedge.infer.window import SlidingWindow, WindowGrid, prepare_frame
 
 needs_rtsp = pytest.mark.skipif(not available(), reason="no GStreamer RTSP server (.ci/run installs it)")
@@ -170,6 +170,23 @@ def test_a_stream_that_changes_resolution_mid_way_goes_on(tmp_path, models):
         camera.stop()
     assert_ordered(events_by_camera(events)["cam"])
     assert result["summary"].cameras[0].error is None
+
+
+@needs_rtsp
+def test_an_rtsp_camera_opened_with_the_short_probe_gives_whole_frames_from_the_start():
+    camera = RtspCamera(mounts=1, size="160x120", fps=15).start()
+    stop, frames = threading.Event(), []
+    try:
+        with rtsp_probe([camera.urls[0]], 0.2):
+            source = LiveSource(camera.urls[0], "cam", required=True)  # opened here, under the short probe
+            for frame in source.frames(stop):
+                frames.append(frame)
+                if len(frames) == 10:
+                    stop.set()
+    finally:
+        camera.stop()
+    assert [f.index for f in frames] == list(range(10))
+    assert all(f.image.shape == (120, 160, 3) for f in frames)
 
 
 @needs_rtsp

@@ -1,9 +1,11 @@
 """One thread for many MJPEG cameras (darkedge.infer.mjpeg_hub): the incremental multipart parser against the
 blocking reader, frame-for-frame reading of real loopback cameras, a camera that boots (503) and one whose stream
-ends, and a URL that turns out not to be MJPEG handed back to a thread of its own."""
+ends, and a URL that turns out not to be MJPEG handed back to a thread of its own. And RTSP's shorter probe,
+set for FFmpeg only while infer runs RTSP cameras."""
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -17,7 +19,7 @@ from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
 from darkedge.infer.camera import Camera
 from darkedge.infer.mjpeg import MjpegReader, PartParser
 from darkedge.infer.mjpeg_hub import MjpegHub, can_read
-from darkedge.infer.sources import Backoff, LiveSource
+from darkedge.infer.sources import FFMPEG_OPTIONS, Backoff, LiveSource, rtsp_probe
 
 
 def multipart(jpegs: list[bytes], lengths: bool) -> bytes:
@@ -162,3 +164,17 @@ def test_an_http_url_that_is_not_mjpeg_goes_back_to_a_thread_of_its_own():
         camera.close()
         hub.close()
         server.close()
+
+
+def test_the_short_rtsp_probe_is_set_only_for_rtsp_cameras_and_never_over_the_users_options(monkeypatch):
+    monkeypatch.delenv(FFMPEG_OPTIONS, raising=False)
+    with rtsp_probe(["gate=rtsp://10.0.0.7/s1", "http://10.0.0.8/video.mjpg"], 0.2):
+        assert os.environ[FFMPEG_OPTIONS] == "analyzeduration;200000"
+    assert FFMPEG_OPTIONS not in os.environ  # as it was, after the run
+    for specs, seconds in ((["video.mp4", "http://10.0.0.8/v.mjpg"], 0.2), (["rtsp://10.0.0.7/s1"], 0.0)):
+        with rtsp_probe(specs, seconds):
+            assert FFMPEG_OPTIONS not in os.environ
+    monkeypatch.setenv(FFMPEG_OPTIONS, "rtsp_transport;tcp")  # the user's own options win
+    with rtsp_probe(["rtsp://10.0.0.7/s1"], 0.2):
+        assert os.environ[FFMPEG_OPTIONS] == "rtsp_transport;tcp"
+    assert os.environ[FFMPEG_OPTIONS] == "rtsp_transport;tcp"

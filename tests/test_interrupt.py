@@ -112,3 +112,34 @@ def test_data_synth_interrupted_with_workers(tmp_path, signum):
     assert not (out / "ARID_split1_train.txt").exists()  # the lists come last, with a complete set only
     clips = finished(out)
     assert clips and all(count_frames(clip) == 16 for clip in clips)  # whatever has a real name is whole
+
+
+def test_an_error_raised_while_sigterm_unwinds_still_ends_in_one_line_and_exit_143(tmp_path):
+    """A DataLoader worker the same SIGTERM ended makes torch raise a RuntimeError while Terminated unwinds (seen
+    under systemd's group stop): the command still prints one line, exits 143 and leaves no temporary file."""
+    import click
+    from click.testing import CliRunner
+
+    from darkedge.cli import _Group
+
+    @click.group(cls=_Group)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def stopped() -> None:
+        temporary_beside(tmp_path / "model.pt")
+        try:
+            raise Terminated
+        finally:
+            raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Terminated.")
+
+    @group.command()
+    def broken() -> None:
+        raise RuntimeError("a real bug")
+
+    result = CliRunner().invoke(group, ["stopped"])
+    assert result.exit_code == 143 and result.output.strip() == "interrupted by SIGTERM"
+    assert list(tmp_path.iterdir()) == []
+    result = CliRunner().invoke(group, ["broken"])  # an error with no interruption behind it is not one
+    assert isinstance(result.exception, RuntimeError)

@@ -43,6 +43,7 @@ from darkedge.infer.sources import (
     open_sources,
     quiet_video_logs,
     read_sources_file,
+    rtsp_probe,
     split_name,
     url_scheme,
     without_credentials,
@@ -90,6 +91,10 @@ class InferConfig:
     # how MJPEG-over-HTTP cameras are read: "shared" (one thread and a selector for all of them:
     # darkedge.infer.mjpeg_hub) or "thread" (a thread per camera, as every other kind of SOURCE is read)
     mjpeg_reader: str = "shared"
+    # seconds FFmpeg probes a new RTSP stream (its analyzeduration) before the first frame; OpenCV opens one stream
+    # at a time, so every camera's start and reconnect waits on it (darkedge.infer.sources.rtsp_probe); 0: FFmpeg's
+    # default (about 2 s a camera here)
+    rtsp_probe_s: float = 0.2
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str):
@@ -228,6 +233,8 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
             raise DarkedgeError(f"{option} {value}: must be at least 1")
     if cfg.decoder not in DECODERS:
         raise DarkedgeError(f"--set decoder={cfg.decoder}: expected one of {', '.join(DECODERS)}")
+    if cfg.rtsp_probe_s < 0:
+        raise DarkedgeError(f"--set rtsp_probe_s={cfg.rtsp_probe_s:g}: must be 0 (FFmpeg's default) or more")
     if cfg.mjpeg_reader not in MJPEG_READERS:
         raise DarkedgeError(
             f"--set mjpeg_reader={cfg.mjpeg_reader}: expected one of {', '.join(MJPEG_READERS)}"
@@ -268,7 +275,7 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     metrics = None
     hub = None
     started = time.perf_counter()
-    with quiet_video_logs():
+    with quiet_video_logs(), rtsp_probe(specs, cfg.rtsp_probe_s):
         try:
             prepare = functools.partial(prepare_frame, feeding=feeding)
             grid, height = (None, None) if cfg.decode_all else (WindowGrid(feeding, hop), feeding.resize)

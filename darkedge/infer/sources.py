@@ -374,6 +374,30 @@ def open_sources(
     raise DarkedgeError(f"{path}: no such file or folder")
 
 
+FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"  # the options OpenCV's FFmpeg reader reads at every open
+
+
+@contextmanager
+def rtsp_probe(specs: list[str], seconds: float) -> Iterator[None]:
+    """Inside, FFmpeg probes a new stream for `seconds` (its analyzeduration) instead of its default, when any
+    SOURCE is rtsp:// and the user has not set OpenCV's FFmpeg options.
+
+    OpenCV opens one stream at a time (see the module docstring), so every camera's start, and every reconnect,
+    waits for the opens before it: with FFmpeg's default an RTSP H.264 camera took 1.96 s to open here, at 0.2 s
+    0.36 s, the first frame the same (benchmarks/results/rtsp_open.md). A camera whose stream needs longer to show its
+    size and codec (no SPS in its SDP) opens with `rtsp_probe_s` 0: FFmpeg's default.
+    """
+    rtsp = any(url_scheme(split_name(spec)[1]) in ("rtsp", "rtsps") for spec in specs)
+    if seconds <= 0 or not rtsp or FFMPEG_OPTIONS in os.environ:
+        yield
+        return
+    os.environ[FFMPEG_OPTIONS] = f"analyzeduration;{round(seconds * 1e6)}"
+    try:
+        yield
+    finally:
+        del os.environ[FFMPEG_OPTIONS]
+
+
 @contextmanager
 def quiet_video_logs() -> Iterator[None]:
     """Inside, OpenCV and FFmpeg keep their warnings to themselves: infer reports each problem in one line.
