@@ -240,3 +240,17 @@ def test_self_training_warm_starts_from_and_takes_hints_of_the_raw_baseline(tmp_
     assert (
         "CE + KL to the raw baseline (tau 1) + 0.5 x feature hints, from the raw baseline's weights" in table
     )
+
+
+def test_a_teacher_below_the_raw_baseline_is_named_at_the_end_of_training(caplog):
+    from darkedge.train.pipeline import warn_weak_teacher
+
+    with caplog.at_level("WARNING"):
+        assert warn_weak_teacher(
+            {"teacher": {"top1": 36.4}, "raw": {"top1": 57.0}, "student": {"top1": 51.6}}
+        )
+    assert "teacher (top-1 36.4 %) scores below the raw baseline (57.0 %)" in caplog.text
+    caplog.clear()
+    assert not warn_weak_teacher({"teacher": {"top1": 60.9}, "raw": {"top1": 53.9}})
+    assert not warn_weak_teacher({"teacher": {"top1": 60.9}})  # one stage of a run: nothing to compare
+    assert caplog.text == ""

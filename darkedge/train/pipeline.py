@@ -245,6 +245,21 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     return metrics
 
 
+def warn_weak_teacher(metrics: dict[str, Any]) -> bool:
+    """Say so when the teacher scores below the raw baseline: the student then learns from the weaker model (at
+    few labels a teacher can, benchmarks/results/unlabeled.md and README). True when it warned."""
+    teacher, raw = metrics.get("teacher"), metrics.get("raw")
+    if not teacher or not raw or teacher["top1"] >= raw["top1"]:
+        return False
+    log.warning(
+        "the teacher (top-1 %.1f %%) scores below the raw baseline (%.1f %%): the student distilled a weaker "
+        "model; compare student against raw before deploying it, and label more clips if the teacher keeps losing",
+        teacher["top1"],
+        raw["top1"],
+    )
+    return True
+
+
 def _record(run: Run, stage: str, stage_metrics: dict[str, Any]) -> dict[str, Any]:
     """Merge one stage's metrics into RUN/metrics.json and rewrite RUN/table.md; returns all metrics."""
     path = run.path / "metrics.json"
@@ -314,6 +329,7 @@ def train(
             return the_run.path, None
         path = the_run.path / "metrics.json"
         metrics = read_json(path, default=metrics)
+        warn_weak_teacher(metrics)
         return the_run.path, results_table(metrics)
     finally:
         shutdown_distributed(d)
