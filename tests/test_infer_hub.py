@@ -178,3 +178,29 @@ def test_the_short_rtsp_probe_is_set_only_for_rtsp_cameras_and_never_over_the_us
     with rtsp_probe(["rtsp://10.0.0.7/s1"], 0.2):
         assert os.environ[FFMPEG_OPTIONS] == "rtsp_transport;tcp"
     assert os.environ[FFMPEG_OPTIONS] == "rtsp_transport;tcp"
+
+
+def test_a_camera_whose_frames_fail_is_reconnected_and_the_others_go_on():
+    jpegs = encode(dark_frames(64, 48, count=6, seed=7))
+    servers = [MjpegCamera(jpegs, fps=40.0).start() for _ in range(2)]
+    hub = MjpegHub()
+    good = hub_camera("good", servers[0].url, hub)
+    source = LiveSource(servers[1].url, "bad", Backoff(0.05, 0.2), required=False)
+
+    def refuse(image):
+        raise ValueError("a frame this camera cannot prepare")
+
+    bad = Camera("bad", [source], 1000, refuse, hub=hub)
+    try:
+        good.start()
+        bad.start()
+        frames = take(good, 30)
+        wait_for(lambda: bad.reconnects >= 1 or bad.state == "reconnecting")
+        frames += take(good, 10)  # the hub's thread is still reading the others
+    finally:
+        good.close()
+        bad.close()
+        hub.close()
+        for server in servers:
+            server.stop()
+    assert [f.index for f in frames] == list(range(40))

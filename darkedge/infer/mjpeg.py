@@ -129,6 +129,7 @@ class PartParser:
         self.boundary = boundary
         self.buffer = bytearray()
         self.ended = False
+        self._scanned = 0  # a part without a length: how far its bytes were searched for the next boundary
 
     def feed(self, data: bytes) -> list[bytes]:
         self.buffer += data
@@ -169,10 +170,11 @@ class PartParser:
         else:
             raise ValueError("more part headers than an MJPEG stream has")
         if length is None:  # no length given: the part runs to the next boundary line
-            end = buffer.find(b"\r\n" + boundary, start)
+            end = buffer.find(b"\r\n" + boundary, max(start, self._scanned))
             if end < 0:
                 if len(buffer) - start > MAX_PART_BYTES:
                     raise ValueError("a part larger than any frame")
+                self._scanned = max(start, len(buffer) - len(boundary) - 2)  # the next search starts there
                 return None
             part, rest = bytes(buffer[start:end]), end + 2
         else:
@@ -182,6 +184,7 @@ class PartParser:
                 return None
             part, rest = bytes(buffer[start : start + length]), start + length
         del buffer[:rest]
+        self._scanned = 0
         if not part.startswith(JPEG_START):
             raise ValueError("a part that is no JPEG")
         return part

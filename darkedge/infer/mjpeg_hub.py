@@ -68,6 +68,7 @@ class _Stream:
         self.camera, self.source = camera, source
         parts = urllib.parse.urlsplit(source.target)
         self.address = (parts.hostname, parts.port or 80)
+        self.addresses: list[tuple] = []  # what the host resolved to, not yet tried in this attempt
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Accept: */*"]
         if parts.username is not None:
@@ -91,6 +92,7 @@ class MjpegHub:
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
         self._changes: list[tuple[str, Camera, LiveSource | None]] = []
@@ -116,8 +118,9 @@ class MjpegHub:
             self._closing = True
         self._wake()
         self._thread.join(timeout=10)
-        self._wake_r.close()
-        self._wake_w.close()
+        if not self._thread.is_alive():  # else its own finally closes what it holds when it ends
+            self._wake_r.close()
+            self._wake_w.close()
 
     def _change(self, what: str, camera: Camera, source: LiveSource | None) -> None:
         with self._lock:
@@ -138,7 +141,7 @@ class MjpegHub:
                 for what, camera, source in changes:
                     if what == "watch" and camera not in self._streams:
                         stream = self._streams[camera] = _Stream(camera, source)
-                        self._connect(stream)
+                        self._guarded(self._connect, stream)
                     elif what == "forget" and camera in self._streams:
                         self._disconnect(self._streams.pop(camera))
                 wait = TICK_S
@@ -148,7 +151,7 @@ class MjpegHub:
                     if key.data is None:
                         self._drain_wake()
                     else:
-                        self._ready(key.data, mask)
+                        self._guarded(self._ready, key.data, mask)
                 self._due(time.monotonic())
         except Exception:  # noqa: BLE001 - a bug here must not silently stop every camera: say so loudly
             log.exception("the MJPEG reader thread failed; its cameras stop receiving frames")
@@ -157,6 +160,16 @@ class MjpegHub:
                 self._disconnect(stream)
             self._streams.clear()
             self._selector.close()
+
+    def _guarded(self, step, stream: _Stream, *args: object) -> None:
+        """One stream's step; whatever it raises ends that connection (retried after the back-off), never the hub
+        and the other cameras with it."""
+        try:
+            step(stream, *args)
+        except Exception as e:  # noqa: BLE001 - e.g. a frame the camera's decoder or resize refuses
+            log.warning("%s: %s: %s; reconnecting", stream.source.name, type(e).__name__, e)
+            if self._streams.get(stream.camera) is stream:
+                self._fail(stream)
 
     def _drain_wake(self) -> None:
         try:
@@ -170,7 +183,7 @@ class MjpegHub:
         while self._retries and self._retries[0][0] <= now:
             _, _, stream = heapq.heappop(self._retries)
             if self._streams.get(stream.camera) is stream and stream.sock is None:
-                self._connect(stream)
+                self._guarded(self._connect, stream)
         if (
             now - self._checked < TICK_S
         ):  # every connection is looked at a few times a second, not at every read
@@ -181,18 +194,30 @@ class MjpegHub:
                 self._fail(stream)
 
     def _connect(self, stream: _Stream) -> None:
-        """Start a non-blocking connect; the selector says when it is done."""
+        """Start a non-blocking connect to the host's first address; the selector says when it is done."""
         stream.head, stream.parser, stream.heard = bytearray(), None, time.monotonic()
         try:
-            family, kind, proto, _, address = socket.getaddrinfo(*stream.address, type=socket.SOCK_STREAM)[0]
-            stream.sock = socket.socket(family, kind, proto)
-            stream.sock.setblocking(False)
-            code = stream.sock.connect_ex(address)
-            if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-                raise ConnectionRefusedError(code)
-            self._selector.register(stream.sock, selectors.EVENT_WRITE, stream)
-        except OSError:
+            stream.addresses = socket.getaddrinfo(*stream.address, type=socket.SOCK_STREAM)
+        except (OSError, ValueError):  # no such host, or a name no resolver takes
             self._fail(stream)
+            return
+        self._next_address(stream)
+
+    def _next_address(self, stream: _Stream) -> None:
+        """Connect to the next address the host resolved to (IPv6, then IPv4, say); fail when none is left."""
+        while stream.addresses:
+            family, kind, proto, _, address = stream.addresses.pop(0)
+            try:
+                stream.sock = socket.socket(family, kind, proto)
+                stream.sock.setblocking(False)
+                code = stream.sock.connect_ex(address)
+                if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                    raise ConnectionRefusedError(code)
+                self._selector.register(stream.sock, selectors.EVENT_WRITE, stream)
+                return
+            except OSError:
+                self._disconnect(stream)
+        self._fail(stream)
 
     def _disconnect(self, stream: _Stream) -> None:
         if stream.sock is not None:
@@ -215,10 +240,16 @@ class MjpegHub:
         if sock is None:
             return
         if mask & selectors.EVENT_WRITE:
+            if sock.getsockopt(
+                socket.SOL_SOCKET, socket.SO_ERROR
+            ):  # refused: the host's next address, if any
+                self._disconnect(stream)
+                self._next_address(stream)
+                return
             try:
-                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                    raise ConnectionRefusedError
-                sock.send(stream.request)  # a few hundred bytes: an empty send buffer takes them whole
+                # a few hundred bytes: an empty send buffer takes them whole, or the connection is no use
+                if sock.send(stream.request) < len(stream.request):
+                    raise ConnectionError("request cut short")
             except OSError:
                 self._fail(stream)
                 return
