@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import signal
 import subprocess
@@ -99,7 +100,7 @@ SETUPS = (
     Setup("mjpeg", "320x240", 1, "needed", ("student_int8", "two_stream_fp32")),
 )
 MAX_LOSS = 0.01  # lost frames / frames due
-# until every camera has produced a window: OpenCV opens RTSP streams one at a time (0.37 s each here)
+# until every camera has produced a window: OpenCV opens RTSP streams one at a time (0.36 s each here)
 READY_TIMEOUT_S, READY_PER_CAMERA_S = 90.0, 0.5
 
 
@@ -476,6 +477,13 @@ def ratio_line(capacity: dict[str, tuple[int, bool]]) -> str:
     return f"INT8 student / two-stream FP32: {bound}{ratio:.1f}x the cameras (target >= 5x: {verdict})."
 
 
+def started(ready_s: float) -> str:
+    """The 'all started' cell: seconds, 'never' (not within the ready timeout), or blank (not recorded)."""
+    if math.isnan(ready_s):
+        return ""
+    return "never" if math.isinf(ready_s) else f"{ready_s:.0f}"
+
+
 def markdown(result: dict) -> str:
     """The committed report: cameras sustained per model and setup, where the time goes, every probe."""
     lines = [
@@ -538,7 +546,7 @@ def markdown(result: dict) -> str:
             f"| {MODELS[p.model]} | {p.setup} | {p.cameras} | {'yes' if p.sustained else 'no'} | "
             f"{p.lag_p50_s * 1000:.0f} / {p.lag_p99_s * 1000:.0f} | {100 * p.loss:.2f} ({p.dropped} + {p.late}) | "
             f"{p.windows_skipped} | {p.fps_in_min:.1f} | {p.cpu_infer:.2f} + {p.cpu_cameras:.2f} | "
-            f"{'' if p.ready_s != p.ready_s else 'never' if p.ready_s == float('inf') else f'{p.ready_s:.0f}'} |"
+            f"{started(p.ready_s)} |"
         )
     info = result["machine"]
     lines += [

@@ -24,26 +24,24 @@ from rtsp_server import RtspCamera, available
 
 from darkedge.bench.machine import machine_info
 from darkedge.fileio import write_json, write_text
-from darkedge.infer.sources import FFMPEG_OPTIONS
+from darkedge.infer.sources import FFMPEG_OPTIONS, rtsp_probe
 
 RESULTS = Path(__file__).parent / "results"
 PROBES_S = (0.0, 0.5, 0.2)  # 0: FFmpeg's default
 
 
 def time_opens(url: str, probe_s: float, repeats: int) -> tuple[list[float], tuple[int, ...] | None]:
-    """Seconds from VideoCapture() to the first frame, `repeats` times, and the first frame's shape."""
-    if probe_s > 0:
-        os.environ[FFMPEG_OPTIONS] = f"analyzeduration;{round(probe_s * 1e6)}"
-    else:
-        os.environ.pop(FFMPEG_OPTIONS, None)
+    """Seconds from VideoCapture() to the first frame, `repeats` times, and the first frame's shape; FFmpeg's
+    options set as `darkedge infer` sets them (darkedge.infer.sources.rtsp_probe)."""
     seconds, shape = [], None
-    for _ in range(repeats):
-        began = time.monotonic()
-        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
-        ok, image = capture.read()
-        seconds.append(time.monotonic() - began)
-        capture.release()
-        shape = image.shape if ok else None
+    with rtsp_probe([url], probe_s):
+        for _ in range(repeats):
+            began = time.monotonic()
+            capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+            ok, image = capture.read()
+            seconds.append(time.monotonic() - began)
+            capture.release()
+            shape = image.shape if ok else None
     return seconds, shape
 
 
@@ -66,7 +64,6 @@ def main() -> None:
             print(f"rtsp_probe_s {probe_s:g}: median {statistics.median(seconds):.2f} s, first frame {shape}")
     finally:
         camera.stop()
-        os.environ.pop(FFMPEG_OPTIONS, None)
     result = {
         "command": shlex.join(["python", "benchmarks/bench_rtsp_open.py", *sys.argv[1:]]),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -19,14 +19,25 @@ import numpy as np
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 MAX_HEADER_LINES = 32  # a part's headers; more is not an MJPEG stream
 MAX_PART_BYTES = 32 * 1024 * 1024
-MAX_PREAMBLE = (
-    4096  # bytes before a boundary line (or in a part's headers) beyond which it is no MJPEG stream
-)
+# bytes before a boundary line (or in a part's headers) beyond which it is no MJPEG stream
+MAX_PREAMBLE = 4096
 JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's
 
 
 class NotMjpeg(Exception):
     """The URL answered, but not with a multipart stream of JPEG parts (OpenCV's reader is tried instead)."""
+
+
+def get_request(parts: urllib.parse.SplitResult) -> tuple[str, dict[str, str]]:
+    """The path and headers of the GET a camera's URL asks for: its path and query, and Basic credentials when
+    the URL carries a user name (http://user:pass@host/...)."""
+    headers = {}
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return path, headers
 
 
 class MjpegReader:
@@ -39,14 +50,7 @@ class MjpegReader:
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
         self.connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-        headers = {}
-        if parts.username is not None:
-            user = urllib.parse.unquote(parts.username)
-            password = urllib.parse.unquote(parts.password or "")
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
+        path, headers = get_request(parts)
         try:
             self.connection.request("GET", path, headers=headers)
             self.response = self.connection.getresponse()

@@ -14,7 +14,6 @@ not multipart) goes back to a reader thread of its own, which handles every case
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import heapq
@@ -27,7 +26,7 @@ import time
 import urllib.parse
 from typing import Protocol
 
-from darkedge.infer.mjpeg import PartParser, boundary_marker
+from darkedge.infer.mjpeg import PartParser, boundary_marker, get_request
 from darkedge.infer.sources import NETWORK_TIMEOUT_MS, Frame, LiveSource, url_scheme
 from darkedge.infer.stats import CameraStats
 
@@ -69,19 +68,15 @@ class _Stream:
         parts = urllib.parse.urlsplit(source.target)
         self.address = (parts.hostname, parts.port or 80)
         self.addresses: list[tuple] = []  # what the host resolved to, not yet tried in this attempt
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path, headers = get_request(parts)
         lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Accept: */*"]
-        if parts.username is not None:
-            user = urllib.parse.unquote(parts.username)
-            password = urllib.parse.unquote(parts.password or "")
-            lines.append("Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+        lines += [f"{name}: {value}" for name, value in headers.items()]
         self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
         self.sock: socket.socket | None = None
         self.head = bytearray()
         self.parser: PartParser | None = None
         self.index, self.start, self.gap = 0, 0, False  # frame numbers run on across reconnects
         self.delay = source.backoff.initial
-        self.due = 0.0  # when the next attempt to connect is due (while disconnected)
         self.heard = 0.0  # when bytes last arrived (while connected)
 
 
@@ -184,9 +179,8 @@ class MjpegHub:
             _, _, stream = heapq.heappop(self._retries)
             if self._streams.get(stream.camera) is stream and stream.sock is None:
                 self._guarded(self._connect, stream)
-        if (
-            now - self._checked < TICK_S
-        ):  # every connection is looked at a few times a second, not at every read
+        # every connection is looked at a few times a second, not at every read
+        if now - self._checked < TICK_S:
             return
         self._checked, timeout = now, NETWORK_TIMEOUT_MS / 1000
         for stream in list(self._streams.values()):
@@ -230,8 +224,7 @@ class MjpegHub:
         """The stream could not be opened, or stopped: retry after the back-off, which doubles each time."""
         self._disconnect(stream)
         stream.source.lost()
-        stream.due = time.monotonic() + stream.delay
-        heapq.heappush(self._retries, (stream.due, next(self._order), stream))
+        heapq.heappush(self._retries, (time.monotonic() + stream.delay, next(self._order), stream))
         stream.delay = min(stream.delay * 2, stream.source.backoff.maximum)
 
     def _ready(self, stream: _Stream, mask: int) -> None:
@@ -240,9 +233,7 @@ class MjpegHub:
         if sock is None:
             return
         if mask & selectors.EVENT_WRITE:
-            if sock.getsockopt(
-                socket.SOL_SOCKET, socket.SO_ERROR
-            ):  # refused: the host's next address, if any
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):  # refused: the host's next address
                 self._disconnect(stream)
                 self._next_address(stream)
                 return
@@ -310,10 +301,8 @@ class MjpegHub:
             stream.camera.use_thread()
             return None
         stream.parser = PartParser(boundary_marker(kind))
-        stream.gap, stream.start = (
-            stream.index > 0,
-            stream.index,
-        )  # a new stream: its windows' grid starts here
+        # a new stream: its windows' grid starts here
+        stream.gap, stream.start = stream.index > 0, stream.index
         return bytes(stream.head[end + 4 :])
 
     def _deliver(self, stream: _Stream, jpeg: bytes) -> None:
