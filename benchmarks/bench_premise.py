@@ -57,6 +57,9 @@ class Row:
     stage: str
     overrides: dict[str, Any] = field(default_factory=dict)
     inference: str = "raw frames, 1 network"
+    before: tuple[
+        str, ...
+    ] = ()  # stages the copy trains first, with the row's settings (its own teacher, say)
 
     @property
     def main(self) -> bool:
@@ -86,6 +89,34 @@ UNLABELED_ROWS = (
     Row("self_train", "Self-training: the raw baseline as teacher, labelled + unlabelled", "self_train"),
     Row("raw_long", "Raw: CE, twice the steps (the student's and its teacher's)", "raw", {"epochs": DOUBLE}),
 )  # fmt: skip
+
+# The few-labels study (issue 27): the default run now holds out a validation split, its teacher learns from the
+# unlabelled clips too (FixMatch with a mean teacher, on the enhanced view) and a guard decides on validation what the
+# student distils from. Each row changes one thing from that run.
+FEW_LABEL_ROWS = (
+    Row("raw", "Raw: CE on the labelled clips", "raw"),
+    Row("raw_long", "Raw: CE, twice the steps", "raw", {"epochs": DOUBLE}),
+    Row("raw_semi", "Raw: semi-supervised (FixMatch on raw frames, no enhancer)", "raw", {"semi": "teacher,raw"}),
+    Row("teacher_sup", "Teacher: enhanced input, CE on the labelled clips (before)", "teacher", {"semi": "off"},
+        inference="enhancer + classifier"),
+    Row("student_sup", "Student of that teacher, no guard (the recipe before)", "student",
+        {"semi": "off", "guard": False}, before=("teacher",)),
+    Row("teacher", "Teacher: enhanced input, semi-supervised (default)", "teacher", inference="enhancer + classifier"),
+    Row("student_noguard", "Student of the semi-supervised teacher, guard off", "student", {"guard": False}),
+    Row("student", "Student: the guard's choice (default)", "student"),
+)  # fmt: skip
+
+FEW_LABEL_COMPARISONS = (
+    ("student", "raw", "the default recipe against no teacher (same labelled clips and steps)"),
+    ("student", "raw_long", "the default against the raw baseline given twice the steps"),
+    ("student", "raw_semi", "the default against the same semi-supervised recipe on raw frames"),
+    ("raw_semi", "raw", "semi-supervised learning on raw frames, no enhanced view"),
+    ("teacher", "teacher_sup", "the teacher learning from the unlabelled clips too"),
+    ("teacher", "raw_semi", "the enhanced view, both semi-supervised"),
+    ("student", "student_noguard", "the teacher guard"),
+    ("student", "student_sup", "the new recipe against the one before"),
+    ("student_sup", "raw", "the recipe before against no teacher"),
+)
 
 UNLABELED_COMPARISONS = (
     (
@@ -131,7 +162,7 @@ def darkedge(args: list[str], threads: int | None) -> float:
 
 
 def main_run(
-    seed: int, data: str | None, out: Path, extra: tuple[str, ...] = ()
+    seed: int, data: str | None, out: Path, extra: tuple[str, ...] = (), threads: int | None = None
 ) -> tuple[Path, float | None]:
     """The seed's default pipeline (`darkedge train`, with `extra` arguments) in OUT/seed<S>/main; reused when it
     finished before."""
@@ -143,7 +174,7 @@ def main_run(
     args = ["train", "--seed", str(seed), "--out", str(folder), "--calib", "", *extra]
     if (folder / "latest" / "config.json").is_file():  # interrupted before: its finished stages are kept
         args = ["train", "--out", str(folder), "--resume", "--calib", ""]
-    seconds = darkedge(args + (["--data", data] if data else []), threads=None)
+    seconds = darkedge(args + (["--data", data] if data else []), threads=threads)
     run = (folder / "latest").resolve()
     write_json(done, {"run": str(run), "seconds": seconds, "command": shlex.join(["darkedge", *args])})
     return run, seconds
@@ -160,15 +191,11 @@ def variant_dir(run: Path, row: Row) -> Path:
     if overrides.get("epochs") == DOUBLE:
         overrides["epochs"] = 2 * saved["train"]["epochs"]
     saved["train"].update(overrides)
-    # the run's enhancer and teacher, the labels it kept (label_fraction < 1) when it held some back, and for the
-    # self-training control its teacher, the run's raw baseline
-    for name in (
-        "enhancer.pt",
-        "teacher.pt",
-        "labels.json",
-        *(("raw.pt",) if row.stage == "self_train" else ()),
-    ):
-        if (run / name).is_file():
+    # the run's enhancer, teacher and raw baseline (all but the stages the row trains), the labels it kept
+    # (label_fraction < 1) when it held some back and its validation split
+    trained = {row.stage, *row.before}
+    for name in ("enhancer.pt", "teacher.pt", "raw.pt", "labels.json", "val.json"):
+        if (run / name).is_file() and Path(name).stem not in trained:
             shutil.copy2(run / name, folder / name)
     write_json(folder / "config.json", saved)
     return folder
@@ -177,8 +204,9 @@ def variant_dir(run: Path, row: Row) -> Path:
 def train_variant(run: Path, row: Row, threads: int | None) -> Path:
     """Train the row's stage in its copy of the run (skipped when its checkpoint is already there)."""
     folder = variant_dir(run, row)
-    if not (folder / f"{row.stage}.pt").is_file() or (folder / row.stage / RESUME_FILE).is_file():
-        darkedge(["train", "--run", str(folder), "--stage", row.stage, "--resume", "--calib", ""], threads)
+    for stage in (*row.before, row.stage):
+        if not (folder / f"{stage}.pt").is_file() or (folder / stage / RESUME_FILE).is_file():
+            darkedge(["train", "--run", str(folder), "--stage", stage, "--resume", "--calib", ""], threads)
     return folder
 
 
@@ -210,6 +238,12 @@ def row_result(folder: Path, row: Row) -> dict[str, Any]:
         "protocol": metrics["protocol"]["text"],
         "n_clips": metrics["n_clips"],
         "folder": str(folder),
+        **(
+            {"val_top1": metrics["val"]["top1"], "val_clips": metrics["val"]["n_clips"]}
+            if metrics.get("val")
+            else {}
+        ),
+        **({"distilled_from": metrics["distilled_from"]} if "distilled_from" in metrics else {}),
     }
 
 
@@ -221,10 +255,12 @@ def run_seed(
     jobs: int,
     extra: tuple[str, ...] = (),
     same_as_main: tuple[str, ...] = (),
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Every row for one seed: the default pipeline first, then the variants (`jobs` at a time); a row in
-    `same_as_main` trains exactly as the main run's stage does, which stands for it."""
-    run, seconds = main_run(seed, data, out, extra)
+    """Every row for one seed: the default pipeline first (with `threads` torch threads when given), then the
+    variants (`jobs` at a time); a row in `same_as_main` trains exactly as the main run's stage does, which stands
+    for it."""
+    run, seconds = main_run(seed, data, out, extra, threads)
     variants = [row for row in rows if not row.main and row.key not in same_as_main]
     threads = max(1, usable_cores() // jobs) if jobs > 1 else None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -539,6 +575,163 @@ def unlabeled_study(args) -> None:
     print((args.results / "unlabeled.md").read_text())
 
 
+def study_key(fraction: float, threads: int | None) -> str:
+    """A study's key in few_labels.json: the label fraction, and the torch threads when they were fixed."""
+    return f"{fraction:g}" + (f" threads {threads}" if threads else "")
+
+
+def present_rows(results: list[dict[str, Any]], rows: tuple[Row, ...]) -> list[Row]:
+    """The rows every seed of a study has (a study grows over sessions, a row at a time)."""
+    return [row for row in rows if all(row.key in r["rows"] for r in results)]
+
+
+def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[str, Any]) -> str:
+    """few_labels.md: per label fraction (and thread count), each row per seed with its mean ± std and worst seed,
+    the validation top-1 and the guard's choices, then the paired differences."""
+    first = next(iter(studies.values()))[0]
+    cfg = first["config"]
+    any_row = next(iter(first["rows"].values()))
+    lines = [
+        "# Distillation a user can trust at few labels: validation, a semi-supervised teacher, the teacher guard",
+        "",
+        f"Data: `{cfg['data']}`; test split of {any_row['n_clips']} clips, scored once per model at the end; "
+        f"protocol: {any_row['protocol']}. Per label fraction F, each seed's run (`darkedge train --set "
+        "label_fraction=F --seed S`) keeps a class-stratified fraction F of the training split's labels; "
+        f"{100 * cfg['val_fraction']:g} % of those (at least one clip per class) are held out for validation a scene "
+        "at a time, and the rest of the training clips are unlabelled footage whose labels no stage reads. Every "
+        "model keeps its weights of the best validation top-1 and chooses nothing by the test split. The default "
+        f"run: the teacher (Zero-DCE++ then the classifier) learns from the labelled and the unlabelled clips "
+        f"(FixMatch: an EMA of its weights, decay {cfg['ema_decay']:g}, labels each unlabelled clip as loaded and "
+        f"the model learns the labels it is at least {cfg['semi_threshold']:g} sure of on a strongly augmented copy); "
+        "the raw baseline learns from the labelled clips; the teacher guard compares the two on validation and the "
+        "student distils (CE + KL on labelled clips, KL on unlabelled ones) from the teacher, the raw baseline or "
+        "both. Each other row changes only what its name says, in a copy of the seed's run (same enhancer, splits "
+        f"and data order). Every stage takes the same optimiser steps ({cfg['epochs']} passes' worth of the whole "
+        "training split) except the twice-the-steps row. Top-1 (%) on the test split.",
+    ]
+    for key, results in studies.items():
+        rows = present_rows(results, FEW_LABEL_ROWS)
+        seeds = [r["seed"] for r in results]
+        stats = summary(results, rows, FEW_LABEL_COMPARISONS)
+        fraction, _, threads = key.partition(" threads ")
+        title = fraction_label(float(fraction)) + f" (label_fraction {fraction})"
+        if threads:
+            title += f", {threads} torch thread{'s' if threads != '1' else ''}"
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| Model | "
+            + " | ".join(f"seed {s}" for s in seeds)
+            + " | mean ± std | worst | validation top-1 (mean) "
+            "| labelled + unlabelled clips |",
+            "|---|" + "---:|" * len(seeds) + "---:|---:|---:|---|",
+        ]
+        for row in rows:
+            cells = [r["rows"][row.key] for r in results]
+            vals = [c["val_top1"] for c in cells if "val_top1" in c]
+            val = f"{statistics.mean(vals):.1f} ({cells[0].get('val_clips', '?')} clips)" if vals else ""
+            lines.append(
+                score_cells(row, results, stats)
+                + f" | {min(c['top1'] for c in cells):.2f} | {val} | {cells[0].get('clips', '')} |"
+            )
+        choices = [r["rows"]["student"].get("distilled_from", "?") for r in results if "student" in r["rows"]]
+        if choices:
+            lines += ["", "The guard's choice per seed: " + ", ".join(
+                f"seed {s} {c}" for s, c in zip(seeds, choices, strict=False)) + "."]  # fmt: skip
+        lines += ["", *comparison_lines(stats, rows, seeds)]
+        worst = [c for c in stats["comparisons"] if c["diffs"]]
+        if worst:
+            lines += ["", "Worst seed of each difference: " + "; ".join(
+                f"{c['a']} − {c['b']} {min(c['diffs']):+.2f}" for c in worst) + "."]  # fmt: skip
+    lines += [
+        "",
+        f"Produced by `python benchmarks/bench_premise.py --few-labels --label-fractions ...` on "
+        f"{time.strftime('%Y-%m-%d')}; {study_minutes(studies):.0f} min of training in all. Re-rendered from "
+        "few_labels.json by `--few-labels --report-only`.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
+        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Top-1 per seed (dots) and mean (bars) of every row, one panel per study."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(studies), figsize=(4.2 * len(studies) + 2.5, 4), squeeze=False, sharey=True
+    )
+    labels = [row.label for row in reversed(FEW_LABEL_ROWS)]
+    for ax, (key, results) in zip(axes[0], studies.items(), strict=True):
+        present = {row.key for row in present_rows(results, FEW_LABEL_ROWS)}
+        for y, row in enumerate(reversed(FEW_LABEL_ROWS)):
+            if row.key not in present:
+                continue
+            values = [r["rows"][row.key]["top1"] for r in results]
+            color = "tab:red" if row.key == "student" else "tab:blue"
+            ax.barh(y, statistics.mean(values), color=color, alpha=0.3)
+            ax.scatter(values, [y] * len(values), color=color, zorder=3, s=18)
+        ax.set_title(f"label_fraction {key}", fontsize=9)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("top-1 (%), test; dots: seeds")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(labels)), labels, fontsize=7)
+    save_figure(fig, path)
+
+
+def few_labels_write(args, studies: dict[str, list[dict[str, Any]]], machine: dict[str, Any]) -> None:
+    rows = [r.__dict__ for r in FEW_LABEL_ROWS]
+    write_json(args.results / "few_labels.json", {"schema": 1, "machine": machine, "rows": rows, "studies": {
+        k: {"summary": summary(r, present_rows(r, FEW_LABEL_ROWS), FEW_LABEL_COMPARISONS), "seeds": r}
+        for k, r in studies.items()}})  # fmt: skip
+    write_text(args.results / "few_labels.md", few_labels_report(studies, machine))
+    few_labels_plot(studies, args.results / "few_labels.png")
+
+
+def few_labels_study(args) -> None:
+    """--few-labels: the issue-27 study; every seed's result is merged into few_labels.json as it finishes, so the
+    study grows over sessions (rows a seed already has are kept unless re-measured)."""
+    path = args.results / "few_labels.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {"studies": {}}
+    studies = {k: v["seeds"] for k, v in saved["studies"].items()}
+    if args.report_only:
+        few_labels_write(args, studies, saved["machine"])
+        return
+    rows = [row for row in FEW_LABEL_ROWS if row.key in args.rows or row.main]
+    for fraction in args.label_fractions:
+        key = study_key(fraction, args.threads)
+        out = args.out.parent / f"{args.out.name}_few_labels" / key.replace(" ", "_")
+        for seed in args.seeds:
+            run, _ = main_run(seed, args.data, out, ("--set", f"label_fraction={fraction:g}"), args.threads)
+            guard = json.loads((run / "metrics.json").read_text()).get("guard", {})
+            same = ("student_noguard",) if guard.get("source") == "teacher" else ()
+            result = run_seed(seed, rows, args.data, out, args.jobs, ("--set", f"label_fraction={fraction:g}"),
+                              same, args.threads)  # fmt: skip
+            for k in same:
+                if k in result["rows"]:
+                    result["rows"][k] = dict(result["rows"]["student"], same_as="student")
+            for k, row in result["rows"].items():
+                metrics = json.loads((Path(row["folder"]) / "metrics.json").read_text())
+                stage = next(r.stage for r in rows if r.key == k)
+                unlabeled = (metrics[stage].get("unlabeled") or {}).get("clips", 0)
+                row["clips"] = f"{metrics[stage].get('labelled_clips', '?')} + {unlabeled}"
+            seeds = studies.setdefault(key, [])
+            old = next((r for r in seeds if r["seed"] == seed), None)
+            if old is not None:
+                result["rows"] = {**old["rows"], **result["rows"]}
+                seeds.remove(old)
+            seeds.append(result)
+            seeds.sort(key=lambda r: r["seed"])
+            few_labels_write(args, studies, machine_info())
+    print((args.results / "few_labels.md").read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -554,8 +747,22 @@ def main() -> None:
     parser.add_argument(
         "--label-fractions", type=float, nargs="+", default=None, help="the unlabelled-clips study instead"
     )
-    parser.add_argument("--report-only", action="store_true", help="unlabeled.md again from unlabeled.json")
+    parser.add_argument("--report-only", action="store_true", help="the report again from its JSON")
+    parser.add_argument(
+        "--few-labels",
+        action="store_true",
+        help="the few-labels study (few_labels.md): validation, semi, guard",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads of the seeds' runs (stability)"
+    )
     args = parser.parse_args()
+    if args.few_labels:
+        if args.rows == [row.key for row in ROWS]:
+            args.rows = [row.key for row in FEW_LABEL_ROWS]
+        args.label_fractions = args.label_fractions or [0.1]
+        few_labels_study(args)
+        return
     if args.report_only:
         unlabeled_rerender(args)
         return

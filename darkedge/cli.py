@@ -284,13 +284,15 @@ def enhance_apply(
     help="Train enhancer, teacher, distilled student and the raw baseline into one run directory (--stage "
     "two_stream adds the two-stream baseline); print the table.\n\n"
     "Settings, lowest precedence first: the preset, --config FILE, then --set and the flags that name a setting "
-    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained, --unlabeled, --cache). An existing run (--run, --resume) may change "
+    "(--data, --video-root, --preset, --seed, --epochs, --workers, --pretrained, --unlabeled, --val, --cache). An existing run (--run, --resume) may change "
     f"only {', '.join(RUN_SETTINGS)}.",
 )
 @click.option(
     "--data", default=None, help=f"Data set folder or list file (default: the built-in set, {BUILTIN_DATA})."
 )
-@click.option("--preset", default=None, help="small (default, CPU), paper (GPU) or test.")
+@click.option(
+    "--preset", default=None, help="small (default, CPU), paper (GPU), real (real footage, CPU) or test."
+)
 @settings_options
 @click.option(
     "--pretrained",
@@ -302,6 +304,12 @@ def enhance_apply(
     default=None,
     help="Unlabelled footage for the student (KL to the teacher only): a folder of videos, a list file or long "
     "recordings.",
+)
+@click.option(
+    "--val",
+    default=None,
+    help="The data set's own validation clips (a list file or a folder per class); default: val_fraction of the "
+    "labelled training clips, held out a scene or camera at a time.",
 )
 @click.option(
     "--cache",

@@ -18,7 +18,7 @@ from typing import Any
 
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
-from darkedge.names import BUILTIN_DATA, CACHE_GB, INPUT_NORMS, STUDENT_MODELS
+from darkedge.names import BUILTIN_DATA, CACHE_GB, INPUT_NORMS, SEMI_STAGES, STUDENT_MODELS
 from darkedge.settings import read_settings_file, typed_settings
 
 
@@ -39,6 +39,24 @@ class TrainConfig:
     unlabeled: str | None = None
     label_fraction: float = 1.0
     unlabeled_ratio: float = 1.0
+    # Validation (darkedge.data.split): `val_fraction` of the labelled training clips (at least one per class), held
+    # out a scene or camera at a time where the names say which, or the clips of the list / folder `val` names.
+    # Every classifier stage keeps its weights of the best validation top-1; the test split chooses nothing.
+    val: str | None = None
+    val_fraction: float = 0.1
+    # Semi-supervised stages (FixMatch with a mean teacher): with unlabelled footage, the stages named here also
+    # learn from it: an EMA of the model's weights (`ema_decay`) labels each unlabelled clip as loaded, and where it
+    # is at least `semi_threshold` sure the model learns that label on a strongly augmented copy (weight
+    # `semi_weight`). "teacher": the enhanced-view teacher; "teacher,raw": the raw baseline too (the fair control);
+    # "off": neither.
+    semi: str = "teacher"
+    semi_threshold: float = 0.9
+    semi_weight: float = 1.0
+    ema_decay: float = 0.99
+    # The teacher guard: before the student, the teacher and the raw baseline are compared on validation; unless the
+    # teacher is better by a margin the validation clips resolve, the student distils from whichever of teacher, raw
+    # baseline or both together scores best there (darkedge.train.guard)
+    guard: bool = True
     seed: int = 0
     # clips: T frames `frame_step` frames apart, resized then cropped to a square (darkedge.feeding)
     num_frames: int = 8
@@ -127,6 +145,21 @@ class TrainConfig:
             raise DarkedgeError(f"cache_gb {self.cache_gb}: must be above 0 (cache=off turns the cache off)")
         if not 0 < self.label_fraction <= 1:
             raise DarkedgeError(f"label_fraction {self.label_fraction}: must be above 0 and at most 1")
+        if not 0 <= self.val_fraction < 1:
+            raise DarkedgeError(
+                f"val_fraction {self.val_fraction}: must be 0 (no validation) or more, below 1"
+            )
+        unknown = set(self.semi_stages) - set(SEMI_STAGES)
+        if unknown or not self.semi:
+            raise DarkedgeError(
+                f"semi {self.semi!r}: expected 'off' or stages among {', '.join(SEMI_STAGES)} (comma-separated)"
+            )
+        if not 0 < self.semi_threshold <= 1:
+            raise DarkedgeError(f"semi_threshold {self.semi_threshold}: must be above 0 and at most 1")
+        if not 0 <= self.ema_decay < 1:
+            raise DarkedgeError(f"ema_decay {self.ema_decay}: must be 0 or more, below 1")
+        if self.semi_weight < 0:
+            raise DarkedgeError(f"semi_weight {self.semi_weight}: must be 0 or more")
         if self.unlabeled_ratio < 0:
             raise DarkedgeError(f"unlabeled_ratio {self.unlabeled_ratio}: must be 0 or more")
         if self.max_steps < 0:
@@ -152,6 +185,11 @@ class TrainConfig:
                 "student_init 'teacher': a student of another encoder or width cannot start from the teacher's "
                 "weights; set student_init=scratch"
             )
+
+    @property
+    def semi_stages(self) -> tuple[str, ...]:
+        """The stages that learn from unlabelled footage semi-supervised (`semi`)."""
+        return () if self.semi == "off" else tuple(s.strip() for s in self.semi.split(",") if s.strip())
 
     def feeding(self, model: str) -> Feeding:
         """How `model` (a stage or an export: student, raw, student_int8, teacher, two_stream) is fed clips: the
@@ -287,7 +325,7 @@ def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dic
 
 # Fields added after runs were first saved, with the value such a run was trained with (not today's default): an old
 # run resumed or extended keeps its recipe instead of silently taking a new one.
-BEFORE_FIELD = {"input_norm": "fixed"}
+BEFORE_FIELD = {"input_norm": "fixed", "val_fraction": 0.0, "semi": "off", "guard": False}
 # Fields saved under another name by older runs: {old name: name}.
 RENAMED = {"stride": "frame_step"}
 

@@ -10,6 +10,10 @@ BUILTIN_DATA = "data/synth"
 # when no --run is given.
 RUNS_DIR = "runs"
 DEFAULT_RUN = "runs/latest"
+# The files of a run directory every part names (darkedge.run owns what is in them)
+CONFIG_FILE = "config.json"  # RUN/config.json: the TrainConfig, the class names, the darkedge version
+METRICS_FILE = "metrics.json"  # RUN/metrics.json: every stage's results, the teacher guard's decision
+HISTORY_FILE = "history.json"  # RUN/<stage>/history.json: a stage's epochs (or the enhancer's steps)
 # Where `darkedge train` fills a calibration set after a full run, and where `darkedge quantize` reads one.
 CALIB_DIR = "calibration"
 # The clip cache's default bound on disk, in GB (darkedge.data.cache; TrainConfig.cache_gb).
@@ -28,8 +32,9 @@ STAGES = tuple(STAGE_KINDS)
 # What `darkedge train` runs without --stage: the two-stream baseline costs as much as the teacher and the student
 # together on a CPU, so it is trained on request (`--stage two_stream`); `darkedge bench` times it either way. The
 # self-training control (the student's recipe with the raw baseline as its teacher: what distillation gives
-# without the enhanced view) is trained on request too (`--stage self_train`, after raw).
-DEFAULT_STAGES = ("enhancer", "teacher", "student", "raw")
+# without the enhanced view) is trained on request too (`--stage self_train`, after raw). The raw baseline comes
+# before the student: the teacher guard compares it with the teacher before the student learns from either.
+DEFAULT_STAGES = ("enhancer", "teacher", "raw", "student")
 
 # Checkpoint kinds. Models: what darkedge.models builds; a DTCM-style jointly trained teacher loads wherever a
 # teacher does. INT8: the fake-quantized (NNCF) student `darkedge quantize` writes to RUN/<INT8_NAME>.pt.
@@ -45,6 +50,8 @@ INT8_NAME = "student_int8"
 STUDENT_MODELS = ("student", "raw", "self_train", INT8_NAME)
 # A clip's label when it has none (unlabelled footage): it gets the teacher's soft targets only.
 UNLABELED = -1
+# The stages that can learn from unlabelled footage semi-supervised (TrainConfig.semi).
+SEMI_STAGES = ("teacher", "raw")
 
 # What `darkedge export --model` takes: a run's model, or the INT8 student.
 EXPORT_MODELS = ("student", "teacher", "raw", "two_stream", INT8_NAME)

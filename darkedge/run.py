@@ -12,18 +12,32 @@ import importlib.metadata
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from darkedge import __version__
 from darkedge.config import TrainConfig, config_from_dict
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import write_json
-from darkedge.names import DEFAULT_RUN, STAGES, UNLABELED
+from darkedge.fileio import read_json, write_json
+from darkedge.names import CONFIG_FILE, DEFAULT_RUN, INT8_NAME, METRICS_FILE, STAGES, UNLABELED
 
 MANIFEST = "manifest.json"  # RUN/export/manifest.json
 LABELS = "labels.json"  # RUN/labels.json: which training clips keep their labels (label_fraction < 1)
+VAL = "val.json"  # RUN/val.json: the validation clips (val_fraction, or the --val list) and how they were chosen
+DISTILLED_STAGES = ("student", "self_train", INT8_NAME)  # what learns from a teacher's logits
+
+
+@dataclass
+class TrainingData:
+    """What one stage (or QAT) trains on: the labelled training clips (sampled as the teacher's: a student sees its
+    view), the unlabelled footage it also learns from (None: none), and how many clips the whole training split
+    holds (labelled, validation and held back together: the step budget of label_fraction < 1 runs)."""
+
+    labelled: Any
+    unlabeled: Any  # darkedge.data.unlabeled.UnlabeledSet or None
+    unlabeled_set: Any  # a training ClipDataset over its clips, or None
+    split_clips: int
 
 
 class Run:
@@ -47,7 +61,8 @@ class Run:
 
     def dataset(self, split: str, model: str, train: bool = False, **overrides: Any):
         """A ClipDataset over the run's data (or `data=` another set with the same classes), cut as `model` is fed
-        (TrainConfig.feeding: a student's own frames and crop, else the teacher's).
+        (TrainConfig.feeding: a student's own frames and crop, else the teacher's). `split` is "train" (the labelled
+        training clips, validation clips left out), "val" (RUN/val.json's) or "test".
 
         Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset. Training
         sets are the teacher's for every stage: a student sees its view of the teacher's clip (darkedge.data.views).
@@ -57,9 +72,12 @@ class Run:
         from darkedge.data.lists import open_dataset
 
         data = overrides.pop("data", None) or self.config.data
-        video_root = self.config.video_root if data == self.config.data else None
-        index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
-        check_classes(index.class_names, self.class_names, data, self.path)
+        if split == "val":
+            index = self.validation_index()
+        else:
+            video_root = self.config.video_root if data == self.config.data else None
+            index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
+            check_classes(index.class_names, self.class_names, data, self.path)
         if split == "train" and data == self.config.data:
             index = self.labelled(index)
         cfg = self.config
@@ -74,6 +92,15 @@ class Run:
             settings.update(num_clips=cfg.eval_clips, num_crops=cfg.eval_crops)
         settings.update(overrides)
         return ClipDataset(index, **settings)
+
+    @property
+    def metrics_path(self) -> Path:
+        """RUN/metrics.json: every stage's results and the teacher guard's decision."""
+        return self.path / METRICS_FILE
+
+    def metrics(self) -> dict[str, Any]:
+        """What RUN/metrics.json holds so far ({} before the first stage ends)."""
+        return read_json(self.metrics_path, default={})
 
     def label_split(self) -> dict[str, Any] | None:
         """RUN/labels.json (written by save_label_split): the paths of the training clips that keep their labels
@@ -94,6 +121,41 @@ class Run:
         split = self.label_split()
         return set(split["labelled"]) if split is not None else None
 
+    def val_split(self) -> dict[str, Any] | None:
+        """RUN/val.json (written by save_val_split): the validation clips ("clips", paths) and where they came
+        from ("source": the training split, or the --val list); None when the run has no validation split."""
+        path = self.path / VAL
+        if not path.is_file():
+            return None
+        try:
+            split = json.loads(path.read_text())
+            if not isinstance(split.get("clips"), list) or not isinstance(split.get("source"), str):
+                raise ValueError("no 'clips' list and 'source'")
+        except (OSError, ValueError, AttributeError) as e:
+            raise DarkedgeError(f"{path}: not a validation split darkedge wrote ({e})") from None
+        return split
+
+    def validation_index(self):
+        """The validation clips with their labels: those RUN/val.json lists, from the training split or the --val
+        list they were taken from; one-line error when the run has none."""
+        from darkedge.data.lists import open_dataset
+
+        split, cfg = self.val_split(), self.config
+        if split is None:
+            raise DarkedgeError(f"{self.path}: no validation split ({VAL}); a run made with val_fraction 0")
+        if cfg.val:
+            index = open_dataset(cfg.val, split="all")
+        else:
+            index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
+        check_classes(index.class_names, self.class_names, cfg.val or cfg.data, self.path)
+        chosen = set(split["clips"])
+        index.samples = [s for s in index.samples if str(s.path) in chosen]
+        return index
+
+    def _validation_paths(self) -> set[str]:
+        split = self.val_split()
+        return set(split["clips"]) if split is not None and not self.config.val else set()
+
     def training_clips(self) -> int:
         """How many clips the training split holds, labelled or not (with labels held back: both parts)."""
         split = self.label_split()
@@ -105,11 +167,12 @@ class Run:
         return len(open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root).samples)
 
     def labelled(self, index):
-        """The training clips that keep their labels: all of them, or those RUN/labels.json lists (by path only:
-        the labels of the others are never read)."""
-        kept = self._kept()
-        if kept is not None:
-            index.samples = [s for s in index.samples if str(s.path) in kept]
+        """The training clips that keep their labels (all of them, or those RUN/labels.json lists, by path only:
+        the labels of the others are never read), less the validation clips."""
+        kept, val = self._kept(), self._validation_paths()
+        index.samples = [
+            s for s in index.samples if (kept is None or str(s.path) in kept) and str(s.path) not in val
+        ]
         return index
 
     def hide_held_back(self, index):
@@ -148,6 +211,17 @@ class Run:
             unlabeled.index, feeding, train=True, skip_unreadable=True, seed=self.config.seed, cache=cache
         )
 
+    def training_data(self, stage: str) -> TrainingData:
+        """What `stage` (a classifier stage, or INT8_NAME for QAT) trains on: the labelled training clips, and the
+        unlabelled footage when the stage learns from it (a distilled stage, or a semi-supervised one:
+        TrainConfig.semi) and the run has some. The one place that decides which clips each stage sees."""
+        cfg = self.config
+        labelled = self.dataset("train", "teacher", train=True)
+        learns = stage in DISTILLED_STAGES or stage in cfg.semi_stages
+        unlabeled = self.unlabeled() if learns and cfg.unlabeled_ratio > 0 else None
+        unlabeled_set = self.unlabeled_dataset(unlabeled) if unlabeled is not None else None
+        return TrainingData(labelled, unlabeled, unlabeled_set, self.training_clips())
+
     def clip_cache(self, samples):
         """The clip cache the run's `cache` setting gives these clips (darkedge.data.cache), or None."""
         from darkedge.data.cache import open_cache
@@ -178,7 +252,7 @@ def check_classes(found: list[str], expected: list[str], data: Any, run_path: Pa
 def open_run(path: str | os.PathLike = DEFAULT_RUN) -> Run:
     """Open an existing run directory (runs/latest by default); one-line error when it is not one."""
     path = Path(path)
-    config_path = path / "config.json"
+    config_path = path / CONFIG_FILE
     if not config_path.is_file():
         raise DarkedgeError(
             f"{path}: not a darkedge run directory (no config.json); make one with `darkedge train`"
@@ -195,7 +269,7 @@ def open_run(path: str | os.PathLike = DEFAULT_RUN) -> Run:
 def save_run_config(path: Path, config: TrainConfig, class_names: list[str]) -> None:
     """Write RUN/config.json: the train config, the class names and the darkedge version."""
     write_json(
-        path / "config.json",
+        path / CONFIG_FILE,
         {"train": asdict(config), "class_names": class_names, "darkedge_version": __version__},
     )
 
@@ -218,6 +292,55 @@ def save_label_split(path: Path, config: TrainConfig) -> dict[str, int] | None:
     }
     write_json(path / LABELS, split)
     return {"labelled": len(labelled.samples), "held_back": len(held)}
+
+
+def save_val_split(path: Path, config: TrainConfig, class_names: list[str]) -> dict[str, Any] | None:
+    """Write RUN/val.json: the clips of the --val list (config.val), or `val_fraction` of the labelled training
+    clips held out a scene or camera at a time (darkedge.data.split); returns it (None: no validation)."""
+    from darkedge.data.lists import open_dataset
+    from darkedge.data.split import validation_split
+
+    if config.val:
+        index = open_dataset(config.val, split="all")
+        check_classes(index.class_names, class_names, config.val, path)
+        split: dict[str, Any] = {"source": config.val, "clips": [str(s.path) for s in index.samples]}
+    elif config.val_fraction > 0:
+        index = open_dataset(config.data, split="train", fold=config.fold, video_root=config.video_root)
+        labels = read_json(path / LABELS, default={})
+        kept = set(labels["labelled"]) if labels.get("labelled") is not None else None
+        samples = [s for s in index.samples if kept is None or str(s.path) in kept]
+        chosen = validation_split(samples, index.class_names, config.val_fraction, config.seed)
+        split = {
+            "source": "training split",
+            "val_fraction": config.val_fraction,
+            "seed": config.seed,
+            "grouped_by": chosen.grouped_by,
+            "groups": chosen.groups,
+            "ungrouped_classes": chosen.ungrouped_classes,
+            "train_clips": len(chosen.train),
+            "clips": [str(s.path) for s in chosen.val],
+        }
+    else:
+        return None
+    write_json(path / VAL, split)
+    return split
+
+
+def describe_val(split: dict[str, Any]) -> str:
+    """One line on a validation split: how many clips, from where, grouped how."""
+    n = len(split["clips"])
+    if split["source"] != "training split":
+        return f"{n} clips of {split['source']}"
+    text = f"{n} of the labelled training clips"
+    if split.get("groups"):
+        text += (
+            f", {len(split['groups'])} {split['grouped_by']}s held out whole ({', '.join(split['groups'])})"
+        )
+    else:
+        text += ", class-stratified (no scene or camera in the names)"
+    if split.get("ungrouped_classes"):
+        text += f"; single clips for {', '.join(split['ungrouped_classes'])} (one scene holds them)"
+    return text
 
 
 def new_run_dir(out: Path) -> Path:

@@ -252,7 +252,7 @@ def test_sigterm_to_the_process_group_ends_train_and_its_workers_in_one_line(tmp
     data = make_tiny_data(tmp_path / "data")
     command = [sys.executable, "-m", "darkedge", "train", "--preset", "test", "--data", str(data)]
     command += ["--epochs", "500", "--workers", "1", "--calib", "", "--stage", "raw"]
-    code, lines = _process_group_sigterm(command, "raw 2/500", tmp_path)
+    code, lines = _process_group_sigterm(command, "raw epoch 1/500", tmp_path)  # into the second epoch
     text = "".join(lines)
     assert code == 143 and "Traceback" not in text, text[-2000:]
     assert text.strip().splitlines()[-1].strip() == "interrupted by SIGTERM"

@@ -45,3 +45,50 @@ def test_quiet_and_verbose_on_the_command_group(tmp_path, darkedge_logger):
     assert result.exit_code == 1 and darkedge_logger.level == logging.DEBUG
     result = CliRunner().invoke(main, ["-v", "-q", "export", "--run", missing, "--check"])
     assert result.exit_code == 2 and "--verbose and --quiet exclude each other" in result.output
+
+
+def test_a_log_file_gets_lines_not_carriage_return_bars(tmp_path):
+    """`darkedge train > train.log 2>&1` (or under systemd): one line per epoch or stage, no progress bars."""
+    import subprocess
+    import sys
+
+    from helpers_run import make_tiny_data
+
+    data = make_tiny_data(tmp_path / "data")
+    options = ["--preset", "test", "--epochs", "1", "--workers", "0", "--calib="]
+    command = [
+        sys.executable,
+        "-m",
+        "darkedge",
+        "train",
+        *options,
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert result.returncode == 0, result.stdout.decode()[-2000:]
+    log = result.stdout.decode()
+    assert "\r" not in log
+    assert "enhancer: 3/3 step in" in log  # a long loop's one line at its end
+    assert "teacher epoch 1/1: loss" in log and "teacher 1/1:" not in log  # the epoch's line, not its bar
+
+
+def test_progress_lines_come_at_most_every_interval_and_at_the_end(caplog):
+    import darkedge.logs as logs
+
+    now = [0.0]
+    with caplog.at_level("INFO", logger="darkedge"):
+        bar = logs.Lines(range(10), desc="decoding", total=None, unit="clip")
+        bar._time = lambda: now[0]
+        bar.started = bar.shown = 0.0
+        for _ in bar:
+            now[0] += 10.0  # 10 s a clip: a line every third clip, and one at the end
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "decoding: 3/10 clip in 30 s, 0.1 clip/s",
+        "decoding: 6/10 clip in 60 s, 0.1 clip/s",
+        "decoding: 9/10 clip in 90 s, 0.1 clip/s",
+        "decoding: 10/10 clip in 100 s, 0.1 clip/s",
+    ]

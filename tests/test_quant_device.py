@@ -5,6 +5,8 @@ This machine has no CUDA GPU, so the failures are the real ones NNCF gives here 
 without a GPU); only the device torch reports is stood in for."""
 
 import logging
+import os
+from pathlib import Path
 
 import pytest
 from helpers_run import make_tiny_data, make_tiny_run
@@ -67,3 +69,48 @@ def test_quantize_on_a_gpu_without_nvcc_runs_qat_on_the_cpu(tmp_path, monkeypatc
         report, _ = quantize_run(run, cfg)
     assert report["qat"]["device"] == "cpu" and report["qat"]["steps"] == 1
     assert any("QAT falls back to the CPU: nvcc not found" in r.getMessage() for r in caplog.records)
+
+
+def test_a_lock_no_live_build_holds_is_cleared_and_a_held_one_is_left(tmp_path, caplog):
+    from darkedge.quant.device import clear_stale_lock
+
+    lock = tmp_path / "lock"
+    assert not clear_stale_lock(tmp_path)  # no lock: nothing to do
+    lock.write_text("")  # left by a build that was killed
+    with caplog.at_level("WARNING"):
+        assert clear_stale_lock(tmp_path)
+    assert not lock.exists() and "interrupted build" in caplog.text
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL)  # a build in progress holds its lock open, as PyTorch's does
+    try:
+        assert not clear_stale_lock(tmp_path) and lock.exists()
+    finally:
+        os.close(fd)
+        lock.unlink()
+
+
+def test_where_no_one_can_tell_who_holds_the_lock_the_folder_to_remove_is_one_line(tmp_path, monkeypatch):
+    device = device_module
+
+    (tmp_path / "lock").write_text("")
+    monkeypatch.setattr(device, "lock_holders", lambda lock: None)
+    with pytest.raises(DarkedgeError, match=f"remove {tmp_path}"):
+        device.clear_stale_lock(tmp_path)
+
+
+def test_quantize_survives_a_stale_extension_lock(monkeypatch):
+    """A lock left in NNCF's real build folder: the extension loads at once instead of waiting out NNCF's timeout."""
+    from nncf.torch.quantization.extensions import QuantizedFunctionsCPU, QuantizedFunctionsCPULoader
+
+    from darkedge.quant.device import prepare_extension
+
+    lock = Path(QuantizedFunctionsCPULoader.get_build_dir()) / "lock"
+    lock.write_text("")
+    try:
+        monkeypatch.setenv(
+            "NNCF_EXTENSION_LOAD_TIMEOUT", "120"
+        )  # NNCF raises after this; a first build is faster
+        prepare_extension("cpu")
+        assert not lock.exists()
+        assert callable(QuantizedFunctionsCPU.get("Quantize_forward"))
+    finally:
+        lock.unlink(missing_ok=True)

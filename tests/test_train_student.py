@@ -31,7 +31,7 @@ def pipeline_run(tiny_data, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "fit", recording_fit)
-        settings = {"student_init": "scratch", "epochs": 2}
+        settings = {"student_init": "scratch", "epochs": 2, "guard": False}  # the student of the teacher
         run, _ = train(
             out=tmp_path_factory.mktemp("runs"), preset="test", data=str(tiny_data), settings=settings
         )

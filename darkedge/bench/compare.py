@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from darkedge.bench.e2e import run_e2e
 from darkedge.bench.machine import machine_info
 from darkedge.bench.measure import (
@@ -28,6 +26,7 @@ from darkedge.errors import DarkedgeError, require
 from darkedge.export.exporter import export_model
 from darkedge.export.openvino import size_on_disk
 from darkedge.factory import with_enhancer
+from darkedge.logs import progress
 from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
 from darkedge.names import BACKEND_SUFFIXES, DEFAULT_RUN, INT8_NAME, STAGE_KINDS
 from darkedge.run import Run, open_run
@@ -237,7 +236,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     candidates, notes = find_candidates(run, options)
     costs = {c.checkpoint: static_costs(c.checkpoint) for c in candidates}
     models = []
-    for candidate in tqdm(candidates, desc="bench", unit="model"):
+    for candidate in progress(candidates, desc="bench", unit="model"):
         job = MeasureJob(
             path=candidate.path,
             backend=options.backend,

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from darkedge.cores import usable_cores
 from darkedge.data.lists import DataIndex, Sample, open_dataset
 from darkedge.data.video import VideoError, iter_frames, reported_frame_count, video_fps
 from darkedge.fileio import ignore_sigint
+from darkedge.logs import progress as progress_bar
 
 DARK_LUMA = 13.8  # Dark-48: a frame is dark when its mean luma is below this (0..255)
 DARK_FRACTION = 0.877  # ... and a clip is dark when at least this share of its sampled frames is
@@ -189,7 +189,7 @@ def check_dataset(
     results = _measure_all(jobs, usable_cores() if workers is None else workers)
     totals = [np.zeros(3), np.zeros(3), np.zeros(256, np.int64)]
     num_pixels = 0
-    bar = tqdm(results, total=len(jobs), desc="checking clips", unit="clip", disable=not progress)
+    bar = progress_bar(results, total=len(jobs), desc="checking clips", unit="clip", disable=not progress)
     for (clip, _), stats in zip(jobs, bar, strict=True):
         if isinstance(stats, str):
             report.unreadable.append((str(clip), stats))

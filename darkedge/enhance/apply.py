@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from torch import nn
-from tqdm import tqdm
 
 from darkedge.data.video import (
     DEFAULT_FPS,
@@ -27,6 +26,7 @@ from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.enhance.frames import FrameEnhancer
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import atomic_path
+from darkedge.logs import progress as progress_bar
 from darkedge.names import DEFAULT_RUN, ENHANCE_BACKENDS
 
 DEFAULT_ENHANCER = Path(DEFAULT_RUN) / "enhancer.pt"  # what `darkedge train` writes
@@ -89,7 +89,7 @@ def enhance_file(
         _write_image(out, enhance(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
     else:
         total = count_frames(source) if source.is_dir() else reported_frame_count(source)
-        bar = tqdm(total=total, desc=f"enhancing ({backend})", unit="frame", disable=not progress)
+        bar = progress_bar(total=total, desc=f"enhancing ({backend})", unit="frame", disable=not progress)
         with bar, VideoWriter(out, _frame_rate(source)) as video:
             for frame in iter_frames(source):
                 video.write(enhance(frame))

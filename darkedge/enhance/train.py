@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from darkedge.checkpoint import save_checkpoint
 from darkedge.data.lists import DataIndex
@@ -21,7 +20,8 @@ from darkedge.enhance import EnhancerConfig, build_enhancer
 from darkedge.enhance.losses import EXPOSURE_PATCH, WEIGHTS, zero_reference_loss
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import save_figure, write_json
-from darkedge.names import BUILTIN_DATA
+from darkedge.logs import progress
+from darkedge.names import BUILTIN_DATA, HISTORY_FILE
 
 
 @dataclass
@@ -119,7 +119,7 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
 
     history = []
     enhancer.train()
-    for step in (bar := tqdm(range(cfg.steps), desc="enhancer", unit="step", dynamic_ncols=True)):
+    for step in (bar := progress(range(cfg.steps), desc="enhancer", unit="step", dynamic_ncols=True)):
         raw = random_crops(frames, crop, cfg.batch_size, rng).to(device)
         enhanced, curves = enhancer.enhance_with_curves(raw)
         terms = zero_reference_loss(raw, enhanced, curves)
@@ -154,7 +154,7 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
         extra={"train_config": asdict(cfg)},
     )
     stage_dir = out.with_suffix("")
-    write_json(stage_dir / "history.json", {"config": asdict(cfg), "metrics": metrics, "steps": history})
+    write_json(stage_dir / HISTORY_FILE, {"config": asdict(cfg), "metrics": metrics, "steps": history})
     plot_history(history, stage_dir / "loss.png")
     return metrics
 

@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from darkedge.data.dataset import ClipDataset, collate_clips
 from darkedge.data.lists import DataIndex, Sample, open_dataset
@@ -36,6 +35,7 @@ from darkedge.fileio import (
     write_json,
     write_text,
 )
+from darkedge.logs import progress
 from darkedge.names import BUILTIN_DATA, CALIB_DIR, DEFAULT_RUN, UNLABELED
 from darkedge.run import open_run
 
@@ -142,7 +142,7 @@ def build_calibration_set(
         index = relabel(index)
     out = Path(out)
     brightness: list[float | None] = []
-    for sample in tqdm(index.samples, desc="measuring brightness", unit="clip", leave=False):
+    for sample in progress(index.samples, desc="measuring brightness", unit="clip", leave=False):
         try:
             brightness.append(clip_brightness(sample))
         except VideoError as error:
@@ -159,7 +159,7 @@ def build_calibration_set(
     shutil.rmtree(out / "clips", ignore_errors=True)
     (out / LIST_NAME).unlink(missing_ok=True)
     lines, details = [], []
-    for n, i in enumerate(tqdm(chosen, desc="copying clips", unit="clip", leave=False)):
+    for n, i in enumerate(progress(chosen, desc="copying clips", unit="clip", leave=False)):
         sample = index.samples[i]
         class_name = index.class_names[sample.label] if sample.label != UNLABELED else UNLABELED_FOLDER
         rel = f"{class_name}/{sample.path.name}"
@@ -252,7 +252,7 @@ def calibration_batches(
     )
     batches, skipped = [], 0
     loader = DataLoader(dataset, batch_size=1, collate_fn=collate_clips)
-    for clips, _, n_skipped in tqdm(loader, desc="decoding calibration clips", unit="clip", leave=False):
+    for clips, _, n_skipped in progress(loader, desc="decoding calibration clips", unit="clip", leave=False):
         skipped += n_skipped
         if clips is not None:
             batches.append(clips)

@@ -35,10 +35,11 @@ from darkedge.quant.device import qat_device
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 from darkedge.quant.report import float_summary, format_report
-from darkedge.run import Run, open_run
+from darkedge.run import Run, TrainingData, open_run
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.engine import RESUME_FILE
+from darkedge.train.engine import RESUME_FILE, spread_budget
 from darkedge.train.evaluate import describe_protocol, evaluate
+from darkedge.train.guard import distillation_source, source_model
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +73,22 @@ def _calibrate(
     return {"path": str(calib), "clips_used": len(batches), "clips_skipped": skipped}
 
 
-def _qat_dataset(run: Run, calib: Path) -> tuple[ClipDataset, bool, str]:
-    """The run's labelled training split, or (when its data is gone) the calibration clips with teacher targets only;
-    either sampled as the teacher's clips (the student sees its view of them)."""
+def _qat_data(run: Run, calib: Path) -> tuple[TrainingData, bool, str]:
+    """What the student trained on (Run.training_data: its labelled clips and unlabelled footage), or (when the run's
+    data is gone) the calibration clips with teacher targets only; sampled as the teacher's clips (the student sees
+    its view of them)."""
     try:
-        return run.dataset("train", "teacher", train=True), True, f"training split of {run.config.data}"
+        return run.training_data(INT8_NAME), True, f"training split of {run.config.data}"
     except DarkedgeError as error:
         log.warning("quantize: %s; distilling on the calibration clips, teacher targets only", error)
     index = open_calibration(calib, run.class_names)
     feeding = run.config.feeding("teacher")
     dataset = ClipDataset(index, feeding, train=True, skip_unreadable=True, seed=run.config.seed)
-    return dataset, False, f"calibration clips in {calib} (unlabelled)"
+    return (
+        TrainingData(dataset, None, None, len(dataset)),
+        False,
+        f"calibration clips in {calib} (unlabelled)",
+    )
 
 
 def _evaluate_all(run: Run, models: dict[str, Any], cfg: QatConfig, d: Dist) -> tuple[dict[str, Any], int]:
@@ -132,7 +138,12 @@ def quantize_run(
         student_path, teacher_path = run.checkpoint("student"), run.checkpoint("teacher")
         d = qat_device(d)
         student, student_ckpt = load_model(student_path, kind=STAGE_KINDS["student"])
-        teacher, _ = load_model(teacher_path, kind=TEACHER_KINDS)
+        source = distillation_source(run.metrics())  # what the student distilled
+        teacher = (
+            load_model(teacher_path, kind=TEACHER_KINDS)[0]
+            if source == "teacher"
+            else source_model(run, source)
+        )
         resume_path = run.path / "quant" / RESUME_FILE
         if d.is_main and resume_path.is_file():
             what = "continuing its QAT" if resume else "starting over (--resume continues it)"
@@ -143,18 +154,23 @@ def quantize_run(
         calibration = _on_rank0(d, lambda: _calibrate(run, calib, cfg, student, student_ckpt, ptq_path))
         ptq_model, _ = load_int8_model(ptq_path, student_ckpt["config"])  # the same quantizers on every rank
         qat_model, _ = load_int8_model(ptq_path, student_ckpt["config"])
-        dataset, labelled, source = _qat_dataset(run, calib)
+        clips, labelled, where = _qat_data(run, calib)
+        if (
+            labelled and run.label_split() is not None
+        ):  # labels held back: the steps the whole split would give
+            cfg = spread_budget(cfg, len(clips.labelled), clips.split_clips)
         student_fp32 = student if cfg.gamma > 0 else None
-        data = f"{source}; calibration {calib.resolve()}"
+        data = f"{where}; calibration {calib.resolve()}"
         view = view_for(run.config, "student")
-        unlabeled = run.unlabeled() if labelled and run.config.unlabeled_ratio > 0 else None
-        if unlabeled is not None:
-            data += f"; unlabelled {unlabeled.clips} clips"
+        if clips.unlabeled is not None:
+            data += f"; unlabelled {clips.unlabeled.clips} clips"
+        if source != "teacher":
+            data += f"; distilling from {source} (the teacher guard's choice)"
         training = finetune_quantized(
             qat_model,
             teacher,
             student_fp32,
-            dataset,
+            clips.labelled,
             labelled,
             cfg,
             d,
@@ -162,7 +178,7 @@ def quantize_run(
             resume,
             data,
             view,
-            unlabeled=run.unlabeled_dataset(unlabeled) if unlabeled is not None else None,
+            unlabeled=clips.unlabeled_set,
             unlabeled_ratio=run.config.unlabeled_ratio,
         )
         accuracy, test_clips = _evaluate_all(
@@ -186,7 +202,7 @@ def quantize_run(
             "int8_checkpoint": str(int8_path),
             "settings": asdict(cfg),
             "calibration_set": calibration,
-            "qat": dict(training, data=source, labelled=labelled and cfg.use_labels),
+            "qat": dict(training, data=where, labelled=labelled and cfg.use_labels, distilled_from=source),
             "protocol": describe_protocol(run.protocol("student")),
             "test_clips": test_clips,
             "models": {

@@ -30,7 +30,7 @@ from typing import Any
 from darkedge import __version__
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
-from darkedge.names import BACKEND_BY_SUFFIX, INT8_KIND
+from darkedge.names import BACKEND_BY_SUFFIX, CONFIG_FILE, INT8_KIND
 from darkedge.run import Run, any_class_names, manifest_entry, open_run
 
 METADATA_VERSION = 1
@@ -209,7 +209,7 @@ def from_run_directory(path: Path) -> dict[str, Any]:
 def run_beside(path: Path) -> Run | None:
     """The run directory a model file sits in (RUN/x.pt or RUN/export/x.*), or None."""
     for folder in (path.parent, path.parent.parent):
-        if (folder / "config.json").is_file():
+        if (folder / CONFIG_FILE).is_file():
             try:
                 return open_run(folder)
             except DarkedgeError:

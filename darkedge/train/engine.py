@@ -18,11 +18,10 @@ import contextlib
 import logging
 import math
 import random
-import sys
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,12 +30,12 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm import tqdm
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.data.loader import make_loader, resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import write_json
+from darkedge.logs import progress
 from darkedge.names import RESUME_KIND, UNLABELED
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, all_reduce_sum, barrier
 
@@ -185,21 +184,25 @@ def train_epoch(
     settings: StepSettings,
     *,
     targets: Callable[[torch.Tensor], Any] | None = None,
+    targets_unlabeled_only: bool = False,
     inputs: Callable[[torch.Tensor], torch.Tensor] | None = None,
     d: Dist = SINGLE_PROCESS,
     desc: str = "",
     tally: Tally | None = None,
     max_steps: int | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> Tally:
     """One pass over `loader`'s (clips, labels, skipped) batches, training `model` (run as `net`, its DDP wrapper
     or itself); the caller seeds the epoch and sets train or eval mode.
 
-    Each batch: `targets(clips)` under no_grad (teacher logits, say), the model's logits on `inputs(clips)` (a
+    Each batch: `targets(clips)` under no_grad (teacher logits, say; with `targets_unlabeled_only`, of the batch's
+    unlabelled clips alone, in their order), the model's logits on `inputs(clips)` (a
     student's view of the teacher's clip, darkedge.data.views; the clips as loaded without it), the loss
     `loss_fn(logits, labels, targets)`, backward; every `settings.accumulate` micro-batches (DDP syncing gradients only on the last), the gradient norm
     is clipped to `settings.grad_clip` (0: no clipping), then one optimiser and one schedule step; `settings.amp`
-    runs forward and loss in bf16 on CUDA. Counts go to `tally` (a new one by default); with `max_steps`, the epoch
-    stops once the tally holds that many steps. The tally also gets the seconds spent waiting for batches and
+    runs forward and loss in bf16 on CUDA; `after_step()` runs after every optimiser step (an EMA of the weights,
+    say). Counts go to `tally` (a new one by default); with `max_steps`, the epoch stops once the tally holds that
+    many steps. The tally also gets the seconds spent waiting for batches and
     computing; an accelerator that waited more than STARVED_SHARE of the time gets a warning (once per loader).
     """
     tally = tally if tally is not None else Tally()
@@ -217,7 +220,7 @@ def train_epoch(
     labelled = torch.zeros((), dtype=torch.int64, device=device)
     seen, data_s, first_s = 0, 0.0, 0.0
     started = shown = ready = time.perf_counter()
-    bar = tqdm(loader, desc=desc, file=sys.stderr, disable=not d.is_main, leave=False)
+    bar = progress(loader, desc=desc, disable=not d.is_main, leave=False, lines=False)
     for i, (clips, labels, n_skipped) in enumerate(bar):
         waited = time.perf_counter() - ready
         if i == 0:
@@ -240,7 +243,7 @@ def train_epoch(
         with autocast:
             if targets is not None:
                 with torch.no_grad():
-                    target = targets(clips)
+                    target = targets(clips[labels == UNLABELED] if targets_unlabeled_only else clips)
             else:
                 target = None
             sync = contextlib.nullcontext() if step_now or not d.enabled else net.no_sync()
@@ -255,6 +258,8 @@ def train_epoch(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             tally.steps += 1
+            if after_step is not None:
+                after_step()
         loss_sum += loss.detach().double() * len(labels)
         correct += (logits.detach().argmax(1) == labels).sum()
         labelled += (labels != UNLABELED).sum()
@@ -342,6 +347,7 @@ class Job:
     targets: Callable[[torch.Tensor], Any] | None = (
         None  # what the loss compares with (teacher logits), no grad
     )
+    targets_unlabeled_only: bool = False  # targets of the unlabelled clips only (pseudo-labels, say)
     inputs: Callable[[torch.Tensor], torch.Tensor] | None = None  # the model's view of each batch
     train_mode: bool = True  # False: the model stays in eval mode (dropout off, batch norms frozen)
     drop_last: bool = False  # drop a ragged last batch (only when the data holds a full batch per rank)
@@ -356,6 +362,9 @@ class Job:
     history_path: Path | None = None  # the history so far as JSON, after every epoch (rank 0)
     # (epoch index, last epoch?) -> more history fields, on every rank after the epoch (evaluation, say)
     after_epoch: Callable[[int, bool], dict[str, Any]] | None = None
+    after_step: Callable[[], None] | None = None  # after every optimiser step (an EMA of the weights, say)
+    # other modules whose weights the job changes (an EMA of the model): kept in the resume checkpoint too
+    companions: dict[str, nn.Module] = field(default_factory=dict)
 
 
 @dataclass
@@ -378,6 +387,22 @@ def plan(batches: int, cfg: Optimisation) -> Budget:
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     return Budget(per_epoch, total, round(cfg.warmup_epochs * per_epoch))
+
+
+def spread_budget(cfg: Any, labelled: int, split: int) -> Any:
+    """The budget of a job (TrainConfig, QatConfig) that trains on `labelled` of the training split's `split` clips
+    (label_fraction < 1): the optimiser steps the whole split would give (`epochs` passes over all of it, warm-up
+    likewise), so that every label fraction trains as long; `cfg` itself when max_steps is set."""
+    if cfg.max_steps or not labelled:
+        return cfg
+    per_split, per_labelled = math.ceil(split / cfg.batch_size), math.ceil(labelled / cfg.batch_size)
+    steps = cfg.epochs * per_split
+    return replace(
+        cfg,
+        max_steps=steps,
+        epochs=math.ceil(steps / per_labelled),
+        warmup_epochs=cfg.warmup_epochs * per_split / per_labelled,
+    )
 
 
 def epoch_sampler(dataset: Dataset, d: Dist, seed: int) -> DistributedSampler:
@@ -441,6 +466,8 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
         if job.extra_state is not None and state.get("extra_state") != job.extra_state():
             raise DarkedgeError(f"{job.resume_path}: {job.resume_mismatch}")
         history = state["history"]
+        for name, module in job.companions.items():
+            module.load_state_dict(state["companions"][name])
         if d.is_main:
             log.info("%s: resuming after epoch %d from %s", job.name, state["epoch"], job.resume_path)
     steps = sum(entry["steps"] for entry in history)
@@ -452,7 +479,15 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
         net.train(job.train_mode)
         started, lr = time.time(), optimizer.param_groups[0]["lr"]
         desc = f"{job.name} {epoch + 1}/{budget.epochs}"
-        step = dict(targets=job.targets, inputs=job.inputs, d=d, desc=desc, max_steps=budget.total - steps)
+        step = dict(
+            targets=job.targets,
+            targets_unlabeled_only=job.targets_unlabeled_only,
+            inputs=job.inputs,
+            d=d,
+            desc=desc,
+            max_steps=budget.total - steps,
+            after_step=job.after_step,
+        )
         tally = train_epoch(net, model, loader, optimizer, schedule, job.loss_fn, cfg, **step)
         steps += tally.steps
         loss_sum, correct, labelled, seen, skipped = all_reduce_sum(
@@ -477,7 +512,7 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
         history.append(entry)
         if d.is_main:
             note = f", skipped {int(skipped)} unreadable clips" if skipped else ""
-            acc = f", test top-1 {entry['top1']:.2f}%" if "top1" in entry else ""
+            acc = f", validation top-1 {entry['val_top1']:.2f}%" if "val_top1" in entry else ""
             log.info(
                 f"{job.name} epoch {epoch + 1}/{budget.epochs}: loss {entry['train_loss']:.4f}, "
                 f"train top-1 {entry['train_top1']:.1f}%{acc}{note} ({entry['seconds']:.0f} s)"
@@ -486,6 +521,8 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
                 write_json(job.history_path, history)
             if job.resume_path is not None:
                 extra = {} if job.extra_state is None else {"extra_state": job.extra_state()}
+                if job.companions:
+                    extra["companions"] = {k: m.state_dict() for k, m in job.companions.items()}
                 save_resume(
                     job.resume_path, job.resume_key, model, optimizer, schedule, epoch + 1, history, **extra
                 )

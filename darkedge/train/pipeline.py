@@ -9,7 +9,6 @@ each seeing its own view of them (darkedge.data.views), so the teacher's logits 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,26 @@ import torch
 from torch import nn
 
 from darkedge.config import TrainConfig, check_preset, read_config_file, resolve_config, run_changes
+from darkedge.data.loader import resolve_workers
 from darkedge.errors import DarkedgeError
 from darkedge.factory import classifier_config, enhancer_state, load_stage, with_enhancer
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.models.efficientnet_lite import IMAGENET
 from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
-from darkedge.run import Run, check_classes, new_run_dir, open_run, save_label_split, save_run_config
+from darkedge.run import (
+    Run,
+    check_classes,
+    describe_val,
+    new_run_dir,
+    open_run,
+    save_label_split,
+    save_run_config,
+    save_val_split,
+)
 from darkedge.settings import merge_settings
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
-from darkedge.train.engine import RESUME_FILE
+from darkedge.train.engine import RESUME_FILE, spread_budget
+from darkedge.train.guard import distillation_source, guard_teacher, source_model
 from darkedge.train.stage import fit
 from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_description
 
@@ -62,6 +72,10 @@ def _checked(cfg: TrainConfig) -> TrainConfig:
 
     if cfg.pretrained and cfg.pretrained != IMAGENET:  # "imagenet": an installed wheel's, found by package
         cfg = replace(cfg, pretrained=str(Path(cfg.pretrained).resolve()))
+    if cfg.val:
+        if not Path(cfg.val).exists():
+            raise DarkedgeError(f"{cfg.val}: no such file or folder (given as the validation split, --val)")
+        cfg = replace(cfg, val=str(Path(cfg.val).resolve()))
     if cfg.unlabeled:
         find_videos(cfg.unlabeled)
         cfg = replace(cfg, unlabeled=str(Path(cfg.unlabeled).resolve()))
@@ -93,9 +107,12 @@ def _open_or_create(
             counts = save_label_split(path, cfg)
             if counts:
                 log.info(
-                    "labels: kept %d training clips' labels (label_fraction %g), %d go to the student unlabelled",
+                    "labels: kept %d training clips' labels (label_fraction %g), %d go unlabelled",
                     counts["labelled"], cfg.label_fraction, counts["held_back"],
                 )  # fmt: skip
+            val = save_val_split(path, cfg, class_names)
+            if val:
+                log.info("validation: %s", describe_val(val))
         return Run(Path(broadcast(d, str(path))), cfg, class_names)
 
     existing = open_run(run if run is not None else out / "latest")
@@ -156,41 +173,27 @@ def _warm_start(student: nn.Module, teacher: nn.Module, source: Path) -> None:
         raise DarkedgeError(f"student_init 'teacher': {e}; set student_init=scratch") from None
 
 
-def labelled_budget(cfg: TrainConfig, labelled: int, split: int) -> TrainConfig:
-    """The budget of a stage that trains on `labelled` of the training split's `split` clips (label_fraction < 1):
-    the same optimiser steps as the whole split would give (`epochs` passes over all of it, warm-up likewise),
-    so that every label fraction trains as long; `cfg` itself when max_steps is set."""
-    if cfg.max_steps or not labelled:
-        return cfg
-    per_split, per_labelled = math.ceil(split / cfg.batch_size), math.ceil(labelled / cfg.batch_size)
-    steps = cfg.epochs * per_split
-    return replace(
-        cfg,
-        max_steps=steps,
-        epochs=math.ceil(steps / per_labelled),
-        warmup_epochs=cfg.warmup_epochs * per_split / per_labelled,
-    )
-
-
 def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[str, Any]:
     """Train one of teacher / student / raw / two_stream / self_train with the run's budget; returns its metrics.
 
-    The distilled stages (student, and the self-training control, whose teacher is the raw baseline) also learn
-    from the run's unlabelled footage when it has some (TrainConfig.unlabeled, label_fraction): KL only, mixed
-    into every batch at cfg.unlabeled_ratio.
+    What each stage trains on is the run's to say (Run.training_data): the distilled stages (student; the
+    self-training control, whose teacher is the raw baseline) also learn from the run's unlabelled footage (KL only,
+    mixed into every batch at cfg.unlabeled_ratio), and so do the semi-supervised ones (TrainConfig.semi). The
+    student distils from what the teacher guard chose (darkedge.train.guard).
     """
     from darkedge.data.views import view_for
     from darkedge.models import build_model, count_macs, count_parameters
 
     cfg = run.config
-    teacher, teacher_view = None, None
+    teacher, source = None, None
     if stage == "student":
-        teacher = load_stage(run, "teacher")
+        source = distillation_source(run.metrics())
+        teacher = source_model(run, source)
     elif (
         stage == "self_train"
     ):  # a raw-frame teacher of the student's architecture: it sees the student's view
-        teacher = load_stage(run, "raw")
-        teacher_view = view_for(cfg, "raw")
+        source = "raw"
+        teacher = source_model(run, "raw")
     # Seeded right before the build (after the teacher is loaded, which draws random numbers too), so that the
     # student and the raw baseline start from the same initial weights: only the KL term tells them apart.
     torch.manual_seed(cfg.seed)
@@ -200,37 +203,44 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
         config = classifier_config(cfg, len(run.class_names), stage)
         model = build_model("classifier", config)
         if teacher is not None and cfg.student_init == "teacher":
-            _warm_start(model, teacher, run.checkpoint("raw" if stage == "self_train" else "teacher"))
-    train_set = run.dataset("train", "teacher", train=True)
+            warm = "raw" if stage == "self_train" else "teacher"  # the weights of the model it distils
+            _warm_start(model, load_stage(run, warm), run.checkpoint(warm))
+    data = run.training_data(stage)
     if run.label_split() is not None:  # labels held back: the steps the whole split would give
-        cfg = labelled_budget(cfg, len(train_set), run.training_clips())
-    unlabeled = run.unlabeled() if teacher is not None and cfg.unlabeled_ratio > 0 else None
+        cfg = spread_budget(cfg, len(data.labelled), data.split_clips)
+    has_val = run.val_split() is not None
+    semi = stage in cfg.semi_stages and data.unlabeled is not None
     metrics = fit(
         model,
         stage=stage,
         kind=STAGE_KINDS[stage],
         model_config=config,
         # every stage loads the teacher's clips; a student sees its view of them (darkedge.data.views)
-        train_set=train_set,
-        unlabeled_set=run.unlabeled_dataset(unlabeled) if unlabeled is not None else None,
+        train_set=data.labelled,
+        unlabeled_set=data.unlabeled_set,
+        semi=semi,
         eval_set=run.dataset("test", stage),
+        val_set=run.dataset("val", stage) if has_val else None,
         class_names=run.class_names,
         protocol=run.protocol(stage),
-        cfg=cfg,
+        cfg=cfg if source != "both" else replace(cfg, hint=0.0),  # hints need one teacher's features
         run_dir=run.path,
         teacher=teacher,
-        teacher_view=teacher_view,
         view=view_for(cfg, stage),
         resume=resume,
         d=d,
     )
     metrics.pop("history")
-    metrics["labelled_clips"] = len(train_set)
-    if unlabeled is not None:
+    metrics["labelled_clips"] = len(data.labelled)
+    if source is not None:
+        metrics["distilled_from"] = source
+    if semi:
+        metrics["semi"] = True
+    if data.unlabeled is not None:
         metrics["unlabeled"] = {
-            "clips": unlabeled.clips,
-            "files": len(unlabeled.files),
-            "unreadable": [f"{path}: {why}" for path, why in unlabeled.unreadable],
+            "clips": data.unlabeled.clips,
+            "files": len(data.unlabeled.files),
+            "unreadable": [f"{path}: {why}" for path, why in data.unlabeled.unreadable],
         }
     model.cpu()
     feeding = cfg.feeding(stage)
@@ -241,19 +251,47 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     if stage in STUDENT_MODELS and config != classifier_config(cfg, len(run.class_names), "teacher"):
         width = f" x{config['width']:g}" if config["width"] != 1.0 else ""
         metrics["inference"] += f" ({config['encoder']}{width}, {feeding.frames} x {feeding.crop} px)"
-    metrics["training"] = training_description(stage, cfg, metrics)
+    metrics["training"] = training_description(stage, cfg, metrics, config)
     return metrics
 
 
-def warn_weak_teacher(metrics: dict[str, Any]) -> bool:
-    """Say so when the teacher scores below the raw baseline: the student then learns from the weaker model (at
-    few labels a teacher can, benchmarks/results/unlabeled.md and README). True when it warned."""
-    teacher, raw = metrics.get("teacher"), metrics.get("raw")
-    if not teacher or not raw or teacher["top1"] >= raw["top1"]:
+def guard_stage(run: Run, metrics: dict[str, Any], d: Dist) -> dict[str, Any]:
+    """The teacher guard between the raw baseline and the student: which model the student distils from."""
+    from darkedge.train.evaluate import predict
+
+    cfg = run.config
+
+    def evaluate_both(model: torch.nn.Module) -> float:
+        val_set = run.dataset("val", "teacher")
+        logits, labels, _ = predict(
+            model.to(d.device),
+            val_set,
+            batch_size=cfg.batch_size,
+            workers=resolve_workers(cfg.workers, d.device),
+            d=d,
+        )
+        return round(100.0 * float((logits.argmax(1) == labels).float().mean()), 2) if len(labels) else 0.0
+
+    decision = guard_teacher(run, metrics, evaluate_both)
+    if d.is_main:
+        log.info("teacher guard: the student distils from %s: %s", decision["source"], decision["why"])
+    return decision
+
+
+def say_distillation_source(metrics: dict[str, Any]) -> bool:
+    """The end of `darkedge train`: what the student distilled from and why (the teacher guard's decision), and a
+    warning when that was a teacher scoring below the raw baseline on validation (the guard off, say). True when it
+    warned. Test scores play no part."""
+    guard, student = metrics.get("guard"), metrics.get("student")
+    if not guard or not student:
+        return False
+    log.info("the student distilled from %s: %s", guard["source"], guard["why"])
+    teacher, raw = metrics.get("teacher", {}).get("val"), metrics.get("raw", {}).get("val")
+    if guard["source"] != "teacher" or not teacher or not raw or teacher["top1"] >= raw["top1"]:
         return False
     log.warning(
-        "the teacher (top-1 %.1f %%) scores below the raw baseline (%.1f %%): the student distilled a weaker "
-        "model; compare student against raw before deploying it, and label more clips if the teacher keeps losing",
+        "the teacher (validation top-1 %.1f %%) scores below the raw baseline (%.1f %%) and the student distilled "
+        "it: compare student against raw before deploying it, and label more clips if the teacher keeps losing",
         teacher["top1"],
         raw["top1"],
     )
@@ -262,7 +300,7 @@ def warn_weak_teacher(metrics: dict[str, Any]) -> bool:
 
 def _record(run: Run, stage: str, stage_metrics: dict[str, Any]) -> dict[str, Any]:
     """Merge one stage's metrics into RUN/metrics.json and rewrite RUN/table.md; returns all metrics."""
-    path = run.path / "metrics.json"
+    path = run.metrics_path
     metrics = read_json(path, default={})
     metrics.update({"data": run.config.data, "seed": run.config.seed, stage: stage_metrics})
     write_json(path, metrics)
@@ -320,6 +358,14 @@ def train(
                 continue
             if name == "enhancer":
                 stage_metrics = train_enhancer_stage(the_run, d)
+            elif name == "student":
+                so_far = the_run.metrics()
+                if not (resume and "guard" in so_far):  # a resumed student keeps what it was distilling
+                    guard = guard_stage(the_run, so_far, d)
+                    if d.is_main:
+                        _record(the_run, "guard", guard)
+                    barrier(d)
+                stage_metrics = train_classifier_stage(the_run, name, resume, d)
             else:
                 stage_metrics = train_classifier_stage(the_run, name, resume, d)
             if d.is_main:
@@ -327,9 +373,9 @@ def train(
         barrier(d)
         if not d.is_main:
             return the_run.path, None
-        path = the_run.path / "metrics.json"
+        path = the_run.metrics_path
         metrics = read_json(path, default=metrics)
-        warn_weak_teacher(metrics)
+        say_distillation_source(metrics)
         return the_run.path, results_table(metrics)
     finally:
         shutdown_distributed(d)

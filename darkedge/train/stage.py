@@ -18,16 +18,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from darkedge.checkpoint import save_checkpoint
+from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.config import TrainConfig
 from darkedge.data.loader import resolve_workers
 from darkedge.data.unlabeled import mixed
 from darkedge.errors import DarkedgeError
 from darkedge.models.teacher import classifier_of
+from darkedge.names import HISTORY_FILE, RESUME_KIND
 from darkedge.train.distributed import SINGLE_PROCESS, Dist, barrier
 from darkedge.train.engine import RESUME_FILE, Job, train_model
-from darkedge.train.evaluate import describe_protocol, evaluate, save_confusion_png
+from darkedge.train.evaluate import accuracy_metrics, describe_protocol, evaluate, predict, save_confusion_png
+from darkedge.train.guard import Viewed
 from darkedge.train.losses import distillation_loss, hint_loss
+from darkedge.train.semi import Ema, fixmatch_loss, strong_augment
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ class FeatureHints:
     ClipFeatures), for the hint term of the loss; the models stay as they are, so nothing else changes."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module):
+        if isinstance(teacher, Viewed):  # a raw-frame teacher fed its view of the clips
+            teacher = teacher.model
         s, t = student.backbone, classifier_of(teacher).backbone
         if s.dim != t.dim:
             raise DarkedgeError(
@@ -79,6 +84,60 @@ def resume_key(stage: str, cfg: TrainConfig, model_config: dict[str, Any]) -> di
     return key
 
 
+VAL_CHECKS = 12  # validation checks a stage makes when eval_every is 0 (the last epoch's among them)
+BEST_FILE = "best.pt"  # RUN/<stage>/best.pt: the weights of the best validation score so far (while training)
+
+
+def check_every(cfg: TrainConfig) -> int:
+    """Validate every this many epochs: eval_every, or VAL_CHECKS times over the stage's epochs."""
+    return cfg.eval_every or max(1, round(cfg.epochs / VAL_CHECKS))
+
+
+class BestWeights:
+    """The weights of `model` at its best validation score: top-1, ties to the lower validation loss, ties to the
+    later check. Kept in memory and in `path` (rank 0), so a resumed stage keeps the best of its first part."""
+
+    def __init__(self, model: nn.Module, path: Path, d: Dist):
+        self.model, self.path, self.d = model, path, d
+        self.score: tuple[float, float] | None = None
+        self.epoch = 0
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def offer(self, epoch: int, top1: float, loss: float) -> bool:
+        score = (top1, -loss)
+        if self.score is not None and score < self.score:
+            return False
+        self.score, self.epoch = score, epoch
+        self.state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        if self.d.is_main:
+            save_checkpoint(self.path, kind=RESUME_KIND, config={"epoch": epoch}, state_dict=self.state)
+        return True
+
+    def restore_from_file(self, history: list[dict[str, Any]]) -> None:
+        """After a resume: the best weights the first part of the stage saved, and their score from its history."""
+        checks = [e for e in history if "val_top1" in e]
+        if not checks or not self.path.is_file():
+            return
+        ck = load_checkpoint(self.path, kind=RESUME_KIND)
+        self.state, self.epoch = ck["state_dict"], ck["config"]["epoch"]
+        entry = next(e for e in checks if e["epoch"] == self.epoch)
+        self.score = (entry["val_top1"], -entry["val_loss"])
+
+    def load(self) -> None:
+        if self.state is not None:
+            self.model.load_state_dict(self.state)
+
+
+def validation_metrics(model: nn.Module, val_set, class_names: list[str], batch: int, workers: int, d: Dist):
+    """Top-1 (with top-5 and the per-clip correctness) and mean cross-entropy of `model` on the validation clips."""
+    logits, labels, skipped = predict(model, val_set, batch_size=batch, workers=workers, d=d)
+    metrics = accuracy_metrics(logits, labels, class_names)
+    metrics["loss"] = float(F.cross_entropy(logits, labels)) if len(labels) else 0.0
+    metrics["correct"] = (logits.argmax(1) == labels).int().tolist() if len(labels) else []
+    metrics["n_skipped"] = skipped
+    return metrics
+
+
 def fit(
     model: nn.Module,
     *,
@@ -91,71 +150,105 @@ def fit(
     protocol: dict[str, Any],
     cfg: TrainConfig,
     run_dir: Path,
+    val_set=None,
     teacher: nn.Module | None = None,
-    teacher_view: Callable[[torch.Tensor], torch.Tensor] | None = None,
     view: Callable[[torch.Tensor], torch.Tensor] | None = None,
     unlabeled_set=None,
+    semi: bool = False,
     resume: bool = False,
     d: Dist = SINGLE_PROCESS,
 ) -> dict[str, Any]:
-    """Train `model` with the run's budget, evaluate it, save RUN/<stage>.pt (of `kind`); returns its final metrics.
+    """Train `model` with the run's budget, keep its best weights by validation, score them once on the test split,
+    save RUN/<stage>.pt (of `kind`); returns the stage's metrics (test top-1 / top-5, "val", "history").
 
-    With `teacher`, the loss is the distillation loss against the teacher's logits on the same raw clip (seen
-    through `teacher_view` when given: a raw-frame teacher of the student's sampling); otherwise cross-entropy.
-    With `view`, the model is fed its view of each training clip (a student of fewer frames or a smaller crop)
-    while the teacher sees the clip as loaded; `eval_set` then holds the model's own clips. With `unlabeled_set`
-    (and a teacher), every batch also holds unlabelled clips (cfg.unlabeled_ratio per labelled one), which add
-    to the KL term only. Writes RUN/<stage>/history.json and resume.pt after every epoch (rank 0).
+    With `teacher` (a module giving logits for the clips as loaded: a raw-frame teacher applies its own view), the
+    loss is the distillation loss against its logits; otherwise cross-entropy. With `view`, the model is fed its
+    view of each training clip (a student of fewer frames or a smaller crop); `eval_set` and `val_set` then hold the
+    model's own clips. With `unlabeled_set`, every batch also holds unlabelled clips (cfg.unlabeled_ratio per
+    labelled one): KL terms only under a teacher, or, with `semi`, FixMatch's confident pseudo-labels from an EMA of
+    the weights (darkedge.train.semi), the EMA then being what is validated and kept.
+
+    With `val_set`, the kept weights are checked every `check_every(cfg)` epochs and after the last; the stage keeps
+    those of the best validation top-1. Without, it keeps its last epoch. Writes RUN/<stage>/history.json and
+    resume.pt after every epoch (rank 0).
     """
     stage_dir = run_dir / stage
-    targets = teacher
     if teacher is not None:
         teacher.to(d.device).eval().requires_grad_(False)
-        if teacher_view is not None:
-            targets = lambda clips: teacher(teacher_view(clips))  # noqa: E731
     hints = FeatureHints(model, teacher) if teacher is not None and cfg.hint > 0 else None
     batches = None
-    if unlabeled_set is not None and teacher is not None:
+    if unlabeled_set is not None and (teacher is not None or semi):
         train_set, batches = mixed(train_set, unlabeled_set, cfg.batch_size, cfg.unlabeled_ratio)
+    semi = semi and batches is not None
+    ema = Ema(model, cfg.ema_decay).to(d.device) if semi else None
+    kept = ema.module if ema is not None else model  # what is validated and saved
     workers = resolve_workers(cfg.workers, d.device)
-    metrics: dict[str, Any] = {}
+    best = BestWeights(kept, stage_dir / BEST_FILE, d) if val_set is not None else None
+    every = check_every(cfg)
 
     def after_epoch(epoch: int, last: bool) -> dict[str, Any]:
-        if not (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
+        if best is None or not (last or (epoch + 1) % every == 0):
             return {}
-        metrics.clear()
-        metrics.update(
-            evaluate(model, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d)
-        )
-        return {"top1": metrics["top1"], "top5": metrics["top5"]}
+        m = validation_metrics(kept, val_set, class_names, cfg.batch_size, workers, d)
+        best.offer(epoch + 1, m["top1"], m["loss"])
+        return {"val_top1": m["top1"], "val_loss": round(m["loss"], 5)}
 
+    if ema is not None:
+        loss_fn = lambda logits, labels, t: fixmatch_loss(  # noqa: E731
+            logits, labels, t, cfg.semi_threshold, cfg.semi_weight
+        )
+        targets, inputs, after_step = ema, strong_augment, lambda: ema.update(model)
+        if view is not None:
+            raise DarkedgeError(f"{stage}: a semi-supervised stage must take the teacher's clips as they are")
+    else:
+        loss_fn = stage_loss(cfg, teacher, hints, partly=batches is not None)
+        targets, inputs, after_step = teacher, view, None
     job = Job(
         name=stage,
         model=model,
         train_set=train_set,
-        loss_fn=stage_loss(cfg, teacher, hints, partly=batches is not None),
+        loss_fn=loss_fn,
         settings=cfg,
         targets=targets,
-        inputs=view,
+        targets_unlabeled_only=ema is not None,  # the EMA labels the unlabelled clips only
+        inputs=inputs,
         batches=batches,
         resume_path=stage_dir / RESUME_FILE,
         resume_key=resume_key(stage, cfg, model_config),
         resume_mismatch="resume checkpoint of another stage, architecture or epoch budget",
-        history_path=stage_dir / "history.json",
+        history_path=stage_dir / HISTORY_FILE,
         after_epoch=after_epoch,
+        after_step=after_step,
+        companions={"ema": ema} if ema is not None else {},
     )
+    if resume and best is not None and job.resume_path.is_file():
+        best.restore_from_file(load_checkpoint(job.resume_path, kind=RESUME_KIND)["extra"]["history"])
     history = train_model(job, d, resume)
     if hints is not None:
         hints.remove()
-    if not metrics:  # resumed after the last epoch: evaluate the finished weights
-        after_epoch(0, True)
+    metrics: dict[str, Any] = {}
+    if best is not None:
+        best.load()
+        m = validation_metrics(kept, val_set, class_names, cfg.batch_size, workers, d)
+        metrics["val"] = {
+            "top1": m["top1"],
+            "top5": m["top5"],
+            "loss": round(m["loss"], 5),
+            "n_clips": m["n_clips"],
+            "epoch": best.epoch,
+            "correct": m["correct"],
+        }
+    # the test split is scored once, on the weights already chosen: it chooses nothing
+    metrics.update(
+        evaluate(kept, eval_set, class_names, protocol, batch_size=cfg.batch_size, workers=workers, d=d)
+    )
     metrics["history"] = history
     if d.is_main:
         save_checkpoint(
             run_dir / f"{stage}.pt",
             kind=kind,
             config=model_config,
-            state_dict=model.state_dict(),
+            state_dict=kept.state_dict(),
             class_names=class_names,
             metrics={k: v for k, v in metrics.items() if k != "history"},
         )
@@ -166,8 +259,11 @@ def fit(
             f"{stage}: top-1 {metrics['top1']:.1f}%",
         )
         job.resume_path.unlink(missing_ok=True)
+        (stage_dir / BEST_FILE).unlink(missing_ok=True)
+        chosen = f", validation top-1 {metrics['val']['top1']:.2f}% (epoch {best.epoch})" if best else ""
         log.info(
-            f"{stage}: top-1 {metrics['top1']:.2f}%, top-5 {metrics['top5']:.2f}% ({describe_protocol(protocol)})"
+            f"{stage}: test top-1 {metrics['top1']:.2f}%, top-5 {metrics['top5']:.2f}% "
+            f"({describe_protocol(protocol)}){chosen}"
         )
     barrier(d)
     return metrics

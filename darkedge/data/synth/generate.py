@@ -17,7 +17,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from darkedge.data.synth.actions import CLASSES, Timing, action_pose, mirror
 from darkedge.data.synth.camera import SRGB_TO_LINEAR, Camera
@@ -27,6 +26,7 @@ from darkedge.data.synth.scene import Scene, make_scene
 from darkedge.data.writer import write_video
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import ignore_sigint, write_json, write_text
+from darkedge.logs import progress as progress_bar
 from darkedge.names import BUILTIN_DATA
 
 DEFAULT_OUT = Path(BUILTIN_DATA)
@@ -178,7 +178,7 @@ def synthesize(
     jobs = clip_jobs(cfg)
     args = [(cfg, job, out) for job in jobs]
     sums = []
-    with tqdm(total=len(jobs), desc="synth", unit="clip", disable=not progress) as bar:
+    with progress_bar(total=len(jobs), desc="synth", unit="clip", disable=not progress) as bar:
         if workers > 1:
             with get_context("fork").Pool(workers, initializer=ignore_sigint) as pool:
                 for s in pool.imap(_make_clip, args, chunksize=4):
