@@ -513,6 +513,8 @@ def train_model(job: Job, d: Dist = SINGLE_PROCESS, resume: bool = False) -> lis
         if d.is_main:
             note = f", skipped {int(skipped)} unreadable clips" if skipped else ""
             acc = f", validation top-1 {entry['val_top1']:.2f}%" if "val_top1" in entry else ""
+            if "pseudo_labelled" in entry:
+                acc += f", {100 * entry['pseudo_labelled']:.0f}% of unlabelled clips pseudo-labelled"
             log.info(
                 f"{job.name} epoch {epoch + 1}/{budget.epochs}: loss {entry['train_loss']:.4f}, "
                 f"train top-1 {entry['train_top1']:.1f}%{acc}{note} ({entry['seconds']:.0f} s)"

@@ -81,11 +81,17 @@ def strong_augment(clips: torch.Tensor) -> torch.Tensor:
 
 
 def fixmatch_loss(
-    logits: torch.Tensor, labels: torch.Tensor, ema_logits: torch.Tensor, threshold: float, weight: float
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    ema_logits: torch.Tensor,
+    threshold: float,
+    weight: float,
+    stats: dict[str, int] | None = None,
 ) -> torch.Tensor:
     """Cross-entropy on the labelled clips, plus `weight` x cross-entropy to the EMA's label on the unlabelled
     clips the EMA is at least `threshold` sure of (averaged over all unlabelled clips, as FixMatch does).
-    `ema_logits` are the EMA's logits of the unlabelled clips alone, in their order in the batch."""
+    `ema_logits` are the EMA's logits of the unlabelled clips alone, in their order in the batch. `stats` (when
+    given) counts the unlabelled clips seen and those confident enough to learn from."""
     logits = logits.float()
     labelled = labels != UNLABELED
     loss = logits.new_zeros(())
@@ -95,5 +101,9 @@ def fixmatch_loss(
     if unlabeled.any() and weight > 0:
         confidence, pseudo = ema_logits.float().softmax(1).max(1)
         per_clip = F.cross_entropy(logits[unlabeled], pseudo, reduction="none")
-        loss = loss + weight * (per_clip * (confidence >= threshold)).mean()
+        confident = confidence >= threshold
+        loss = loss + weight * (per_clip * confident).mean()
+        if stats is not None:
+            stats["unlabeled"] = stats.get("unlabeled", 0) + len(confident)
+            stats["confident"] = stats.get("confident", 0) + int(confident.sum())
     return loss

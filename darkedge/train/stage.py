@@ -186,16 +186,22 @@ def fit(
     best = BestWeights(kept, stage_dir / BEST_FILE, d) if val_set is not None else None
     every = check_every(cfg)
 
+    pseudo: dict[str, int] = {}  # this epoch's unlabelled clips and those the EMA was sure enough of (semi)
+
     def after_epoch(epoch: int, last: bool) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if pseudo.get("unlabeled"):  # this rank's share (the clips each rank saw are alike)
+            fields["pseudo_labelled"] = round(pseudo["confident"] / pseudo["unlabeled"], 4)
+            pseudo.clear()
         if best is None or not (last or (epoch + 1) % every == 0):
-            return {}
+            return fields
         m = validation_metrics(kept, val_set, class_names, cfg.batch_size, workers, d)
         best.offer(epoch + 1, m["top1"], m["loss"])
-        return {"val_top1": m["top1"], "val_loss": round(m["loss"], 5)}
+        return {**fields, "val_top1": m["top1"], "val_loss": round(m["loss"], 5)}
 
     if ema is not None:
         loss_fn = lambda logits, labels, t: fixmatch_loss(  # noqa: E731
-            logits, labels, t, cfg.semi_threshold, cfg.semi_weight
+            logits, labels, t, cfg.semi_threshold, cfg.semi_weight, pseudo
         )
         targets, inputs, after_step = ema, strong_augment, lambda: ema.update(model)
         if view is not None:
