@@ -15,12 +15,18 @@ command reads (`--data data/arid6`):
                                                            training clips, one scene per class held out
     data/arid6/ARID_split3_{train,test}.txt                the same, every 4th training clip of each class held
                                                            out instead (its scenes are trained on)
+    data/arid6/ARID_split4_{train,test}.txt                shared scenes: every 3rd clip of each action in a
+                                                           scene filmed under two or more actions held out
     data/arid6/mapping_table.txt
 
 Split 2 holds out, per class, the training scene with the fewest clips (ties: the lower scene number): new
 scenes, the case of a new camera. Split 3 holds out every 4th training clip of each class (sorted by name): new
 clips of scenes the model has seen, the case of a fixed camera whose own footage it was trained on. Settings are
-chosen on them, and split 1's test clips are used once, for the figures reported. Without a snapshot it says so
+chosen on them, and split 1's test clips are used once, for the figures reported. Split 4 asks whether a model
+recognises the action rather than the place: it holds out, from the scenes filmed under two or more actions (scene 1
+Run/Turn, 2 Sit/Stand, 10 Sit/Walk, 11 Jump/Run), every 3rd clip of each action there (sorted by name, from the
+2nd); the place alone cannot tell these clips' actions apart, and the rest of the training clips, those scenes' too,
+train. Without a snapshot it says so
 in one line and exits 0.
 
     python benchmarks/arid_subset.py                       # from /work/.mirror/Kexueyi+EE6222-MV/repo
@@ -68,6 +74,19 @@ def held_out_scenes(train: list[tuple[str, str]]) -> dict[str, int]:
     return {cls: min(c, key=lambda scene: (c[scene], scene)) for cls, c in counts.items()}
 
 
+def scene_of(name: str) -> int:
+    """The scene number of a training clip's name (Class_scene_n.mp4)."""
+    return int(name.split("_")[1])
+
+
+def shared_scenes(train: list[tuple[str, str]]) -> set[int]:
+    """The scene numbers filmed under two or more actions among the training clips."""
+    actions: dict[int, set[str]] = defaultdict(set)
+    for cls, name in train:
+        actions[scene_of(name)].add(cls)
+    return {scene for scene, classes in actions.items() if len(classes) > 1}
+
+
 def rebuild(snapshot: Path, out: Path) -> dict[str, int] | None:
     rows = [line.split("\t") for line in SUMS.read_text().splitlines() if line.strip()]
     classes = list(dict.fromkeys(cls for _, cls, *_ in rows))
@@ -93,6 +112,11 @@ def rebuild(snapshot: Path, out: Path) -> dict[str, int] | None:
     every4 = {(c, n) for c, names in by_class.items() for n in names[3::4]}
     clips_train = [(c, n) for c, n in train if (c, n) not in every4]
     clips_test = [(c, n) for c, n in train if (c, n) in every4]
+    shared = shared_scenes(train)
+    groups: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for c, n in train:
+        groups[(c, scene_of(n))].append(n)
+    held4 = {(c, n) for (c, s), names in groups.items() if s in shared for n in sorted(names)[1::3]}
     for name, clips in (
         ("ARID_split1_train.txt", train),
         ("ARID_split1_test.txt", test),
@@ -100,6 +124,8 @@ def rebuild(snapshot: Path, out: Path) -> dict[str, int] | None:
         ("ARID_split2_test.txt", val_test),
         ("ARID_split3_train.txt", clips_train),
         ("ARID_split3_test.txt", clips_test),
+        ("ARID_split4_train.txt", [(c, n) for c, n in train if (c, n) not in held4]),
+        ("ARID_split4_test.txt", [(c, n) for c, n in train if (c, n) in held4]),
     ):
         write_text(
             out / name, "".join(f"{i}\t{classes.index(c)}\t{c}/{n}\n" for i, (c, n) in enumerate(clips))
@@ -111,6 +137,7 @@ def rebuild(snapshot: Path, out: Path) -> dict[str, int] | None:
         "test": len(test),
         "val_train": len(val_train),
         "val_test": len(val_test),
+        "shared_test": len(held4),
     }
 
 
@@ -127,7 +154,8 @@ def main() -> None:
         return
     print(
         f"{args.out}: {counts['train']} training and {counts['test']} test clips ({counts['written']} written, "
-        f"sha256 checked); split 2 (settings): {counts['val_train']} train / {counts['val_test']} held-out-scene clips"
+        f"sha256 checked); split 2 (settings): {counts['val_train']} train / {counts['val_test']} held-out-scene clips; "
+        f"split 4 (shared scenes): {counts['shared_test']} held-out clips"
     )
 
 

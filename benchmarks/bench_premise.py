@@ -721,6 +721,8 @@ def few_labels_study(args) -> None:
                 stage = next(r.stage for r in rows if r.key == k)
                 unlabeled = (metrics[stage].get("unlabeled") or {}).get("clips", 0)
                 row["clips"] = f"{metrics[stage].get('labelled_clips', '?')} + {unlabeled}"
+            if path.is_file():  # another study process may have written since: merge into what is there now
+                studies = {k: v["seeds"] for k, v in json.loads(path.read_text())["studies"].items()}
             seeds = studies.setdefault(key, [])
             old = next((r for r in seeds if r["seed"] == seed), None)
             if old is not None:

@@ -530,6 +530,19 @@ def bench(config_file, sets, precisions, **flags) -> None:
         click.echo(f"wrote {path}")
 
 
+def _renamed(new: str):
+    """A click callback for an option that was renamed: given at all, it is a one-line error naming the new one
+    (`--stride` meant the hop in infer and the frame step in old configs: one name for each now)."""
+
+    def refuse(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        if value is not None:
+            raise DarkedgeError(
+                f"--{param.name}: renamed {new} (frames between window starts); use {new} {value}"
+            )
+
+    return refuse
+
+
 @main.command(cls=SettingsCommand, settings="darkedge.infer.run:InferConfig")
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option(
@@ -551,12 +564,11 @@ def bench(config_file, sets, precisions, **flags) -> None:
 @click.option("--size", type=int, default=None, help="Frame crop size (must match a static model).")
 @click.option(
     "--hop",
-    "--stride",
-    "hop",
     type=int,
     default=None,
     help="Frames between window starts (default: about half the window's span, in whole frame steps).",
 )
+@click.option("--stride", hidden=True, expose_value=False, callback=_renamed("--hop"))
 @click.option(
     "--frame-step",
     type=int,

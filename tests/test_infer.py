@@ -13,6 +13,7 @@ from helpers_infer import FPS, write_video
 from helpers_model import CLASSES, FRAMES
 
 from darkedge.cli import main
+from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
 from darkedge.infer.run import InferConfig, run_infer
 from darkedge.infer.smoothing import Smoother, softmax
@@ -226,3 +227,23 @@ def test_an_older_export_in_a_run_directory_is_fed_clips_the_way_its_run_was_tra
         assert metadata["class_names"] == ["a", "b"]
     alone = from_run_directory(tmp_path.parent / "elsewhere.onnx")
     assert alone == {} and feeding(alone, 8, 112) == Feeding(8, 1, 128, 112)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"decoder": "vaapi"}, {"hop": 0}, {"reconnect": (2.0, 1.0)}, {"annotate": "out.txt"}, {"max_batch": 0}],
+)
+def test_infer_settings_check_themselves_when_built(bad):
+    from darkedge.infer.run import InferConfig
+
+    with pytest.raises(DarkedgeError):
+        InferConfig(model="m.xml", **bad)
+
+
+def test_stride_is_a_one_line_error_that_names_hop(tmp_path):
+    result = CliRunner().invoke(main, ["infer", str(tmp_path / "x.mp4"), "--model", "m.xml", "--stride", "4"])
+    assert (
+        result.exit_code != 0
+        and "--stride: renamed --hop" in result.output
+        and "Traceback" not in result.output
+    )

@@ -79,7 +79,8 @@ class InferConfig:
     max_windows: int | None = None
     max_batch: int = 8  # windows (one per camera) run in one predictor call
     buffer: int = 8  # frames a live camera may queue before the oldest is dropped
-    reconnect: tuple[float, float] = (0.5, 8.0)  # a stream's reconnect back-off: first and longest wait, s
+    # a stream's reconnect back-off: first and longest wait, s (infer.sources.Backoff's defaults)
+    reconnect: tuple[float, float] = (Backoff.initial, Backoff.maximum)
     metrics_port: int | None = None  # serve /metrics and /healthz here (0: any free port)
     metrics_host: str = "127.0.0.1"
     # decode every frame at full size, as darkedge did before it decoded only the frames a window uses (for
@@ -97,8 +98,41 @@ class InferConfig:
     rtsp_probe_s: float = 0.2
 
     def __post_init__(self) -> None:
+        """Settings that cannot work are a one-line error when the config is built, before a model is loaded;
+        what depends on the model (its window, the hop it gives) is checked in feeding_for."""
         if isinstance(self.sources, str):
             self.sources = [self.sources]
+        for option, value in (
+            ("--hop", self.hop),
+            ("--frame-step", self.frame_step),
+            ("--smooth", self.smooth),
+            ("--buffer", self.buffer),
+            ("--max-batch", self.max_batch),
+            ("--max-windows", self.max_windows),
+            ("--threads", self.threads),
+            ("--frames", self.frames),
+            ("--size", self.size),
+        ):
+            if value is not None and value < 1:
+                raise DarkedgeError(f"{option} {value}: must be at least 1")
+        if self.decoder not in DECODERS:
+            raise DarkedgeError(f"--set decoder={self.decoder}: expected one of {', '.join(DECODERS)}")
+        if self.rtsp_probe_s < 0:
+            raise DarkedgeError(
+                f"--set rtsp_probe_s={self.rtsp_probe_s:g}: must be 0 (FFmpeg's default) or more"
+            )
+        if self.mjpeg_reader not in MJPEG_READERS:
+            raise DarkedgeError(
+                f"--set mjpeg_reader={self.mjpeg_reader}: expected one of {', '.join(MJPEG_READERS)}"
+            )
+        first, longest = self.reconnect
+        if not 0 < first <= longest:
+            raise DarkedgeError(f"--reconnect {first:g},{longest:g}: need 0 < first <= maximum")
+        if self.annotate is not None and Path(self.annotate).suffix.lower() not in VIDEO_FOURCC:
+            raise DarkedgeError(
+                f"--annotate {self.annotate}: cannot write video with extension {Path(self.annotate).suffix!r} "
+                f"(use one of {', '.join(sorted(VIDEO_FOURCC))})"
+            )
 
 
 def window_shape(predictor: Predictor, model: Path, frames: int | None, size: int | None) -> tuple[int, int]:
@@ -223,25 +257,6 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
     if cfg.frame_step is not None:
         feeding = Feeding(num_frames, cfg.frame_step, feeding.resize, size)
     hop = feeding.default_hop if cfg.hop is None else cfg.hop
-    for option, value in (
-        ("--hop", hop),
-        ("--frame-step", feeding.frame_step),
-        ("--smooth", cfg.smooth),
-        ("--buffer", cfg.buffer),
-    ):
-        if value < 1:
-            raise DarkedgeError(f"{option} {value}: must be at least 1")
-    if cfg.decoder not in DECODERS:
-        raise DarkedgeError(f"--set decoder={cfg.decoder}: expected one of {', '.join(DECODERS)}")
-    if cfg.rtsp_probe_s < 0:
-        raise DarkedgeError(f"--set rtsp_probe_s={cfg.rtsp_probe_s:g}: must be 0 (FFmpeg's default) or more")
-    if cfg.mjpeg_reader not in MJPEG_READERS:
-        raise DarkedgeError(
-            f"--set mjpeg_reader={cfg.mjpeg_reader}: expected one of {', '.join(MJPEG_READERS)}"
-        )
-    first, longest = cfg.reconnect
-    if not 0 < first <= longest:
-        raise DarkedgeError(f"--reconnect {first:g},{longest:g}: need 0 < first <= maximum")
     return feeding, hop
 
 
@@ -251,20 +266,6 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     if not cfg.model:
         raise DarkedgeError("--model: required (an export: .xml, .onnx, .engine, or a checkpoint .pt)")
     model = Path(cfg.model)
-    for option, value in (
-        ("--max-batch", cfg.max_batch),
-        ("--max-windows", cfg.max_windows),
-        ("--threads", cfg.threads),
-        ("--frames", cfg.frames),
-        ("--size", cfg.size),
-    ):
-        if value is not None and value < 1:
-            raise DarkedgeError(f"{option} {value}: must be at least 1")
-    if cfg.annotate is not None and Path(cfg.annotate).suffix.lower() not in VIDEO_FOURCC:
-        raise DarkedgeError(
-            f"--annotate {cfg.annotate}: cannot write video with extension {Path(cfg.annotate).suffix!r} "
-            f"(use one of {', '.join(sorted(VIDEO_FOURCC))})"
-        )
     batch = min(cfg.max_batch, len(specs))  # at most one window per camera in a call
     predictor = load_predictor(model, cfg.backend, cfg.threads, max_batch=batch if batch > 1 else None)
     feeding, hop = feeding_for(cfg, predictor, model)
