@@ -80,7 +80,7 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     grad_clip: float = 1.0
     amp: bool = True  # bf16 autocast, CUDA only
-    eval_every: int = 0  # also evaluate every N epochs (0: after the last epoch only)
+    eval_every: int = 0  # validate every N epochs (0: darkedge.train.stage.VAL_CHECKS times over the stage)
     # distillation: alpha * CE + beta * tau^2 * KL (+ hint * the feature term below)
     alpha: float = 1.0
     beta: float = 1.0

@@ -1,10 +1,11 @@
 """One classifier stage of `darkedge train` (teacher, student, raw baseline, self-training control, two-stream) on
 the training engine.
 
-The stage says what the engine cannot know: the loss (cross-entropy, or distillation against a teacher's logits
-on the same raw clip, with optional feature hints), the evaluation on the test split after the last epoch (and
-every `eval_every` epochs), and what is written when it ends: RUN/<stage>.pt, its confusion matrix, and the
-per-epoch RUN/<stage>/history.json the engine keeps.
+The stage says what the engine cannot know: the loss (cross-entropy; distillation against a teacher's logits on the
+same raw clip, with optional feature hints; or FixMatch with a mean teacher on unlabelled clips, darkedge.train.semi),
+the validation checks (every `eval_every` epochs, or VAL_CHECKS times over the stage) that choose the weights it
+keeps, the one evaluation on the test split at the end, and what is written when it ends: RUN/<stage>.pt, its
+confusion matrix, and the per-epoch RUN/<stage>/history.json the engine keeps.
 """
 
 from __future__ import annotations
@@ -119,8 +120,10 @@ class BestWeights:
         if not checks or not self.path.is_file():
             return
         ck = load_checkpoint(self.path, kind=RESUME_KIND)
-        self.state, self.epoch = ck["state_dict"], ck["config"]["epoch"]
-        entry = next(e for e in checks if e["epoch"] == self.epoch)
+        entry = next((e for e in checks if e["epoch"] == ck["config"]["epoch"]), None)
+        if entry is None:  # saved by an epoch the kill came before the end of: that epoch runs again
+            return
+        self.state, self.epoch = ck["state_dict"], entry["epoch"]
         self.score = (entry["val_top1"], -entry["val_loss"])
 
     def load(self) -> None:
