@@ -86,6 +86,7 @@ def resume_key(stage: str, cfg: TrainConfig, model_config: dict[str, Any]) -> di
 
 
 VAL_CHECKS = 12  # validation checks a stage makes when eval_every is 0 (the last epoch's among them)
+SMALL_VAL = 100  # validation sets of fewer clips are decoded in the training process, without workers
 BEST_FILE = "best.pt"  # RUN/<stage>/best.pt: the weights of the best validation score so far (while training)
 
 
@@ -188,6 +189,8 @@ def fit(
     workers = resolve_workers(cfg.workers, d.device)
     best = BestWeights(kept, stage_dir / BEST_FILE, d) if val_set is not None else None
     every = check_every(cfg)
+    # a small validation set decodes faster here than DataLoader workers start (a check every few epochs)
+    val_workers = workers if val_set is not None and len(val_set) >= SMALL_VAL else 0
 
     pseudo: dict[str, int] = {}  # this epoch's unlabelled clips and those the EMA was sure enough of (semi)
 
@@ -198,7 +201,7 @@ def fit(
             pseudo.clear()
         if best is None or not (last or (epoch + 1) % every == 0):
             return fields
-        m = validation_metrics(kept, val_set, class_names, cfg.batch_size, workers, d)
+        m = validation_metrics(kept, val_set, class_names, cfg.batch_size, val_workers, d)
         best.offer(epoch + 1, m["top1"], m["loss"])
         return {**fields, "val_top1": m["top1"], "val_loss": round(m["loss"], 5)}
 
@@ -238,7 +241,7 @@ def fit(
     metrics: dict[str, Any] = {}
     if best is not None:
         best.load()
-        m = validation_metrics(kept, val_set, class_names, cfg.batch_size, workers, d)
+        m = validation_metrics(kept, val_set, class_names, cfg.batch_size, val_workers, d)
         metrics["val"] = {
             "top1": m["top1"],
             "top5": m["top5"],
