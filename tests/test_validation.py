@@ -261,3 +261,22 @@ def test_a_semi_supervised_teacher_resumed_after_a_kill_ends_as_an_uninterrupted
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     assert a["metrics"]["val"] == b["metrics"]["val"] and a["metrics"]["top1"] == b["metrics"]["top1"]
     assert not (killed / "teacher" / "best.pt").exists() and not (killed / "teacher" / "resume.pt").exists()
+
+
+def test_a_stage_keeps_its_last_weights_unless_an_earlier_check_is_resolvably_better(tmp_path):
+    from darkedge.train.distributed import SINGLE_PROCESS
+    from darkedge.train.stage import BestWeights
+
+    model = torch.nn.Linear(2, 2)
+    best = BestWeights(model, tmp_path / "best.pt", SINGLE_PROCESS)
+    early = {k: v.clone() for k, v in model.state_dict().items()}
+    best.offer(2, 30.8, [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])  # a lucky early check on 13 clips
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    last = [1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]  # 23.1 %: one clip either way is noise
+    assert best.choose(10, last) == 10 and not torch.equal(model.weight, early["weight"])
+    best.offer(4, 61.5, [1] * 8 + [0] * 5)  # 6 clips only it gets right, none only the last: resolved
+    assert best.choose(10, last) == 4
+    restored = BestWeights(model, tmp_path / "best.pt", SINGLE_PROCESS)
+    restored.restore_from_file([{"epoch": 4, "val_top1": 61.5}])
+    assert restored.epoch == 4 and restored.correct == [1] * 8 + [0] * 5

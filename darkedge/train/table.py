@@ -102,8 +102,9 @@ def results_table(metrics: dict[str, Any]) -> str:
         lines += ["", f"Protocol: {each}; test split of {metrics.get('data', '?')}."]
     if val:
         lines.append(
-            "Validation: held-out labelled training clips; each model is kept at its best validation top-1 (the "
-            "epoch shown), and the test split, scored once at the end, chose nothing."
+            "Validation: held-out labelled training clips; each model keeps its last weights unless an earlier "
+            "check is better on them by a margin they resolve (the epoch kept is shown), and the test split, scored "
+            "once at the end, chose nothing."
         )
     guard = metrics.get("guard")
     if guard:
