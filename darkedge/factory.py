@@ -18,7 +18,7 @@ from darkedge.checkpoint import load_checkpoint
 from darkedge.config import TrainConfig
 from darkedge.enhance import load_enhancer
 from darkedge.models import ClassifierConfig, build_model, load_model
-from darkedge.models.efficientnet_lite import LITE_SIZES
+from darkedge.models.encoders import family_of
 from darkedge.names import STAGE_KINDS, STUDENT_MODELS
 from darkedge.run import Run, check_classes
 
@@ -48,7 +48,9 @@ def classifier_config(cfg: TrainConfig, num_classes: int, model: str) -> dict[st
             input_norm=cfg.input_norm,
             width=width,
             freeze_blocks=cfg.freeze_blocks if pretrained else 0,  # only pretrained layers are worth keeping
-            **({"mean": None, "std": None} if encoder in LITE_SIZES else {}),  # the encoder's own constants
+            **(
+                {"mean": None, "std": None} if family_of(encoder).own_norm else {}
+            ),  # the encoder's own constants
         )
     )
 

@@ -32,7 +32,7 @@ __all__ = [
     "TwoStream",
     "VideoClassifier",
     "build_model",
-    "classifier_config",
+    "classifier_config_of",
     "count_macs",
     "count_parameters",
     "load_model",
@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 
-def classifier_config(kind: str, config: dict[str, Any]) -> ClassifierConfig:
-    """The ClassifierConfig inside a model config of any kind."""
+def classifier_config_of(kind: str, config: dict[str, Any]) -> ClassifierConfig:
+    """The ClassifierConfig inside a model config of any kind (darkedge.factory.classifier_config makes a run's)."""
     if kind not in MODEL_KINDS:
         raise DarkedgeError(f"model kind '{kind}': unknown, expected one of {', '.join(MODEL_KINDS)}")
     if kind == "classifier":
@@ -53,7 +53,7 @@ def classifier_config(kind: str, config: dict[str, Any]) -> ClassifierConfig:
 
 def build_model(kind: str, config: dict[str, Any], load_pretrained: bool = True) -> nn.Module:
     """A model of `kind` from its plain config; the encoder's `pretrained` file is read when `load_pretrained`."""
-    cfg = classifier_config(kind, config)
+    cfg = classifier_config_of(kind, config)
     if kind == "classifier":
         model = VideoClassifier(cfg)
     else:
@@ -82,7 +82,7 @@ def load_model(
     """
     ckpt = load_checkpoint(path, kind or MODEL_KINDS)
     try:
-        cfg = classifier_config(ckpt["kind"], ckpt["config"])
+        cfg = classifier_config_of(ckpt["kind"], ckpt["config"])
         model = build_model(ckpt["kind"], ckpt["config"], load_pretrained=False)
     except DarkedgeError as e:
         raise DarkedgeError(f"{path}: bad model config: {e}") from None

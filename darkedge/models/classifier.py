@@ -13,15 +13,9 @@ import torch
 from torch import nn
 
 from darkedge.errors import DarkedgeError
-from darkedge.models.efficientnet_lite import LITE_MEAN, LITE_SIZES, LITE_STD, EfficientNetLite
+from darkedge.models.encoders import ENCODERS, IMAGENET_MEAN, IMAGENET_STD, build_encoder, family_of
 from darkedge.models.heads import HEADS, BertHead, MeanHead
-from darkedge.models.r2plus1d import R2PLUS1D_SIZES, R2Plus1D
-from darkedge.models.vit import VIT_SIZES, VisionTransformer
-from darkedge.models.x3d import X3D, X3D_SIZES
 from darkedge.names import INPUT_NORMS
-
-ENCODERS = (*VIT_SIZES, *R2PLUS1D_SIZES, *X3D_SIZES, *LITE_SIZES)
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 @dataclass
@@ -50,10 +44,7 @@ class ClassifierConfig:
     freeze_blocks: int = 0  # EfficientNet-Lite: its stem and first N blocks are not trained
 
     def __post_init__(self):
-        if self.encoder not in ENCODERS:
-            raise DarkedgeError(
-                f"classifier config: unknown encoder '{self.encoder}' (choose from {', '.join(ENCODERS)})"
-            )
+        family = family_of(self.encoder)  # one-line error for an unknown encoder
         if self.head not in HEADS:
             raise DarkedgeError(
                 f"classifier config: unknown head '{self.head}' (choose from {', '.join(HEADS)})"
@@ -62,9 +53,10 @@ class ClassifierConfig:
             raise DarkedgeError(
                 f"classifier config: unknown input_norm '{self.input_norm}' (choose from {', '.join(INPUT_NORMS)})"
             )
-        if self.freeze_blocks and self.encoder not in LITE_SIZES:
+        if self.freeze_blocks and not family.freezable:
+            frozen = ", ".join(n for n in ENCODERS if family_of(n).freezable)
             raise DarkedgeError(
-                f"classifier config: freeze_blocks is for the EfficientNet-Lite encoders, not '{self.encoder}'"
+                f"classifier config: freeze_blocks is for the encoders {frozen}, not '{self.encoder}'"
             )
         if self.num_classes < 1 or self.num_frames < 1 or self.img_size < 1 or not self.width > 0:
             raise DarkedgeError(
@@ -85,21 +77,6 @@ class ClassifierConfig:
         return cls(**config)
 
 
-def build_encoder(
-    name: str, img_size: int, width: float = 1.0, frozen: int = 0
-) -> VisionTransformer | R2Plus1D | X3D | EfficientNetLite:
-    """A frame or clip encoder by name, its channels scaled by `width`; each maps (B, 3, T, H, W) to tokens (B, n, dim)."""
-    if name in LITE_SIZES:
-        return EfficientNetLite(
-            dataclasses.replace(LITE_SIZES[name], img_size=img_size).scaled(width), frozen
-        )
-    if name in VIT_SIZES:
-        return VisionTransformer(dataclasses.replace(VIT_SIZES[name], img_size=img_size).scaled(width))
-    if name in X3D_SIZES:
-        return X3D(X3D_SIZES[name].scaled(width))
-    return R2Plus1D(R2PLUS1D_SIZES[name].scaled(width))
-
-
 CLIP_NORM_EPS = 1e-3  # keeps an all-black clip finite; dark clips' per-channel std is ~0.02-0.06
 
 
@@ -112,9 +89,9 @@ class InputNorm(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         self.mode = cfg.input_norm
-        lite = cfg.encoder in LITE_SIZES
-        mean = cfg.mean if cfg.mean is not None else (LITE_MEAN if lite else IMAGENET_MEAN)
-        std = cfg.std if cfg.std is not None else (LITE_STD if lite else IMAGENET_STD)
+        family = family_of(cfg.encoder)
+        mean = cfg.mean if cfg.mean is not None else family.mean
+        std = cfg.std if cfg.std is not None else family.std
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
 
