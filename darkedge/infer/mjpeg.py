@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import urllib.parse
+from collections import deque
 
 import cv2
 import numpy as np
@@ -22,6 +23,9 @@ MAX_PART_BYTES = 32 * 1024 * 1024
 # bytes before a boundary line (or in a part's headers) beyond which it is no MJPEG stream
 MAX_PREAMBLE = 4096
 JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's
+READ_BYTES = (
+    65536  # at most this much of a blocking camera's stream a read takes (what has arrived, not more)
+)
 
 
 class NotMjpeg(Exception):
@@ -65,52 +69,21 @@ class MjpegReader:
         if not kind.lower().startswith("multipart/"):
             self.release()
             raise NotMjpeg(f"HTTP 200, {kind or 'no content type'}")
-        self.boundary = boundary_marker(kind)
-        self._after_boundary = False  # a part without a length ended on the next boundary: its headers follow
-        # the socket's buffered reader itself, unless the body is chunked: HTTPResponse's own readline and read
-        # cost several times more per call, and a camera's 15 parts a second are 75 calls
+        self.parser = PartParser(boundary_marker(kind))  # the hub's framing too: one parser for both readers
+        self.parts: deque[bytes] = deque()  # parts a chunk completed beyond the one handed out
+        # the socket's buffered reader itself, unless the body is chunked: HTTPResponse's own read1 costs more
         self._stream = self.response if self.response.chunked else self.response.fp
 
     def read(self) -> bytes | None:
         try:
-            return self._part()
+            while not self.parts:
+                chunk = None if self.parser.ended else self._stream.read1(READ_BYTES)
+                if not chunk:
+                    return None
+                self.parts.extend(self.parser.feed(chunk))
+            return self.parts.popleft()
         except (OSError, http.client.HTTPException, ValueError):
             return None
-
-    def _part(self) -> bytes | None:
-        response = self._stream
-        if not self._after_boundary:
-            line = response.readline()
-            while line and not line.startswith(
-                self.boundary
-            ):  # the CRLF ending the previous part, or preamble
-                if len(line) > 1024:  # not a boundary line: no multipart framing we can follow
-                    return None
-                line = response.readline()
-            if not line or line.rstrip().endswith(b"--"):
-                return None
-        self._after_boundary = False
-        length = None
-        for _ in range(MAX_HEADER_LINES):
-            header = response.readline()
-            if header in (b"\r\n", b"\n", b""):
-                break
-            if header[:15].lower() == b"content-length:":
-                length = int(header[15:])
-        if length is None:  # no length given: the part runs to the next boundary line
-            data = bytearray()
-            while True:
-                chunk = response.readline()
-                if not chunk or len(data) > MAX_PART_BYTES:
-                    return None
-                if chunk.startswith(self.boundary) and data.endswith(b"\r\n"):
-                    self._after_boundary = True
-                    return bytes(data[:-2]) if data.startswith(JPEG_START) else None
-                data += chunk
-        if length > MAX_PART_BYTES:
-            return None
-        data = response.read(length)
-        return data if len(data) == length and data.startswith(JPEG_START) else None
 
     def release(self) -> None:
         self.connection.close()
@@ -124,10 +97,10 @@ def boundary_marker(content_type: str) -> bytes:
 
 class PartParser:
     """The parts of a multipart stream from its bytes as they arrive, in chunks of any size: `feed` returns the
-    JPEG parts completed so far. The same framing MjpegReader follows (a boundary line, headers, then
-    Content-Length bytes, or bytes up to the next boundary line), for a reader that does not block on a socket
-    (darkedge.infer.mjpeg_hub). Raises ValueError where MjpegReader's stream ends: a part that is no JPEG, no
-    framing it can follow; `ended` once the closing boundary came."""
+    JPEG parts completed so far (a boundary line, headers, then Content-Length bytes, or bytes up to the next
+    boundary line). No I/O of its own: the blocking MjpegReader and the selector of darkedge.infer.mjpeg_hub feed it
+    alike. Raises ValueError where a camera's stream cannot go on: a part that is no JPEG, no framing it can
+    follow; `ended` once the closing boundary came."""
 
     def __init__(self, boundary: bytes):
         self.boundary = boundary
