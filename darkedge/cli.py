@@ -14,7 +14,7 @@ import click
 from darkedge import __version__
 from darkedge.config import RUN_SETTINGS
 from darkedge.errors import DarkedgeError
-from darkedge.fileio import cleanup_on_interrupt, interrupt_in, interruption
+from darkedge.fileio import cleanup_on_interrupt, interrupt_in, interruption, quiet_sigchld
 from darkedge.logs import setup_logging
 from darkedge.names import (
     BACKENDS,
@@ -53,9 +53,9 @@ class _Group(click.Group):
     def _interrupted(e: KeyboardInterrupt) -> None:
         name, code = interruption(e)
         click.echo(f"interrupted by {name}", err=True)
-        # DataLoader workers the signal also reached: their exit is expected, not an error to raise
-        if hasattr(signal, "SIGCHLD"):  # (torch's SIGCHLD handler would, while the iterator shuts down)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # DataLoader workers the signal also reached: their exit is expected, not an error to raise (torch's
+        # SIGCHLD handler would, while the iterator shuts down)
+        quiet_sigchld()
         sys.exit(code)
 
 

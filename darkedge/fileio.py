@@ -103,9 +103,20 @@ def _on_sigterm(signum: int, _frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
     # DataLoader workers the signal also reached die: torch's SIGCHLD handler must not raise over Terminated
     # while the stack unwinds
-    if hasattr(signal, "SIGCHLD"):
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    quiet_sigchld()
     raise Terminated
+
+
+def _no_op(_signum: int, _frame: object) -> None:
+    """A Python-level handler that does nothing (see quiet_sigchld)."""
+
+
+def quiet_sigchld() -> None:
+    """Let child processes end silently from now on (DataLoader workers an interruption also reached). A Python
+    no-op handler, not SIG_DFL: a SIGCHLD already pending when the handler changes would otherwise be reported by
+    Python as "Signal 17 ignored due to race condition", with a traceback."""
+    if hasattr(signal, "SIGCHLD"):
+        signal.signal(signal.SIGCHLD, _no_op)
 
 
 @contextmanager

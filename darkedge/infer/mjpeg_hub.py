@@ -75,8 +75,6 @@ class _Stream:
         self.sock: socket.socket | None = None
         self.head = bytearray()
         self.parser: PartParser | None = None
-        self.index, self.start, self.gap = 0, 0, False  # frame numbers run on across reconnects
-        self.delay = source.backoff.initial
         self.heard = 0.0  # when bytes last arrived (while connected)
 
 
@@ -223,9 +221,7 @@ class MjpegHub:
     def _fail(self, stream: _Stream) -> None:
         """The stream could not be opened, or stopped: retry after the back-off, which doubles each time."""
         self._disconnect(stream)
-        stream.source.lost()
-        heapq.heappush(self._retries, (time.monotonic() + stream.delay, next(self._order), stream))
-        stream.delay = min(stream.delay * 2, stream.source.backoff.maximum)
+        heapq.heappush(self._retries, (time.monotonic() + stream.source.failed(), next(self._order), stream))
 
     def _ready(self, stream: _Stream, mask: int) -> None:
         """The socket can be written (connected, or refused) or read (the head, or parts)."""
@@ -301,19 +297,11 @@ class MjpegHub:
             stream.camera.use_thread()
             return None
         stream.parser = PartParser(boundary_marker(kind))
-        # a new stream: its windows' grid starts here
-        stream.gap, stream.start = stream.index > 0, stream.index
+        stream.source.opened()
         return bytes(stream.head[end + 4 :])
 
     def _deliver(self, stream: _Stream, jpeg: bytes) -> None:
         """One part to its camera, as a frame (its bytes only when a window will use it)."""
         camera, source = stream.camera, stream.source
-        skip = not camera.wants(stream.index, stream.start)
-        now = time.monotonic()
-        source.connected(now)
-        frame = Frame(
-            None, stream.index, now - source.started, stream.gap, now, None, source, stream.start,
-            None if skip else jpeg, skip,
-        )  # fmt: skip
-        stream.index, stream.gap, stream.delay = stream.index + 1, False, source.backoff.initial
-        camera.accept(frame)
+        skip = not camera.wants(source.index, source.start)
+        camera.accept(source.frame(jpeg=jpeg, skipped=skip))

@@ -110,8 +110,9 @@ class FileSource:
                 if not ok:
                     break
                 yield Frame(
-                    image, index, index / self.fps, arrived=time.monotonic(), source=self, skipped=skip
-                )
+                    image=image, index=index, time=index / self.fps, arrived=time.monotonic(), source=self,
+                    skipped=skip,
+                )  # fmt: skip
                 index += 1
             if index == 0 and not stop.is_set():
                 raise VideoError(f"{self.path}: no decodable frames (corrupt or empty video)")
@@ -137,6 +138,10 @@ class LiveSource:
         self.reconnects = 0
         self.fps = DEFAULT_FPS
         self.state = "connecting"  # then "connected" / "reconnecting"
+        # what the source owns whoever reads it (its own thread or darkedge.infer.mjpeg_hub): frame numbers, which
+        # run on across reconnects; the first number of the current stream (where its windows' grid starts);
+        # whether the next frame follows a gap; and the wait before the next attempt after a failure
+        self.index, self.start, self.gap, self.delay = 0, 0, False, self.backoff.initial
         self._capture: cv2.VideoCapture | MjpegReader | None = None
         self._lost_at: float | None = None  # when the stream was lost, while it is being reconnected
         self.started = time.monotonic()
@@ -187,14 +192,16 @@ class LiveSource:
         """Frames as they are read, until `stop`, those not `wanted` not decoded; a stream that stops or never
         opens is retried with back-off."""
         capture, self._capture = self._capture, None
-        index, start, gap, delay = 0, 0, False, self.backoff.initial
+        if capture is not None:
+            self.opened()
         try:
             while not stop.is_set():
                 if capture is None:
                     capture = self._open()
-                    gap, start = index > 0, index  # a new stream: its windows' grid starts here
+                    if capture is not None:
+                        self.opened()
                 if capture is not None:
-                    skip = wanted is not None and not wanted(index, start)
+                    skip = wanted is not None and not wanted(self.index, self.start)
                     image, jpeg = None, None
                     if isinstance(capture, MjpegReader):
                         jpeg = capture.read()
@@ -204,23 +211,47 @@ class LiveSource:
                     else:
                         ok, image = capture.read()
                     if ok:
-                        now = time.monotonic()
-                        self.connected(now)
-                        yield Frame(
-                            image, index, now - self.started, gap, now, None, self, start,
-                            None if skip else jpeg, skip,
-                        )  # fmt: skip
-                        index, gap, delay = index + 1, False, self.backoff.initial
+                        yield self.frame(image=image, jpeg=jpeg, skipped=skip)
                         continue
                     capture.release()
                     capture = None
-                self.lost()
-                if stop.wait(delay):
+                if stop.wait(self.failed()):
                     break
-                delay = min(delay * 2, self.backoff.maximum)
         finally:
             if capture is not None:
                 capture.release()
+
+    def opened(self) -> None:
+        """A new stream (an open, or a reconnect): its windows' grid starts at the next frame, after a gap."""
+        self.gap, self.start = self.index > 0, self.index
+
+    def frame(
+        self, *, image: np.ndarray | None = None, jpeg: bytes | None = None, skipped: bool = False
+    ) -> Frame:
+        """The next frame of the stream as it arrives (`image` decoded, or an MJPEG part's `jpeg` bytes, neither
+        when `skipped`: no window uses it), numbered; the stream counts as connected and its back-off resets."""
+        now = time.monotonic()
+        self.connected(now)
+        frame = Frame(
+            image=image,
+            index=self.index,
+            time=now - self.started,
+            after_gap=self.gap,
+            arrived=now,
+            source=self,
+            start=self.start,
+            jpeg=None if skipped else jpeg,
+            skipped=skipped,
+        )
+        self.index, self.gap, self.delay = self.index + 1, False, self.backoff.initial
+        return frame
+
+    def failed(self) -> float:
+        """The stream could not be opened, or stopped: the seconds to wait before the next attempt (doubling
+        each time, at most the back-off's maximum)."""
+        self.lost()
+        delay, self.delay = self.delay, min(self.delay * 2, self.backoff.maximum)
+        return delay
 
     def connected(self, now: float) -> None:
         """A frame arrived: note a recovery (and log it) when the stream had been lost."""
