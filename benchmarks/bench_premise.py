@@ -95,6 +95,7 @@ UNLABELED_ROWS = (
 # student distils from. Each row changes one thing from that run.
 FEW_LABEL_ROWS = (
     Row("raw", "Raw: CE on the labelled clips", "raw"),
+    Row("raw_noval", "Raw: CE on every labelled clip (no validation split)", "raw", {"val_fraction": 0.0}),
     Row("raw_long", "Raw: CE, twice the steps", "raw", {"epochs": DOUBLE}),
     Row("raw_semi", "Raw: semi-supervised (FixMatch on raw frames, no enhancer)", "raw", {"semi": "teacher,raw"}),
     Row("teacher_sup", "Teacher: enhanced input, CE on the labelled clips (before)", "teacher", {"semi": "off"},
@@ -111,6 +112,7 @@ FEW_LABEL_COMPARISONS = (
     ("student", "raw_long", "the default against the raw baseline given twice the steps"),
     ("student", "raw_semi", "the default against the same semi-supervised recipe on raw frames"),
     ("raw_semi", "raw", "semi-supervised learning on raw frames, no enhanced view"),
+    ("raw_noval", "raw", "the labelled clips the validation split takes (scenes held out whole)"),
     ("teacher", "teacher_sup", "the teacher learning from the unlabelled clips too"),
     ("teacher", "raw_semi", "the enhanced view, both semi-supervised"),
     ("student", "student_noguard", "the teacher guard"),
@@ -194,7 +196,14 @@ def variant_dir(run: Path, row: Row) -> Path:
     # the run's enhancer, teacher and raw baseline (all but the stages the row trains), the labels it kept
     # (label_fraction < 1) when it held some back and its validation split
     trained = {row.stage, *row.before}
-    for name in ("enhancer.pt", "teacher.pt", "raw.pt", "labels.json", "val.json"):
+    kept = (
+        "enhancer.pt",
+        "teacher.pt",
+        "raw.pt",
+        "labels.json",
+        *(("val.json",) if overrides.get("val_fraction") != 0 else ()),
+    )
+    for name in kept:
         if (run / name).is_file() and Path(name).stem not in trained:
             shutil.copy2(run / name, folder / name)
     write_json(folder / "config.json", saved)
