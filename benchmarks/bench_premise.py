@@ -608,7 +608,8 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         "label_fraction=F --seed S`) keeps a class-stratified fraction F of the training split's labels; "
         f"{100 * cfg['val_fraction']:g} % of those (at least one clip per class) are held out for validation a scene "
         "at a time, and the rest of the training clips are unlabelled footage whose labels no stage reads. Every "
-        "model keeps its weights of the best validation top-1 and chooses nothing by the test split. The default "
+        "model keeps its last weights unless an earlier validation check is better by a margin the clips resolve, "
+        "and nothing is chosen by the test split. The default "
         f"run: the teacher (Zero-DCE++ then the classifier) learns from the labelled and the unlabelled clips "
         f"(FixMatch: an EMA of its weights, decay {cfg['ema_decay']:g}, labels each unlabelled clip as loaded and "
         f"the model learns the labels it is at least {cfg['semi_threshold']:g} sure of on a strongly augmented copy); "
@@ -656,8 +657,9 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
     lines += [
         "",
         f"Produced by `python benchmarks/bench_premise.py --few-labels --label-fractions ...` on "
-        f"{time.strftime('%Y-%m-%d')}; {study_minutes(studies):.0f} min of training in all. Re-rendered from "
-        "few_labels.json by `--few-labels --report-only`.",
+        f"{time.strftime('%Y-%m-%d')} (the built-in data set, `darkedge data synth`); {study_minutes(studies):.0f} min "
+        "of training in all, each run on one torch thread (OMP_NUM_THREADS=1), two or three at a time on the 2 cores. "
+        "Re-rendered from few_labels.json by `--few-labels --report-only`.",
         "",
         f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
         f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
