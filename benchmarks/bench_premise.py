@@ -280,6 +280,15 @@ def run_seed(
     return {"seed": seed, "run": str(run), "pipeline_seconds": seconds, "config": config, "rows": results}
 
 
+def machine_line(machine: dict[str, Any]) -> str:
+    """The reports' last line: the machine, its load at the end, and the library versions."""
+    return (
+        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
+        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
+    )
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -382,9 +391,7 @@ def report(results: list[dict[str, Any]], rows: list[Row], machine: dict[str, An
         "",
         f"Produced by `python benchmarks/bench_premise.py` on {time.strftime('%Y-%m-%d')}.",
         "",
-        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
-        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+        machine_line(machine),
     ]
     return "\n".join(lines) + "\n"
 
@@ -494,9 +501,7 @@ def unlabeled_report(
         "training in all (each seed's `darkedge train`, wall time, plus its variants' training time; the variants ran "
         "two at a time on the 2 cores, so each took longer than alone).",
         "",
-        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
-        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+        machine_line(machine),
     ]
     return "\n".join(lines) + "\n"
 
@@ -661,9 +666,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         "of training in all, each run on one torch thread (OMP_NUM_THREADS=1), two or three at a time on the 2 cores. "
         "Re-rendered from few_labels.json by `--few-labels --report-only`.",
         "",
-        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
-        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()),
+        machine_line(machine),
     ]
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 
 class _Stderr(logging.StreamHandler):
@@ -64,8 +65,6 @@ class Lines:
     context manager), written as plain log lines."""
 
     def __init__(self, iterable=None, *, desc: str, total: int | None, unit: str, lines: bool = True):
-        import time
-
         self._time = time.monotonic
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)

@@ -37,7 +37,7 @@ from darkedge.settings import merge_settings
 from darkedge.train.distributed import Dist, barrier, broadcast, init_distributed, shutdown_distributed
 from darkedge.train.engine import RESUME_FILE, spread_budget
 from darkedge.train.guard import distillation_source, guard_teacher, source_model
-from darkedge.train.stage import fit
+from darkedge.train.stage import fit, val_loader_workers, validation_metrics
 from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_description
 
 log = logging.getLogger(__name__)
@@ -257,20 +257,14 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
 
 def guard_stage(run: Run, metrics: dict[str, Any], d: Dist) -> dict[str, Any]:
     """The teacher guard between the raw baseline and the student: which model the student distils from."""
-    from darkedge.train.evaluate import predict
-
     cfg = run.config
 
     def evaluate_both(model: torch.nn.Module) -> float:
         val_set = run.dataset("val", "teacher")
-        logits, labels, _ = predict(
-            model.to(d.device),
-            val_set,
-            batch_size=cfg.batch_size,
-            workers=resolve_workers(cfg.workers, d.device),
-            d=d,
-        )
-        return round(100.0 * float((logits.argmax(1) == labels).float().mean()), 2) if len(labels) else 0.0
+        workers = val_loader_workers(val_set, resolve_workers(cfg.workers, d.device))
+        return validation_metrics(model.to(d.device), val_set, run.class_names, cfg.batch_size, workers, d)[
+            "top1"
+        ]
 
     decision = guard_teacher(run, metrics, evaluate_both)
     if d.is_main:

@@ -144,6 +144,11 @@ class BestWeights:
         return self.epoch
 
 
+def val_loader_workers(val_set, workers: int) -> int:
+    """DataLoader workers for validation: none for a small set, which decodes faster here than workers start."""
+    return workers if len(val_set) >= SMALL_VAL else 0
+
+
 def validation_metrics(model: nn.Module, val_set, class_names: list[str], batch: int, workers: int, d: Dist):
     """Top-1 (with top-5 and the per-clip correctness) and mean cross-entropy of `model` on the validation clips."""
     logits, labels, skipped = predict(model, val_set, batch_size=batch, workers=workers, d=d)
@@ -202,8 +207,7 @@ def fit(
     workers = resolve_workers(cfg.workers, d.device)
     best = BestWeights(kept, stage_dir / BEST_FILE, d) if val_set is not None else None
     every = check_every(cfg)
-    # a small validation set decodes faster here than DataLoader workers start (a check every few epochs)
-    val_workers = workers if val_set is not None and len(val_set) >= SMALL_VAL else 0
+    val_workers = val_loader_workers(val_set, workers) if val_set is not None else 0
 
     pseudo: dict[str, int] = {}  # this epoch's unlabelled clips and those the EMA was sure enough of (semi)
 
