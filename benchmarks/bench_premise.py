@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from darkedge.bench.machine import machine_info
+from darkedge.bench.machine import machine_info, machine_line
 from darkedge.cores import usable_cores
 from darkedge.fileio import save_figure, write_json, write_text
 from darkedge.names import DEFAULT_STAGES
@@ -278,15 +278,6 @@ def run_seed(
     results = {row.key: row_result(folders.get(row.key, run), row) for row in rows}
     config = json.loads((run / "config.json").read_text())["train"]
     return {"seed": seed, "run": str(run), "pipeline_seconds": seconds, "config": config, "rows": results}
-
-
-def machine_line(machine: dict[str, Any]) -> str:
-    """The reports' last line: the machine, its load at the end, and the library versions."""
-    return (
-        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
-        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
-    )
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

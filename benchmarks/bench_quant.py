@@ -41,6 +41,7 @@ from darkedge.quant import (
 )
 from darkedge.quant.pipeline import quantize_run
 from darkedge.run import open_run
+from darkedge.settings import setting_of
 from darkedge.train.evaluate import evaluate, predict
 
 RESULTS = Path(__file__).parent / "results"
@@ -302,8 +303,8 @@ def main() -> None:
     result = {
         "class_names": run.class_names,
         "train": {
-            k: getattr(run.config, k)
-            for k in ("preset", "epochs", "enhancer_steps", "encoder", "num_frames", "crop")
+            k: setting_of(run.config, k)
+            for k in ("preset", "epochs", "enhancer.steps", "encoder", "num_frames", "crop")
         },
         "closeness_to_fp32": closeness,
         "run": str(run.path),

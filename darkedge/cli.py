@@ -27,6 +27,7 @@ from darkedge.names import (
     PRECISIONS,
     RUNS_DIR,
     STAGES,
+    TRAINABLE_ENHANCERS,
 )
 
 
@@ -99,13 +100,11 @@ class SettingsCommand(click.Command):
         self.settings = settings
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        import dataclasses
-
-        from darkedge.settings import load_class
+        from darkedge.settings import field_types, load_class, setting_of
 
         cls = load_class(self.settings)
         defaults = cls()
-        rows = [(f.name, repr(getattr(defaults, f.name))) for f in dataclasses.fields(cls)]
+        rows = [(name, repr(setting_of(defaults, name))) for name in field_types(cls)]
         with formatter.section(f"Settings ({cls.__name__}; --set KEY=VALUE, defaults shown)"):
             formatter.write_dl(rows)
         super().format_epilog(ctx, formatter)
@@ -219,19 +218,21 @@ def enhance() -> None:
     """Train and apply low-light enhancers (Zero-DCE, Zero-DCE++, gamma correction)."""
 
 
-@enhance.command("train", cls=SettingsCommand, settings="darkedge.enhance.train:EnhancerTrainConfig")
+@enhance.command("train", cls=SettingsCommand, settings="darkedge.enhance.train:EnhancerJob")
 @click.option("--data", default=None, help="Data-set folder or list file.")
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default=None)
-@click.option("--model", "enhancer", type=click.Choice(["zero_dce", "zero_dce_pp"]), default=None)
-@click.option("--steps", type=click.IntRange(min=1), default=None)
+@click.option("--model", type=click.Choice(TRAINABLE_ENHANCERS), default=None, help="enhancer.name")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="enhancer.steps")
 @click.option("--out", default=None, help="Checkpoint; history goes to OUT without .pt/.")
 @_video_root_option
 @settings_options
-def enhance_train(config_file, sets, **flags) -> None:
-    """Train an enhancer on a data set's own dark frames (zero-reference, no labels)."""
+def enhance_train(config_file, sets, model, steps, **flags) -> None:
+    """Train an enhancer on a data set's own dark frames (zero-reference, no labels), with the recipe `darkedge
+    train` uses (its enhancer.* settings)."""
     from darkedge.enhance.train import train_from_data
 
-    cfg = _settings("darkedge.enhance.train:EnhancerTrainConfig", flags, sets, config_file)
+    flags = {**flags, "enhancer.name": model, "enhancer.steps": steps}
+    cfg = _settings("darkedge.enhance.train:EnhancerJob", flags, sets, config_file)
     m = train_from_data(cfg)
     click.echo(
         f"{cfg.out}: loss {m['loss_first']:.4f} -> {m['loss_last']:.4f}, mean brightness "

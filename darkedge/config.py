@@ -12,14 +12,62 @@ lower resolution, so the same field of view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
-from darkedge.names import BUILTIN_DATA, CACHE_GB, INPUT_NORMS, SEMI_STAGES, STUDENT_MODELS
-from darkedge.settings import read_settings_file, typed_settings
+from darkedge.names import (
+    BUILTIN_DATA,
+    CACHE_GB,
+    INPUT_NORMS,
+    SEMI_STAGES,
+    STUDENT_MODELS,
+    TRAINABLE_ENHANCERS,
+)
+from darkedge.settings import apply_settings, read_settings_file, setting_of, typed_settings
+
+
+@dataclass
+class EnhancerTrainConfig:
+    """How an enhancer is trained zero-reference (no labels, no bright references): the one recipe of `darkedge
+    enhance train` and of `darkedge train`'s enhancer stage (TrainConfig.enhancer, `--set enhancer.steps=...`).
+
+    Frames are read once from up to `clips` training clips (`frames` evenly spaced from each); every step takes
+    `batch_size` random `crop`-pixel squares of them (Adam, weight decay, gradient-norm clipping at `grad_clip`).
+    Defaults: Zero-DCE++ at half resolution (a tenth of Zero-DCE's cost on a CPU), whose teacher measured no worse
+    than the Zero-DCE paper's recipe on the built-in data (benchmarks/results/enhancer.md); the paper preset keeps the
+    paper's Zero-DCE, lr 1e-4, which needs ~10x the steps.
+    """
+
+    name: str = "zero_dce_pp"  # zero_dce or zero_dce_pp (darkedge.enhance)
+    scale_factor: float = 2.0  # Zero-DCE++ computes its curves at 1/scale_factor of the frame's size
+    steps: int = 400  # zero-reference loss 1.6 after 40 steps, 0.6 after 400 (4 s on 2 cores)
+    batch_size: int = 8
+    crop: int = 32  # random square crops of the frames (at most the frames' size)
+    clips: int = 32  # training clips the frames come from
+    frames: int = 4  # frames taken from each of those clips
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.name not in TRAINABLE_ENHANCERS:
+            raise DarkedgeError(
+                f"enhancer.name {self.name!r}: expected one of {', '.join(TRAINABLE_ENHANCERS)} (gamma has no "
+                "parameters to train)"
+            )
+        for name in ("steps", "batch_size", "crop", "clips", "frames"):
+            if getattr(self, name) < 1:
+                raise DarkedgeError(f"enhancer.{name} {getattr(self, name)}: must be at least 1")
+        if not self.scale_factor >= 1:
+            raise DarkedgeError(f"enhancer.scale_factor {self.scale_factor}: must be 1 or more")
+        if not self.lr > 0 or self.weight_decay < 0 or not self.grad_clip > 0:
+            raise DarkedgeError(
+                f"enhancer: lr {self.lr} and grad_clip {self.grad_clip} must be above 0, weight_decay "
+                f"{self.weight_decay} 0 or more"
+            )
 
 
 @dataclass
@@ -113,16 +161,8 @@ class TrainConfig:
     student_width: float = 1.0  # channel multiplier of the student's encoder
     student_frames: int | None = None
     student_crop: int | None = None
-    # enhancer (Zero-DCE, trained zero-reference on the training clips' own frames)
-    # Zero-DCE++ computing its curves at half resolution costs a tenth of Zero-DCE on a CPU; paper: zero_dce
-    enhancer: str = "zero_dce_pp"
-    enhancer_scale: float = 2.0  # Zero-DCE++'s downscaling factor
-    enhancer_steps: int = 400  # zero-reference loss 1.6 after 40 steps, 0.6 after 400 (4 s on 2 cores)
-    enhancer_batch_size: int = 8
-    enhancer_crop: int = 32  # random square crops of the training clips' frames
-    enhancer_clips: int = 32  # training clips the frames come from
-    enhancer_frames: int = 4  # frames taken from each of those clips
-    enhancer_lr: float = 1e-3  # the Zero-DCE paper's 1e-4 needs ~10x the steps (paper preset)
+    # the enhancer in front of the teacher, trained zero-reference on the training clips' own frames first
+    enhancer: EnhancerTrainConfig = field(default_factory=lambda: EnhancerTrainConfig())
     # DataLoader worker processes; None: chosen from the machine and device when a stage starts (the number
     # used is in each stage's history.json)
     workers: int | None = None
@@ -208,8 +248,7 @@ class TrainConfig:
 
 # Counts that make no sense below one.
 AT_LEAST_ONE = ("num_frames", "frame_step", "resize", "crop", "eval_clips", "eval_crops", "epochs",
-                "batch_size", "accumulate", "head_depth", "enhancer_batch_size", "enhancer_clips",
-                "enhancer_frames")  # fmt: skip
+                "batch_size", "accumulate", "head_depth")  # fmt: skip
 
 # What an existing run (--run, --resume) may change: where its clips are and how it runs, never what its checkpoints
 # hold or how its stages compare (architecture, sampling, optimisation, seed).
@@ -233,12 +272,9 @@ PRESETS: dict[str, TrainConfig] = {
         head="bert",
         dropout=0.2,
         input_norm="fixed",  # a pretrained ViT expects the ImageNet mean / std it was trained with
-        enhancer="zero_dce",
-        enhancer_scale=1.0,
-        enhancer_steps=2000,
-        enhancer_crop=112,
-        enhancer_clips=256,
-        enhancer_lr=1e-4,
+        enhancer=EnhancerTrainConfig(
+            name="zero_dce", scale_factor=1.0, steps=2000, crop=112, clips=256, lr=1e-4
+        ),
     ),
     # Real dark footage on a CPU box (a few hundred H.264 clips of a few seconds; benchmarks/results/real.md):
     # EfficientNet-Lite0 from its ImageNet weights, per frame with a temporal shift, 4 frames 12 apart (a little over
@@ -257,7 +293,7 @@ PRESETS: dict[str, TrainConfig] = {
         dropout=0.2,
         pretrained="imagenet",
         freeze_blocks=10,
-        enhancer_crop=64,
+        enhancer=EnhancerTrainConfig(crop=64),
     ),
     "test": TrainConfig(
         preset="test",
@@ -270,11 +306,7 @@ PRESETS: dict[str, TrainConfig] = {
         lr=1e-3,
         warmup_epochs=0.0,
         encoder="vit_nano",
-        enhancer_steps=3,
-        enhancer_batch_size=2,
-        enhancer_crop=32,
-        enhancer_clips=4,
-        enhancer_frames=2,
+        enhancer=EnhancerTrainConfig(steps=3, batch_size=2, clips=4, frames=2),
     ),
 }
 
@@ -284,7 +316,7 @@ def make_config(preset: str = "small", **overrides: Any) -> TrainConfig:
     one-line error for an unknown preset or setting."""
     check_preset(preset)
     given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(PRESETS[preset], **typed_settings(TrainConfig, given, "train config"))
+    return apply_settings(PRESETS[preset], typed_settings(TrainConfig, given, "train config"))
 
 
 def check_preset(preset: str) -> None:
@@ -295,8 +327,8 @@ def check_preset(preset: str) -> None:
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The TrainConfig settings in a JSON file: any subset of its fields, or a run's config.json (its "train"
-    section); one-line error naming the file otherwise. Fields saved under an older name are read by the new."""
-    return read_settings_file(TrainConfig, path, section="train", renamed=RENAMED)
+    section); one-line error naming the file otherwise. Settings saved under an older name are read by the new."""
+    return read_settings_file(TrainConfig, path, section="train", upgrade=upgrade_saved)
 
 
 def resolve_config(settings: dict[str, Any], config_file: str | Path | None = None) -> TrainConfig:
@@ -306,13 +338,13 @@ def resolve_config(settings: dict[str, Any], config_file: str | Path | None = No
     preset = settings.get("preset") or from_file.get("preset") or "small"
     check_preset(preset)
     given = {**from_file, **typed_settings(TrainConfig, settings, "--set"), "preset": preset}
-    return replace(PRESETS[preset], **given)
+    return apply_settings(PRESETS[preset], given)
 
 
 def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dict[str, Any]:
     """The settings that would change an existing run's config; one-line error for any it must keep."""
     changes = {
-        k: v for k, v in typed_settings(TrainConfig, settings, "--set").items() if getattr(current, k) != v
+        k: v for k, v in typed_settings(TrainConfig, settings, "--set").items() if setting_of(current, k) != v
     }
     kept = sorted(set(changes) - set(RUN_SETTINGS))
     if kept:
@@ -326,16 +358,34 @@ def run_changes(current: TrainConfig, settings: dict[str, Any], run: str) -> dic
 # Fields added after runs were first saved, with the value such a run was trained with (not today's default): an old
 # run resumed or extended keeps its recipe instead of silently taking a new one.
 BEFORE_FIELD = {"input_norm": "fixed", "val_fraction": 0.0, "semi": "off", "guard": False}
-# Fields saved under another name by older runs: {old name: name}.
-RENAMED = {"stride": "frame_step"}
+# Settings saved under another name by older runs: {old name: name}. Before the enhancer's settings were one group,
+# `enhancer` was its name and the others `enhancer_*` fields.
+RENAMED = {
+    "stride": "frame_step",
+    "enhancer_scale": "enhancer.scale_factor",
+    "enhancer_steps": "enhancer.steps",
+    "enhancer_batch_size": "enhancer.batch_size",
+    "enhancer_crop": "enhancer.crop",
+    "enhancer_clips": "enhancer.clips",
+    "enhancer_frames": "enhancer.frames",
+    "enhancer_lr": "enhancer.lr",
+}
+
+
+def upgrade_saved(d: dict[str, Any]) -> dict[str, Any]:
+    """Settings as an older darkedge saved them, under today's names."""
+    if isinstance(d.get("enhancer"), str):
+        d = {**d, "enhancer.name": d["enhancer"]}
+        del d["enhancer"]
+    return {RENAMED.get(k, k): v for k, v in d.items()}
 
 
 def config_from_dict(d: dict[str, Any], source: str) -> TrainConfig:
     """Rebuild a TrainConfig from its saved JSON; one-line error naming `source` when it does not fit."""
-    known = {f.name for f in fields(TrainConfig)}
     if not isinstance(d, dict):
         raise DarkedgeError(f"{source}: not a darkedge train config")
-    d = {RENAMED.get(k, k): v for k, v in d.items()}
-    if set(d) - known:
-        raise DarkedgeError(f"{source}: not a darkedge train config")
-    return TrainConfig(**{**BEFORE_FIELD, **d})
+    try:
+        saved = typed_settings(TrainConfig, upgrade_saved(d), source)
+    except DarkedgeError:
+        raise DarkedgeError(f"{source}: not a darkedge train config") from None
+    return apply_settings(TrainConfig(), {**BEFORE_FIELD, **saved})

@@ -64,6 +64,9 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # pixel's mean over the clip's frames (what stays still: the scene), then standardises what is left, so that a model
 # sees what moves and cannot tell scenes apart by their furniture.
 INPUT_NORMS = ("fixed", "clip", "motion")
+# The enhancers (darkedge.enhance) by name, as a table names them; gamma correction has nothing to train.
+ENHANCER_NAMES = {"zero_dce": "Zero-DCE", "zero_dce_pp": "Zero-DCE++", "gamma": "gamma correction"}
+TRAINABLE_ENHANCERS = ("zero_dce", "zero_dce_pp")
 
 # Export formats and the suffix of the file each writes (OpenVINO's .xml has its weights in a .bin beside it).
 FORMAT_SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}

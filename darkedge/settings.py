@@ -5,6 +5,10 @@ Each command's defaults live in its dataclass alone. The command line passes Non
 and `build` makes the config: the dataclass's defaults, changed by the --config file, changed
 by --set and the flags. Values are checked against the fields' types; a bad key, value or file is a one-line error
 that names it, with the nearest field name for a typo.
+
+A field whose type is itself a dataclass (TrainConfig's `enhancer`) is a group of settings: its fields are named
+with a dot (`--set enhancer.steps=800`), a JSON file holds them nested ({"enhancer": {"steps": 800}}) or dotted,
+and settings are passed around as one flat mapping of dotted names to values that `apply_settings` lays over a base.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import importlib
 import json
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +46,79 @@ TYPE_NAMES = {
 
 
 def field_types(cls: type) -> dict[str, Any]:
-    """A dataclass's field names and their types (resolved from the annotations)."""
+    """A dataclass's settings and their types (resolved from the annotations), a group's fields by dotted name
+    (`enhancer.steps`) in place of the group."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    kinds = {}
+    for f in dataclasses.fields(cls):
+        if is_group(hints[f.name]):
+            kinds.update({f"{f.name}.{name}": kind for name, kind in field_types(hints[f.name]).items()})
+        else:
+            kinds[f.name] = hints[f.name]
+    return kinds
+
+
+def is_group(kind: Any) -> bool:
+    """A field whose type is a dataclass: a group of settings."""
+    return isinstance(kind, type) and dataclasses.is_dataclass(kind)
+
+
+def groups(cls: type) -> set[str]:
+    """The names of `cls`'s fields that are groups of settings."""
+    hints = typing.get_type_hints(cls)
+    return {f.name for f in dataclasses.fields(cls) if is_group(hints[f.name])}
 
 
 def check_name(cls: type, name: str, source: str) -> None:
-    """One-line error, with the nearest known name, when `name` is not a field of `cls`."""
-    names = [f.name for f in dataclasses.fields(cls)]
+    """One-line error, with the nearest known name, when `name` is not a setting of `cls`."""
+    names = list(field_types(cls))
+    if name in groups(cls):
+        raise DarkedgeError(
+            f"{source}: '{name}' is a group of settings; set one of them, e.g. {name}.{names_in(cls, name)[0]}"
+        )
     if name not in names:
         near = difflib.get_close_matches(name, names, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(names)})"
         raise DarkedgeError(f"{source}: unknown setting '{name}'{hint}")
+
+
+def names_in(cls: type, group: str) -> list[str]:
+    """The fields of the group `group` of `cls`, without the group's prefix."""
+    return [n.partition(".")[2] for n in field_types(cls) if n.startswith(f"{group}.")]
+
+
+def flatten(cls: type, settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings with each group given as a JSON object ({"enhancer": {"steps": 8}}) as dotted names instead."""
+    flat = {}
+    for name, value in settings.items():
+        if name in groups(cls) and isinstance(value, dict):
+            flat.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            flat[name] = value
+    return flat
+
+
+def apply_settings(base: Any, settings: dict[str, Any]) -> Any:
+    """The dataclass instance `base` with the (dotted, typed) `settings` laid over it; a group keeps what the
+    settings do not name. Each dataclass built checks itself (`__post_init__`)."""
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in settings.items():
+        head, dot, rest = name.partition(".")
+        if dot:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            top[name] = value
+    for head, inner in nested.items():
+        top[head] = apply_settings(getattr(base, head), inner)
+    return dataclasses.replace(base, **top) if top else base
+
+
+def setting_of(config: Any, name: str) -> Any:
+    """The value of the (dotted) setting `name` in the dataclass instance `config`."""
+    for part in name.split("."):
+        config = getattr(config, part)
+    return config
 
 
 def parse_value(kind: Any, text: str) -> Any:
@@ -150,7 +216,7 @@ def typed_settings(cls: type, settings: dict[str, Any], source: str) -> dict[str
     """Python or JSON values checked against `cls`'s field types; one-line error naming `source` otherwise."""
     kinds = field_types(cls)
     typed = {}
-    for name, value in settings.items():
+    for name, value in flatten(cls, settings).items():
         check_name(cls, name, source)
         try:
             typed[name] = check_value(kinds[name], value)
@@ -212,11 +278,11 @@ def merge_settings(cls: type, flags: dict[str, Any], sets: dict[str, Any]) -> di
 
 
 def read_settings_file(
-    cls: type, path: str | Path, section: str | None = None, renamed: dict[str, str] | None = None
+    cls: type, path: str | Path, section: str | None = None, upgrade: Callable[[dict], dict] | None = None
 ) -> dict[str, Any]:
     """The settings in a JSON file: a mapping of `cls`'s fields (any subset), or a file darkedge saved with them
-    under `section` (a run's config.json holds TrainConfig under "train"); `renamed` maps older field names to
-    today's. Values are checked against the fields' types; one-line error naming the file otherwise."""
+    under `section` (a run's config.json holds TrainConfig under "train"); `upgrade` turns settings saved by an
+    older darkedge into today's names. Values are checked against the fields' types; one-line error naming the file otherwise."""
     path = Path(path)
     try:
         content = json.loads(path.read_text())
@@ -228,7 +294,7 @@ def read_settings_file(
         content = content[section]
     if not isinstance(content, dict):
         raise DarkedgeError(f'{path}: a config file holds a JSON object of settings, e.g. {{"lr": 0.001}}')
-    content = {(renamed or {}).get(k, k): v for k, v in content.items()}
+    content = upgrade(content) if upgrade else content
     return typed_settings(cls, content, str(path))
 
 
@@ -253,4 +319,4 @@ def load_class(path: str) -> type:
 
 def build(cls: type, flags: dict[str, Any], sets=(), config_file=None, section: str | None = None):
     """`cls`'s defaults changed by a command line: see `command_settings`."""
-    return cls(**command_settings(cls, flags, sets, config_file, section))
+    return apply_settings(cls(), command_settings(cls, flags, sets, config_file, section))

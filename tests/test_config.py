@@ -2,14 +2,22 @@
 existing run may change; every bad input is one DarkedgeError line."""
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, replace
 
 import pytest
 
 from darkedge import settings
-from darkedge.config import PRESETS, RUN_SETTINGS, TrainConfig, read_config_file, resolve_config, run_changes
+from darkedge.config import (
+    PRESETS,
+    RUN_SETTINGS,
+    TrainConfig,
+    config_from_dict,
+    read_config_file,
+    resolve_config,
+    run_changes,
+)
 from darkedge.errors import DarkedgeError
-from darkedge.settings import parse_value
+from darkedge.settings import parse_value, setting_of
 
 
 def parse_settings(pairs):
@@ -43,8 +51,34 @@ def _as_text(value) -> str:
 def test_every_field_round_trips_through_set(preset):
     """Each field, new ones included, is reachable: its value written as text parses back to itself."""
     cfg = PRESETS[preset]
-    pairs = [f"{f.name}={_as_text(getattr(cfg, f.name))}" for f in fields(TrainConfig)]
-    assert parse_settings(pairs) == asdict(cfg)
+    pairs = [f"{name}={_as_text(setting_of(cfg, name))}" for name in field_types()]
+    assert parse_settings(pairs) == settings.flatten(TrainConfig, asdict(cfg))
+    assert settings.apply_settings(TrainConfig(), parse_settings(pairs)) == cfg
+
+
+def test_a_group_of_settings_is_set_by_dotted_names_over_the_preset(tmp_path):
+    """enhancer.* changes the preset's enhancer only where named; a file may nest them or dot them."""
+    cfg = resolve_config({"preset": "paper", "enhancer.steps": 5})
+    assert cfg.enhancer == replace(PRESETS["paper"].enhancer, steps=5)
+    file = tmp_path / "e.json"
+    file.write_text(json.dumps({"enhancer": {"crop": 20}, "enhancer.lr": 0.5}))
+    cfg = resolve_config({"enhancer.steps": 5}, file)
+    assert (cfg.enhancer.crop, cfg.enhancer.lr, cfg.enhancer.steps) == (20, 0.5, 5)
+    assert cfg.enhancer.name == PRESETS["small"].enhancer.name
+    with pytest.raises(DarkedgeError) as error:
+        run_changes(PRESETS["small"], {"enhancer.steps": 5}, "runs/x")
+    assert "--set enhancer.steps: runs/x keeps the settings" in _one_line(error)
+
+
+def test_a_run_saved_with_flat_enhancer_settings_still_reads(tmp_path):
+    """Before the enhancer's settings were a group, config.json held `enhancer` (its name) and `enhancer_*`."""
+    saved = {k: v for k, v in asdict(PRESETS["paper"]).items() if k != "enhancer"}
+    saved.update(enhancer="zero_dce", enhancer_scale=1.0, enhancer_steps=2000, enhancer_batch_size=8,
+                 enhancer_crop=112, enhancer_clips=256, enhancer_frames=4, enhancer_lr=1e-4)  # fmt: skip
+    assert config_from_dict(saved, "old/config.json") == PRESETS["paper"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"train": saved, "class_names": ["a"]}))
+    assert resolve_config({}, path) == PRESETS["paper"]
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,13 @@ from click.testing import CliRunner
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.cli import main
+from darkedge.config import EnhancerTrainConfig
 from darkedge.data.lists import open_dataset
 from darkedge.data.video import count_frames, read_frames
 from darkedge.data.writer import write_video
 from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.enhance.losses import zero_reference_loss
-from darkedge.enhance.train import EnhancerTrainConfig, random_crops, train_enhancer
+from darkedge.enhance.train import EnhancerJob, random_crops, train_enhancer
 from darkedge.errors import DarkedgeError
 
 
@@ -43,7 +44,11 @@ def dark_dataset(tmp_path):
 
 def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
     index = open_dataset(dark_dataset, split="all")
-    cfg = EnhancerTrainConfig(enhancer="zero_dce", steps=8, batch_size=4, crop=32, frames_per_clip=3, lr=1e-3)
+    cfg = EnhancerJob(
+        enhancer=EnhancerTrainConfig(
+            name="zero_dce", scale_factor=1, steps=8, batch_size=4, crop=32, frames=3
+        )
+    )
     out = tmp_path / "run" / "enhancer.pt"
     metrics = train_enhancer(index, cfg, out)
 
@@ -60,7 +65,7 @@ def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
     ckpt = load_checkpoint(out, kind="enhancer")
     assert ckpt["config"] == asdict(cfg.enhancer_config())
     history = json.loads((tmp_path / "run" / "enhancer" / "history.json").read_text())
-    assert len(history["steps"]) == 8 and history["config"]["steps"] == 8
+    assert len(history["steps"]) == 8 and history["config"]["enhancer"]["steps"] == 8
     assert (tmp_path / "run" / "enhancer" / "loss.png").stat().st_size > 0
     assert metrics["frames"] == 6 and metrics["clips_skipped"] == 0 and metrics["crop"] == 32
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == []
@@ -69,7 +74,7 @@ def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
 def test_unreadable_clip_is_skipped_and_counted(dark_dataset, tmp_path):
     (dark_dataset / "Jump" / "Jump_2_1.avi").write_bytes(b"not a video")
     index = open_dataset(dark_dataset, split="all")
-    cfg = EnhancerTrainConfig(enhancer="zero_dce_pp", steps=1, batch_size=2, crop=16)
+    cfg = EnhancerJob(enhancer=EnhancerTrainConfig(steps=1, batch_size=2, crop=16))
     metrics = train_enhancer(index, cfg, tmp_path / "enhancer.pt")
     assert metrics["clips_skipped"] == 1 and metrics["frames"] == 8
 
@@ -163,16 +168,40 @@ def test_cli_apply_default_enhancer_missing(tmp_path, monkeypatch):
     assert "runs/latest/enhancer.pt: no enhancer" in result.output and "--gamma 1.8" in result.output
 
 
+def test_train_refuses_a_checkpoint_name_without_pt(dark_dataset, tmp_path):
+    with pytest.raises(DarkedgeError) as info:
+        train_enhancer(open_dataset(dark_dataset, split="all"), EnhancerJob(), tmp_path / "enhancer")
+    assert str(info.value).endswith("enhancer: an enhancer checkpoint name must end in .pt")
+    assert list(tmp_path.glob("enhancer*")) == []
+
+
 @pytest.mark.parametrize(
-    "name, out, message",
+    "setting, message",
     [
-        ("zero_dce", "enhancer", "enhancer: an enhancer checkpoint name must end in .pt"),
-        ("gamma", "enhancer.pt", "enhancer 'gamma': has no parameters to train"),
+        ("enhancer.name=gamma", "enhancer.name 'gamma': expected one of zero_dce, zero_dce_pp"),
+        ("enhancer.crop=0", "enhancer.crop 0: must be at least 1"),
+        ("enhancer=zero_dce", "'enhancer' is a group of settings; set one of them, e.g. enhancer.name"),
+        ("enhancer.stepz=3", "unknown setting 'enhancer.stepz' (did you mean 'enhancer.steps'?)"),
     ],
 )
-def test_train_refuses_bad_settings(dark_dataset, tmp_path, name, out, message):
-    cfg = EnhancerTrainConfig(enhancer=name, steps=1)
-    with pytest.raises(DarkedgeError) as info:
-        train_enhancer(open_dataset(dark_dataset, split="all"), cfg, tmp_path / out)
-    assert str(info.value).endswith(message)
-    assert list(tmp_path.glob("enhancer*")) == []
+def test_bad_enhancer_settings_fail_in_one_line_before_any_work(tmp_path, setting, message):
+    for command in (["enhance", "train"], ["train", "--out", str(tmp_path)]):
+        result = CliRunner().invoke(main, [*command, "--set", setting])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_enhance_train_and_train_share_one_recipe(dark_dataset, tmp_path):
+    """`darkedge enhance train` trains what `darkedge train`'s enhancer stage trains, set the same way
+    (enhancer.*), and records the recipe nested in the checkpoint."""
+    from darkedge.config import TrainConfig
+
+    assert EnhancerJob().enhancer == TrainConfig().enhancer
+    out = tmp_path / "e.pt"
+    args = ["--data", str(dark_dataset), "--split", "all", "--out", str(out), "--model", "zero_dce"]
+    result = CliRunner().invoke(main, ["enhance", "train", *args, "--set", "enhancer.steps=2", "--set",
+                                       "enhancer.crop=16"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    recipe = load_checkpoint(out, kind="enhancer")["extra"]["train_config"]["enhancer"]
+    assert recipe == {**asdict(TrainConfig().enhancer), "name": "zero_dce", "steps": 2, "crop": 16}

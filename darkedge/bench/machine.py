@@ -89,3 +89,12 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "libraries": library_versions(LIBRARIES),
     }
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    """A report's last line: the machine, its load at the end, and the library versions."""
+    return (
+        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, load average at the end "
+        f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
+    )

@@ -29,7 +29,7 @@ def preset_configs(
     """Model configs of the student, teacher and two-stream as `preset` trains them (`num_frames` and the other
     TrainConfig `overrides`, student_encoder say, may differ); `num_classes` defaults to the built-in data set's."""
     cfg = make_config(preset, num_frames=num_frames, **overrides)
-    enhancer = EnhancerConfig(name=cfg.enhancer, scale_factor=cfg.enhancer_scale)
+    enhancer = EnhancerConfig(name=cfg.enhancer.name, scale_factor=cfg.enhancer.scale_factor)
     teacher = {"enhancer": asdict(enhancer), "classifier": classifier_config(cfg, num_classes, "teacher")}
     return {
         "student": classifier_config(cfg, num_classes, "student"),

@@ -18,8 +18,9 @@ from darkedge.enhance.gamma import GammaCorrection
 from darkedge.enhance.zero_dce import ZeroDCE
 from darkedge.enhance.zero_dce_pp import ZeroDCEPP
 from darkedge.errors import DarkedgeError
+from darkedge.names import ENHANCER_NAMES
 
-NAMES = ("zero_dce", "zero_dce_pp", "gamma")
+NAMES = tuple(ENHANCER_NAMES)
 
 
 @dataclass

@@ -7,13 +7,14 @@ enhancer and minimises the four zero-reference losses (Adam, weight decay, gradi
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from darkedge.checkpoint import save_checkpoint
+from darkedge.config import EnhancerTrainConfig
 from darkedge.data.lists import DataIndex
 from darkedge.data.video import count_frames, read_frames
 from darkedge.enhance import EnhancerConfig, build_enhancer
@@ -25,40 +26,33 @@ from darkedge.names import BUILTIN_DATA, HISTORY_FILE
 
 
 @dataclass
-class EnhancerTrainConfig:
-    """Zero-reference training settings (`darkedge enhance train`); the optimiser settings are the Zero-DCE paper's."""
+class EnhancerJob:
+    """`darkedge enhance train`: the frames it trains on (a data set's split), where the checkpoint goes, the seed,
+    and the recipe, `enhancer` (config.EnhancerTrainConfig, the one `darkedge train` nests too)."""
 
     data: str = BUILTIN_DATA  # the data set whose frames it trains on, and which split
     split: str = "train"
     video_root: str | None = None
     out: str = "enhancer.pt"  # the checkpoint; its history goes to OUT without .pt/
-    enhancer: str = "zero_dce"  # zero_dce or zero_dce_pp (darkedge.enhance)
-    scale_factor: float = 1.0  # Zero-DCE++'s downscaling factor
-    steps: int = 300
-    batch_size: int = 8
-    crop: int = 96
-    max_clips: int = 64
-    frames_per_clip: int = 4
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    grad_clip: float = 0.1
     seed: int = 0
+    enhancer: EnhancerTrainConfig = field(default_factory=lambda: EnhancerTrainConfig())
 
     def enhancer_config(self) -> EnhancerConfig:
-        return EnhancerConfig(name=self.enhancer, scale_factor=self.scale_factor)
+        """The architecture the checkpoint holds."""
+        return EnhancerConfig(name=self.enhancer.name, scale_factor=self.enhancer.scale_factor)
 
 
-def sample_frames(index: DataIndex, cfg: EnhancerTrainConfig) -> tuple[list[np.ndarray], int]:
-    """Evenly spaced frames from up to `max_clips` randomly chosen clips; returns (frames, clips skipped)."""
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(index.samples))[: cfg.max_clips]
+def sample_frames(index: DataIndex, job: EnhancerJob) -> tuple[list[np.ndarray], int]:
+    """Evenly spaced frames from up to `enhancer.clips` randomly chosen clips; returns (frames, clips skipped)."""
+    rng = np.random.default_rng(job.seed)
+    order = rng.permutation(len(index.samples))[: job.enhancer.clips]
     frames: list[np.ndarray] = []
     skipped = 0
     for i in order:
         sample = index.samples[i]
         try:
             n = sample.num_frames or count_frames(sample.path)
-            picks = np.linspace(0, n - 1, min(cfg.frames_per_clip, n)).round().astype(int)
+            picks = np.linspace(0, n - 1, min(job.enhancer.frames, n)).round().astype(int)
             frames.extend(read_frames(sample.path, picks.tolist()))
         except DarkedgeError:
             skipped += 1
@@ -93,7 +87,7 @@ def mean_brightness(
     return raw_total / len(frames), enhanced_total / len(frames)
 
 
-def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dict:
+def train_enhancer(index: DataIndex, job: EnhancerJob, out: Path) -> dict:
     """Train an enhancer on `index`'s frames; writes the checkpoint `out` and `<out without .pt>/history.json`.
 
     Returns the metrics: losses at the start and end, mean brightness before and after, frames used, clips
@@ -102,19 +96,18 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
     out = Path(out)
     if out.suffix != ".pt":
         raise DarkedgeError(f"{out}: an enhancer checkpoint name must end in .pt")
-    if cfg.enhancer == "gamma":
-        raise DarkedgeError("enhancer 'gamma': has no parameters to train")
+    cfg = job.enhancer
     start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(job.seed)
+    rng = np.random.default_rng(job.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    frames, skipped = sample_frames(index, cfg)
+    frames, skipped = sample_frames(index, job)
     crop = min(cfg.crop, *(min(f.shape[:2]) for f in frames))
     if crop < EXPOSURE_PATCH:
         raise DarkedgeError(
             f"{index.root}: frames or crop smaller than the {EXPOSURE_PATCH}-pixel exposure patch"
         )
-    enhancer = build_enhancer(cfg.enhancer_config()).to(device)
+    enhancer = build_enhancer(job.enhancer_config()).to(device)
     optimiser = torch.optim.Adam(enhancer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     history = []
@@ -148,13 +141,13 @@ def train_enhancer(index: DataIndex, cfg: EnhancerTrainConfig, out: Path) -> dic
     save_checkpoint(
         out,
         kind="enhancer",
-        config=asdict(cfg.enhancer_config()),
+        config=asdict(job.enhancer_config()),
         state_dict=enhancer.state_dict(),
         metrics=metrics,
-        extra={"train_config": asdict(cfg)},
+        extra={"train_config": asdict(job)},
     )
     stage_dir = out.with_suffix("")
-    write_json(stage_dir / HISTORY_FILE, {"config": asdict(cfg), "metrics": metrics, "steps": history})
+    write_json(stage_dir / HISTORY_FILE, {"config": asdict(job), "metrics": metrics, "steps": history})
     plot_history(history, stage_dir / "loss.png")
     return metrics
 
@@ -178,9 +171,9 @@ def plot_history(history: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def train_from_data(cfg: EnhancerTrainConfig) -> dict:
-    """`darkedge enhance train`: train on the frames of cfg.data's cfg.split, write cfg.out; returns the metrics."""
+def train_from_data(job: EnhancerJob) -> dict:
+    """`darkedge enhance train`: train on the frames of job.data's job.split, write job.out; returns the metrics."""
     from darkedge.data.lists import open_dataset
 
-    index = open_dataset(cfg.data, cfg.split, video_root=cfg.video_root)
-    return train_enhancer(index, cfg, Path(cfg.out))
+    index = open_dataset(job.data, job.split, video_root=job.video_root)
+    return train_enhancer(index, job, Path(job.out))

@@ -22,7 +22,15 @@ from darkedge.errors import DarkedgeError
 from darkedge.factory import classifier_config, enhancer_state, load_stage, with_enhancer
 from darkedge.fileio import read_json, write_json, write_text
 from darkedge.models.efficientnet_lite import IMAGENET
-from darkedge.names import BUILTIN_DATA, DEFAULT_STAGES, RUNS_DIR, STAGE_KINDS, STAGES, STUDENT_MODELS
+from darkedge.names import (
+    BUILTIN_DATA,
+    DEFAULT_STAGES,
+    ENHANCER_NAMES,
+    RUNS_DIR,
+    STAGE_KINDS,
+    STAGES,
+    STUDENT_MODELS,
+)
 from darkedge.run import (
     Run,
     check_classes,
@@ -38,7 +46,7 @@ from darkedge.train.distributed import Dist, barrier, broadcast, init_distribute
 from darkedge.train.engine import RESUME_FILE, spread_budget
 from darkedge.train.guard import distillation_source, guard_teacher, source_model
 from darkedge.train.stage import fit, val_loader_workers, validation_metrics
-from darkedge.train.table import ENHANCER_NAMES, ROWS, results_table, training_description
+from darkedge.train.table import ROWS, results_table, training_description
 
 log = logging.getLogger(__name__)
 
@@ -137,27 +145,17 @@ def _open_or_create(
 def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
     """Zero-reference training of the enhancer on the training clips' frames (rank 0; the others wait)."""
     from darkedge.data.lists import open_dataset
-    from darkedge.enhance.train import EnhancerTrainConfig, train_enhancer
+    from darkedge.enhance.train import EnhancerJob, train_enhancer
 
     cfg = run.config
     metrics: dict[str, Any] = {}
     if d.is_main:
-        enhancer_cfg = EnhancerTrainConfig(  # what the checkpoint records: the run's data, not the defaults
-            data=cfg.data,
-            video_root=cfg.video_root,
-            out=str(run.path / "enhancer.pt"),
+        job = EnhancerJob(  # what the checkpoint records: the run's data and seed, not the command's defaults
+            data=cfg.data, video_root=cfg.video_root, out=str(run.path / "enhancer.pt"), seed=cfg.seed,
             enhancer=cfg.enhancer,
-            scale_factor=cfg.enhancer_scale,
-            steps=cfg.enhancer_steps,
-            batch_size=cfg.enhancer_batch_size,
-            crop=cfg.enhancer_crop,
-            max_clips=cfg.enhancer_clips,
-            frames_per_clip=cfg.enhancer_frames,
-            lr=cfg.enhancer_lr,
-            seed=cfg.seed,
-        )
+        )  # fmt: skip
         index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
-        metrics = train_enhancer(index, enhancer_cfg, Path(enhancer_cfg.out))
+        metrics = train_enhancer(index, job, Path(job.out))
     barrier(d)
     return broadcast(d, metrics)
 

@@ -17,7 +17,6 @@ SOURCE_NAMES = {
     "raw": "the raw baseline",
     "both": "the teacher and the raw baseline",
 }
-ENHANCER_NAMES = {"zero_dce": "Zero-DCE", "zero_dce_pp": "Zero-DCE++", "gamma": "gamma correction"}
 
 
 def _count(n: int) -> str:
