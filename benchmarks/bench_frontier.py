@@ -117,8 +117,8 @@ def stage_folder(run: Path, model: str) -> Path | None:
 def make_references(teacher_run: Path, work: Path) -> tuple[dict[str, Path], list[str]]:
     """The teacher's and two-stream's FP32 IRs, exported in a copy of the first teacher run (which stays as it is),
     and notes. A two-stream the teacher run did not train is timed untrained, as `darkedge bench` does."""
-    from darkedge.bench.compare import untrained_stand_in
-    from darkedge.export.exporter import export_model
+    from darkedge.bench.command import untrained_stand_in
+    from darkedge.export.command import export_model
 
     source = open_run(teacher_run)
     if not (work / "config.json").is_file():
@@ -617,7 +617,7 @@ def main() -> None:
     if args.train_only:
         return
 
-    from darkedge.bench.compare import static_costs
+    from darkedge.bench.command import static_costs
     from darkedge.export.openvino import size_on_disk
 
     first = args.out / "{}" / f"seed{seeds[0]}"

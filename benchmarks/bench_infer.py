@@ -24,7 +24,7 @@ from darkedge.checkpoint import save_checkpoint
 from darkedge.config import PRESETS
 from darkedge.data.writer import write_video
 from darkedge.fileio import write_text
-from darkedge.infer.run import InferConfig, Summary, run_infer
+from darkedge.infer.command import InferConfig, Summary, infer_cameras
 from darkedge.logs import setup_logging
 from darkedge.models import build_model
 
@@ -63,7 +63,7 @@ def dark_video(path: Path) -> Path:
 
 def best_run(cfg: InferConfig, repeats: int) -> Summary:
     """The fastest of `repeats` runs (the box is shared: the best run is the least disturbed one)."""
-    return min((run_infer(cfg) for _ in range(repeats)), key=lambda summary: summary.seconds)
+    return min((infer_cameras(cfg) for _ in range(repeats)), key=lambda summary: summary.seconds)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ ORDER = ("student_int8", "student_fp32", "teacher_int8", "teacher_fp32", "two_st
 
 def run_models(run: Path) -> dict[str, tuple[Path, Path]]:
     """{name: (IR, checkpoint)} of a trained run, exporting missing FP32 IRs as `darkedge bench` does."""
-    from darkedge.bench.compare import BenchOptions, find_candidates
+    from darkedge.bench.command import BenchOptions, find_candidates
     from darkedge.run import open_run
 
     candidates, _ = find_candidates(

@@ -15,7 +15,7 @@ interrupted benchmark continues where it stopped.
 With --label-fractions, the study of distillation on unlabelled clips (issue 20) instead: per fraction F, each
 seed's run keeps a class-stratified fraction F of the training labels (`--set label_fraction=F`) and hands the
 other training clips to the student unlabelled; the rows (UNLABELED_ROWS) are its controls, every stage with the
-same optimiser steps (the whole split's `epochs` passes, darkedge.train.pipeline.labelled_budget). Writes
+same optimiser steps (the whole split's `epochs` passes, darkedge.train.command.labelled_budget). Writes
 benchmarks/results/unlabeled.{md,json,png}:
 
     python benchmarks/bench_premise.py --label-fractions 0.1 0.25 1.0 --jobs 2
@@ -105,6 +105,8 @@ FEW_LABEL_ROWS = (
     Row("teacher", "Teacher: enhanced input, semi-supervised (default)", "teacher", inference="enhancer + classifier"),
     Row("student_noguard", "Student of the semi-supervised teacher, guard off", "student", {"guard": False}),
     Row("student", "Student: the guard's choice (default)", "student"),
+    Row("student_refit", "Student: the guard's choice, then the validation clips too (refit)", "student",
+        {"refit": True}),
 )  # fmt: skip
 
 FEW_LABEL_COMPARISONS = (
@@ -118,6 +120,17 @@ FEW_LABEL_COMPARISONS = (
     ("student", "student_noguard", "the teacher guard"),
     ("student", "student_sup", "the new recipe against the one before"),
     ("student_sup", "raw", "the recipe before against no teacher"),
+    (
+        "student",
+        "raw_noval",
+        "the default against raw frames given every labelled clip (what a user would train)",
+    ),
+    ("student_refit", "raw_noval", "the teacher, with the same labelled clips (all) and steps"),
+    (
+        "student_refit",
+        "student",
+        "refit: the validation clips given to the student once the guard has chosen",
+    ),
 )
 
 UNLABELED_COMPARISONS = (

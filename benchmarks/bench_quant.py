@@ -39,7 +39,7 @@ from darkedge.quant import (
     open_calibration,
     quantize_ptq,
 )
-from darkedge.quant.pipeline import quantize_run
+from darkedge.quant.command import quantize_run
 from darkedge.run import open_run
 from darkedge.settings import setting_of
 from darkedge.train.evaluate import evaluate, predict

@@ -26,6 +26,7 @@ from darkedge.names import (
     FORMATS,
     PRECISIONS,
     RUNS_DIR,
+    SPLITS,
     STAGES,
     TRAINABLE_ENHANCERS,
 )
@@ -182,7 +183,7 @@ def data_synth(out: str, size: str, force: bool, workers: int, config_file, sets
 
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None)
+@click.option("--split", type=click.Choice(SPLITS), default=None)
 @click.option("--fold", type=click.IntRange(min=0), default=None, help="Split number (ARID v1.5: 0, 1).")
 @click.option(
     "--frames", "min_frames", type=click.IntRange(min=1), default=None, help="Report clips shorter than this."
@@ -220,7 +221,7 @@ def enhance() -> None:
 
 @enhance.command("train", cls=SettingsCommand, settings="darkedge.enhance.train:EnhancerJob")
 @click.option("--data", default=None, help="Data-set folder or list file.")
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None)
+@click.option("--split", type=click.Choice(SPLITS), default=None)
 @click.option("--model", type=click.Choice(TRAINABLE_ENHANCERS), default=None, help="enhancer.name")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="enhancer.steps")
 @click.option("--out", default=None, help="Checkpoint; history goes to OUT without .pt/.")
@@ -339,7 +340,7 @@ def train_command(config_file, sets, out, stage, run_dir, resume, calib_dir, **f
     from darkedge.config import TrainConfig
     from darkedge.quant.calib import fill_if_empty
     from darkedge.settings import merge_settings, parse_settings
-    from darkedge.train.pipeline import train
+    from darkedge.train.command import train
 
     settings = merge_settings(TrainConfig, flags, parse_settings(TrainConfig, sets))
     path, table = train(
@@ -384,7 +385,7 @@ def calib_build(config_file, sets, **flags) -> None:
     summary = build_for(cfg)
     click.echo(
         f"{cfg.out}: {summary['chosen']} clips from {summary['data']} ({summary['classes_covered']} classes"
-        + (f" + {summary['unlabelled']} unlabelled clips" if summary["unlabelled"] else "")
+        + (f" + {summary['unlabeled']} unlabelled clips" if summary["unlabeled"] else "")
         + f", brightness terciles split at {summary['brightness_tercile_edges']}; "
         f"{summary['unreadable_skipped']} unreadable skipped)"
     )
@@ -464,7 +465,7 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
         click.echo(format_check(*check_exports(run, **clips)))
 
 
-@main.command(cls=SettingsCommand, settings="darkedge.bench.compare:BenchOptions")
+@main.command(cls=SettingsCommand, settings="darkedge.bench.command:BenchOptions")
 @click.option("--run", type=click.Path(), default=None, help="The run whose models are compared.")
 @click.option(
     "--compare",
@@ -480,7 +481,7 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     help="Inference threads (default: every usable core).",
 )
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size for throughput.")
-@click.option("--runs", type=click.IntRange(min=5), default=None, help="Minimum timed runs per model.")
+@click.option("--runs", type=int, default=None, help="Minimum timed runs per model.")
 @click.option(
     "--min-time", type=click.FloatRange(min=0), default=None, help="Minimum seconds timed per model."
 )
@@ -520,12 +521,12 @@ def bench(config_file, sets, precisions, **flags) -> None:
     """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
     from pathlib import Path
 
-    from darkedge.bench.compare import run_bench
+    from darkedge.bench.command import bench_run
     from darkedge.bench.report import table_text, write_reports
 
     flags["precisions"] = tuple(precisions) or None
-    options = _settings("darkedge.bench.compare:BenchOptions", flags, sets, config_file)
-    report = run_bench(options)
+    options = _settings("darkedge.bench.command:BenchOptions", flags, sets, config_file)
+    report = bench_run(options)
     click.echo(table_text(report))
     for path in write_reports(report, Path(report["run"]) / "bench"):
         click.echo(f"wrote {path}")
@@ -544,7 +545,7 @@ def _renamed(new: str):
     return refuse
 
 
-@main.command(cls=SettingsCommand, settings="darkedge.infer.run:InferConfig")
+@main.command(cls=SettingsCommand, settings="darkedge.infer.command:InferConfig")
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option(
     "--sources",
@@ -599,10 +600,10 @@ def infer(sources: tuple[str, ...], config_file, sets, **flags) -> None:
 
     Several SOURCEs are cameras watched at once by one model, their windows batched; NAME=SOURCE names one.
     """
-    from darkedge.infer.run import run_infer
+    from darkedge.infer.command import infer_cameras
 
     flags["sources"] = list(sources) or None
-    summary = run_infer(_settings("darkedge.infer.run:InferConfig", flags, sets, config_file))
+    summary = infer_cameras(_settings("darkedge.infer.command:InferConfig", flags, sets, config_file))
     click.echo(summary.format(), err=True)
     if summary.stopped_by:  # stopped by a signal: the conventional 128 + its number (SIGTERM 143, SIGINT 130)
         sys.exit(128 + signal.Signals[summary.stopped_by])

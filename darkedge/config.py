@@ -26,7 +26,7 @@ from darkedge.names import (
     STUDENT_MODELS,
     TRAINABLE_ENHANCERS,
 )
-from darkedge.settings import apply_settings, read_settings_file, setting_of, typed_settings
+from darkedge.settings import apply_settings, at_least, read_settings_file, setting_of, typed_settings
 
 
 @dataclass
@@ -58,11 +58,7 @@ class EnhancerTrainConfig:
                 f"enhancer.name {self.name!r}: expected one of {', '.join(TRAINABLE_ENHANCERS)} (gamma has no "
                 "parameters to train)"
             )
-        for name in ("steps", "batch_size", "crop", "clips", "frames"):
-            if getattr(self, name) < 1:
-                raise DarkedgeError(f"enhancer.{name} {getattr(self, name)}: must be at least 1")
-        if not self.scale_factor >= 1:
-            raise DarkedgeError(f"enhancer.scale_factor {self.scale_factor}: must be 1 or more")
+        at_least(self, 1, ("steps", "batch_size", "crop", "clips", "frames", "scale_factor"), "enhancer.")
         if not self.lr > 0 or self.weight_decay < 0 or not self.grad_clip > 0:
             raise DarkedgeError(
                 f"enhancer: lr {self.lr} and grad_clip {self.grad_clip} must be above 0, weight_decay "
@@ -105,6 +101,10 @@ class TrainConfig:
     # teacher is better by a margin the validation clips resolve, the student distils from whichever of teacher, raw
     # baseline or both together scores best there (darkedge.train.guard)
     guard: bool = True
+    # Once the guard has chosen, the student (and QAT after it) also learns from the validation clips' labels:
+    # validation has done its job, and at few labels its clips are a fifth of them. The student then keeps its last
+    # weights (nothing is held out to choose them by); the raw baseline keeps to the clips it was compared on.
+    refit: bool = False
     seed: int = 0
     # clips: T frames `frame_step` frames apart, resized then cropped to a square (darkedge.feeding)
     num_frames: int = 8
@@ -174,13 +174,8 @@ class TrainConfig:
             raise DarkedgeError(f"input_norm {self.input_norm!r}: expected one of {', '.join(INPUT_NORMS)}")
         if self.fold < 0:
             raise DarkedgeError(f"fold {self.fold}: must be 0 or more (ARID v1.5 counts its splits from 0)")
-        for name in AT_LEAST_ONE:
-            if getattr(self, name) < 1:
-                raise DarkedgeError(f"{name} {getattr(self, name)}: must be at least 1")
-        if self.workers is not None and self.workers < 0:
-            raise DarkedgeError(
-                f"workers {self.workers}: must be 0 or more (or none: chosen from the machine)"
-            )
+        at_least(self, 1, AT_LEAST_ONE)
+        at_least(self, 0, ("workers",))
         if self.cache_gb <= 0:
             raise DarkedgeError(f"cache_gb {self.cache_gb}: must be above 0 (cache=off turns the cache off)")
         if not 0 < self.label_fraction <= 1:

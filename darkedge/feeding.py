@@ -53,6 +53,10 @@ class Feeding:
         """The resize that gives a `crop` px crop this feeding's field of view (its resize in proportion)."""
         return round(crop * self.resize_ratio)
 
+    def at(self, frames: int, crop: int) -> Feeding:
+        """This feeding for an input of `frames` x `crop` px: the same frame step and field of view."""
+        return Feeding(frames, self.frame_step, self.resize_for(crop), crop)
+
     def metadata(self) -> dict[str, Any]:
         """The fields an export's metadata carries for it (darkedge.runtime.metadata)."""
         return {
@@ -68,7 +72,8 @@ class Feeding:
         """How a model is fed, from its metadata; `frames` and `crop` are its input's (the metadata's, its static
         shape's or the user's), and a file that does not say the rest gets the defaults above."""
         step = metadata.get("frame_step") or DEFAULT_FRAME_STEP
-        ratio = DEFAULT_RESIZE_RATIO
         if metadata.get("resize") and metadata.get("crop"):
-            ratio = metadata["resize"] / metadata["crop"]
-        return cls(frames, step, round(crop * ratio), crop)
+            said = cls(frames, step, metadata["resize"], metadata["crop"])
+        else:
+            said = cls(frames, step, round(crop * DEFAULT_RESIZE_RATIO), crop)
+        return said.at(frames, crop)

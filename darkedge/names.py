@@ -17,6 +17,7 @@ HISTORY_FILE = "history.json"  # RUN/<stage>/history.json: a stage's epochs (or 
 # Where `darkedge train` fills a calibration set after a full run, and where `darkedge quantize` reads one.
 CALIB_DIR = "calibration"
 # The clip cache's default bound on disk, in GB (darkedge.data.cache; TrainConfig.cache_gb).
+MIB = 2**20  # bytes in a MiB, the unit every size darkedge reports is in
 CACHE_GB = 20.0
 
 # The stages of `darkedge train`, in order; each writes RUN/<stage>.pt holding a checkpoint of this kind.
@@ -64,6 +65,8 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # pixel's mean over the clip's frames (what stays still: the scene), then standardises what is left, so that a model
 # sees what moves and cannot tell scenes apart by their furniture.
 INPUT_NORMS = ("fixed", "clip", "motion")
+# The splits of a data set a command can read: its training list, its test list, or both.
+SPLITS = ("train", "test", "all")
 # The enhancers (darkedge.enhance) by name, as a table names them; gamma correction has nothing to train.
 ENHANCER_NAMES = {"zero_dce": "Zero-DCE", "zero_dce_pp": "Zero-DCE++", "gamma": "gamma correction"}
 TRAINABLE_ENHANCERS = ("zero_dce", "zero_dce_pp")

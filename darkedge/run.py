@@ -26,6 +26,7 @@ MANIFEST = "manifest.json"  # RUN/export/manifest.json
 LABELS = "labels.json"  # RUN/labels.json: which training clips keep their labels (label_fraction < 1)
 VAL = "val.json"  # RUN/val.json: the validation clips (val_fraction, or the --val list) and how they were chosen
 DISTILLED_STAGES = ("student", "self_train", INT8_NAME)  # what learns from a teacher's logits
+REFIT_STAGES = ("student", INT8_NAME)  # what learns from the validation clips too with `refit` (the deployed models)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TrainingData:
     unlabeled: Any  # darkedge.data.unlabeled.UnlabeledSet or None
     unlabeled_set: Any  # a training ClipDataset over its clips, or None
     split_clips: int
+    validated: bool  # the run's validation clips are held out from it (False: none, or it learns from them: refit)
 
 
 class Run:
@@ -59,10 +61,10 @@ class Run:
             raise DarkedgeError(f"{path}: no such checkpoint; make it with `{make}`")
         return path
 
-    def dataset(self, split: str, model: str, train: bool = False, **overrides: Any):
+    def dataset(self, split: str, model: str, train: bool = False, with_val: bool = False, **overrides: Any):
         """A ClipDataset over the run's data (or `data=` another set with the same classes), cut as `model` is fed
         (TrainConfig.feeding: a student's own frames and crop, else the teacher's). `split` is "train" (the labelled
-        training clips, validation clips left out), "val" (RUN/val.json's) or "test".
+        training clips, validation clips left out unless `with_val`), "val" (RUN/val.json's) or "test".
 
         Evaluation sets use the run's protocol (eval_clips x eval_crops); `overrides` go to ClipDataset. Training
         sets are the teacher's for every stage: a student sees its view of the teacher's clip (darkedge.data.views).
@@ -79,7 +81,7 @@ class Run:
             index = open_dataset(data, split=split, fold=self.config.fold, video_root=video_root)
             check_classes(index.class_names, self.class_names, data, self.path)
         if split == "train" and data == self.config.data:
-            index = self.labelled(index)
+            index = self.labelled(index, with_val)
         cfg = self.config
         settings: dict[str, Any] = dict(
             feeding=cfg.feeding(model),
@@ -166,10 +168,10 @@ class Run:
         cfg = self.config
         return len(open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root).samples)
 
-    def labelled(self, index):
+    def labelled(self, index, with_val: bool = False):
         """The training clips that keep their labels (all of them, or those RUN/labels.json lists, by path only:
-        the labels of the others are never read), less the validation clips."""
-        kept, val = self._kept(), self._validation_paths()
+        the labels of the others are never read), less the validation clips unless `with_val`."""
+        kept, val = self._kept(), set() if with_val else self._validation_paths()
         index.samples = [
             s for s in index.samples if (kept is None or str(s.path) in kept) and str(s.path) not in val
         ]
@@ -216,11 +218,13 @@ class Run:
         unlabelled footage when the stage learns from it (a distilled stage, or a semi-supervised one:
         TrainConfig.semi) and the run has some. The one place that decides which clips each stage sees."""
         cfg = self.config
-        labelled = self.dataset("train", "teacher", train=True)
+        refit = cfg.refit and stage in REFIT_STAGES
+        labelled = self.dataset("train", "teacher", train=True, with_val=refit)
         learns = stage in DISTILLED_STAGES or stage in cfg.semi_stages
         unlabeled = self.unlabeled() if learns and cfg.unlabeled_ratio > 0 else None
         unlabeled_set = self.unlabeled_dataset(unlabeled) if unlabeled is not None else None
-        return TrainingData(labelled, unlabeled, unlabeled_set, self.training_clips())
+        validated = self.val_split() is not None and not refit
+        return TrainingData(labelled, unlabeled, unlabeled_set, self.training_clips(), validated)
 
     def clip_cache(self, samples):
         """The clip cache the run's `cache` setting gives these clips (darkedge.data.cache), or None."""

@@ -121,6 +121,14 @@ def setting_of(config: Any, name: str) -> Any:
     return config
 
 
+def at_least(config: Any, minimum: float, names: tuple[str, ...] | list[str], prefix: str = "") -> None:
+    """One-line error for the first of `names` (fields of `config`; None is left alone) below `minimum`."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value < minimum:
+            raise DarkedgeError(f"{prefix}{name} {value}: must be at least {minimum:g}")
+
+
 def parse_value(kind: Any, text: str) -> Any:
     """`text` as a value of the type `kind`: bool, int, float, str, `X | None`, tuple[...] or list[...].
 

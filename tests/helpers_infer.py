@@ -1,4 +1,4 @@
-"""What the infer tests share: a small real video, waiting for a condition, run_infer on live sources in a thread."""
+"""What the infer tests share: a small real video, waiting for a condition, infer_cameras on live sources in a thread."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from darkedge.infer.run import InferConfig, run_infer
+from darkedge.infer.command import InferConfig, infer_cameras
 
 FPS = 10.0  # the test videos' frame rate
 
@@ -43,7 +43,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
 def run_in_background(
     sources: str | list[str], model: Path, events: Path, **settings: object
 ) -> tuple[threading.Thread, threading.Event, dict]:
-    """run_infer on live sources in a thread (reconnecting fast) until the event is set; result["summary"] then."""
+    """infer_cameras on live sources in a thread (reconnecting fast) until the event is set; result["summary"] then."""
     cfg = InferConfig(
         sources,
         str(model),
@@ -55,7 +55,7 @@ def run_in_background(
         **settings,
     )
     stop, result = threading.Event(), {}
-    runner = threading.Thread(target=lambda: result.update(summary=run_infer(cfg, stop)))
+    runner = threading.Thread(target=lambda: result.update(summary=infer_cameras(cfg, stop)))
     runner.start()
     return runner, stop, result
 

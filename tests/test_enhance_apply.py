@@ -79,4 +79,4 @@ def test_unknown_backend_is_one_line():
     with pytest.raises(
         DarkedgeError, match="--backend tensorrt: expected one of openvino, onnxruntime, torch"
     ):
-        FrameEnhancer(build_enhancer(EnhancerConfig()), "tensorrt")
+        FrameEnhancer(build_enhancer(EnhancerConfig(name="zero_dce")), "tensorrt")

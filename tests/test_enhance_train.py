@@ -20,7 +20,6 @@ from darkedge.data.writer import write_video
 from darkedge.enhance import EnhancerConfig, build_enhancer, load_enhancer
 from darkedge.enhance.losses import zero_reference_loss
 from darkedge.enhance.train import EnhancerJob, random_crops, train_enhancer
-from darkedge.errors import DarkedgeError
 
 
 def dark_frames(n: int, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
@@ -44,13 +43,10 @@ def dark_dataset(tmp_path):
 
 def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
     index = open_dataset(dark_dataset, split="all")
-    cfg = EnhancerJob(
-        enhancer=EnhancerTrainConfig(
-            name="zero_dce", scale_factor=1, steps=8, batch_size=4, crop=32, frames=3
-        )
-    )
     out = tmp_path / "run" / "enhancer.pt"
-    metrics = train_enhancer(index, cfg, out)
+    recipe = EnhancerTrainConfig(name="zero_dce", scale_factor=1, steps=8, batch_size=4, crop=32, frames=3)
+    cfg = EnhancerJob(out=str(out), enhancer=recipe)
+    metrics = train_enhancer(index, cfg)
 
     frames = [frame for s in index.samples for frame in read_frames(s.path, range(count_frames(s.path)))]
     batch = random_crops(frames, 32, 8, np.random.default_rng(123))
@@ -74,8 +70,10 @@ def test_training_steps_lower_the_loss(dark_dataset, tmp_path):
 def test_unreadable_clip_is_skipped_and_counted(dark_dataset, tmp_path):
     (dark_dataset / "Jump" / "Jump_2_1.avi").write_bytes(b"not a video")
     index = open_dataset(dark_dataset, split="all")
-    cfg = EnhancerJob(enhancer=EnhancerTrainConfig(steps=1, batch_size=2, crop=16))
-    metrics = train_enhancer(index, cfg, tmp_path / "enhancer.pt")
+    cfg = EnhancerJob(
+        out=str(tmp_path / "enhancer.pt"), enhancer=EnhancerTrainConfig(steps=1, batch_size=2, crop=16)
+    )
+    metrics = train_enhancer(index, cfg)
     assert metrics["clips_skipped"] == 1 and metrics["frames"] == 8
 
 
@@ -168,11 +166,14 @@ def test_cli_apply_default_enhancer_missing(tmp_path, monkeypatch):
     assert "runs/latest/enhancer.pt: no enhancer" in result.output and "--gamma 1.8" in result.output
 
 
-def test_train_refuses_a_checkpoint_name_without_pt(dark_dataset, tmp_path):
-    with pytest.raises(DarkedgeError) as info:
-        train_enhancer(open_dataset(dark_dataset, split="all"), EnhancerJob(), tmp_path / "enhancer")
-    assert str(info.value).endswith("enhancer: an enhancer checkpoint name must end in .pt")
-    assert list(tmp_path.glob("enhancer*")) == []
+def test_enhance_train_refuses_a_checkpoint_name_without_pt(dark_dataset, tmp_path):
+    result = CliRunner().invoke(
+        main, ["enhance", "train", "--data", str(dark_dataset), "--out", str(tmp_path / "e")]
+    )
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        f"Error: {tmp_path / 'e'}: an enhancer checkpoint name must end in .pt"
+    ]
+    assert list(tmp_path.glob("e*")) == []
 
 
 @pytest.mark.parametrize(

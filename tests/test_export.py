@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+from dataclasses import asdict
 
 import numpy as np
 import onnx
@@ -14,6 +15,7 @@ import openvino as ov
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_model import classifier_config
 from onnx import TensorProto, helper, numpy_helper
 
 from darkedge.cli import main
@@ -117,7 +119,9 @@ def test_relu_convnet_exports_signed_int8_qdq_that_onnxruntime_agrees_with(tmp_p
 
     from darkedge.quant.ptq import quantize_ptq
 
-    config = {"encoder": "r2plus1d_nano", "head": "mean", "num_classes": 3, "num_frames": 8, "img_size": 32}
+    config = asdict(
+        classifier_config(encoder="r2plus1d_nano", head="mean", num_classes=3, num_frames=8, img_size=32)
+    )
     torch.manual_seed(0)
     model = build_model("classifier", config).eval()
     clips = [torch.rand(2, 3, 8, 32, 32) * 0.3 for _ in range(3)]
@@ -136,7 +140,7 @@ def test_relu_convnet_exports_signed_int8_qdq_that_onnxruntime_agrees_with(tmp_p
 
 def test_int8_export_of_an_unquantized_model_writes_nothing(tmp_path):
     model = build_model(
-        "classifier", {"encoder": "vit_nano", "num_classes": 3, "num_frames": 2, "img_size": 32}
+        "classifier", asdict(classifier_config(encoder="vit_nano", num_classes=3, num_frames=2, img_size=32))
     )
     target = tmp_path / "student_int8.onnx"
     with pytest.raises(DarkedgeError, match="student_int8.onnx: the model holds no NNCF quantizers"):

@@ -15,7 +15,7 @@ from helpers_model import CLASSES, FRAMES
 from darkedge.cli import main
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
-from darkedge.infer.run import InferConfig, run_infer
+from darkedge.infer.command import InferConfig, infer_cameras
 from darkedge.infer.smoothing import Smoother, softmax
 from darkedge.infer.sources import Frame, without_credentials
 from darkedge.infer.window import SlidingWindow
@@ -35,7 +35,7 @@ def test_file_events_are_json_lines_with_windows_and_times(tmp_path, models):
     video = write_video(tmp_path / "clip.avi", 20)
     events = tmp_path / "events.jsonl"
     cfg = InferConfig(str(video), str(models["onnxruntime"]), threads=1, hop=2, smooth=1, events=str(events))
-    summary = run_infer(cfg)
+    summary = infer_cameras(cfg)
     lines = read_events(events)
     assert summary.windows == summary.events == len(lines) == expected_windows(20, 2)
     for i, event in enumerate(lines):
@@ -46,7 +46,7 @@ def test_file_events_are_json_lines_with_windows_and_times(tmp_path, models):
         assert event["action"].startswith("class_")  # a bare ONNX file carries no class names
         assert 1 / 3 <= event["score"] <= 1
     assert set(summary.latency_percentiles()) == {"p50", "p90", "p99"}
-    run_infer(cfg)  # events are a stream: a second run appends
+    infer_cameras(cfg)  # events are a stream: a second run appends
     assert len(read_events(events)) == 2 * len(lines)
 
 
@@ -55,7 +55,7 @@ def test_torch_and_onnxruntime_agree(tmp_path, models):
     results = {}
     for backend, model in models.items():
         events = tmp_path / f"{backend}.jsonl"
-        run_infer(InferConfig(str(video), str(model), threads=1, hop=3, smooth=2, events=str(events)))
+        infer_cameras(InferConfig(str(video), str(model), threads=1, hop=3, smooth=2, events=str(events)))
         results[backend] = read_events(events)
     torch_events, onnx_events = results["torch"], results["onnxruntime"]
     assert [e["frames"] for e in torch_events] == [e["frames"] for e in onnx_events]
@@ -88,7 +88,7 @@ def test_annotated_video_has_every_frame(tmp_path, models):
     cfg = InferConfig(
         str(video), str(models["onnxruntime"]), threads=1, annotate=str(out), events=str(tmp_path / "e")
     )
-    run_infer(cfg)
+    infer_cameras(cfg)
     capture = cv2.VideoCapture(str(out))
     frames = []
     while True:
@@ -107,13 +107,13 @@ def test_annotated_video_has_every_frame(tmp_path, models):
 def test_max_windows_and_threshold(tmp_path, models):
     video = write_video(tmp_path / "clip.avi", 30)
     events = tmp_path / "events.jsonl"
-    summary = run_infer(
+    summary = infer_cameras(
         InferConfig(
             str(video), str(models["onnxruntime"]), threads=1, hop=1, max_windows=5, events=str(events)
         )
     )
     assert summary.windows == 5 and len(read_events(events)) == 5
-    summary = run_infer(
+    summary = infer_cameras(
         InferConfig(str(video), str(models["onnxruntime"]), threads=1, threshold=1.01, events=str(events))
     )
     assert summary.windows > 0 and summary.events == 0 and len(read_events(events)) == 5
@@ -130,11 +130,11 @@ def test_max_windows_and_threshold(tmp_path, models):
         ("VIDEO", ["--frames", "8"], "the model takes windows of 4 frames, --frames 8 given"),
         ("VIDEO", ["--size", "64"], "the model takes 32x32 frames, --size 64 given"),
         ("VIDEO", ["--reconnect", "fast"], "--reconnect fast: takes two numbers"),
-        ("VIDEO", ["--reconnect", "4,1"], "--reconnect 4,1: need 0 < first <= maximum"),
-        ("VIDEO", ["--hop", "0"], "--hop 0: must be at least 1"),
-        ("VIDEO", ["--max-windows", "0"], "--max-windows 0: must be at least 1"),
-        ("VIDEO", ["--frames", "0"], "--frames 0: must be at least 1"),
-        ("VIDEO", ["--annotate", "out.gif"], "--annotate out.gif: cannot write video with extension '.gif'"),
+        ("VIDEO", ["--reconnect", "4,1"], "reconnect 4,1: need 0 < first <= maximum"),
+        ("VIDEO", ["--hop", "0"], "hop 0: must be at least 1"),
+        ("VIDEO", ["--max-windows", "0"], "max_windows 0: must be at least 1"),
+        ("VIDEO", ["--frames", "0"], "frames 0: must be at least 1"),
+        ("VIDEO", ["--annotate", "out.gif"], "annotate out.gif: cannot write video with extension '.gif'"),
     ],
 )
 def test_bad_input_is_one_line_error(tmp_path, models, source, extra, message):
@@ -206,7 +206,7 @@ def test_class_names_come_from_the_export_manifest_beside_a_bare_model(tmp_path,
     manifest = {"files": {"student_int8.onnx": {"file": "student_int8.onnx", "class_names": CLASSES}}}
     (export / "manifest.json").write_text(json.dumps(manifest))
     events = tmp_path / "events.jsonl"
-    run_infer(
+    infer_cameras(
         InferConfig(str(write_video(tmp_path / "clip.avi", 8)), str(onnx_path), threads=1, events=str(events))
     )
     assert {e["action"] for e in read_events(events)} <= set(CLASSES)
@@ -216,17 +216,17 @@ def test_an_older_export_in_a_run_directory_is_fed_clips_the_way_its_run_was_tra
     """An export made before files described themselves: its run directory's config.json says how to feed it."""
     from darkedge.config import make_config
     from darkedge.run import save_run_config
-    from darkedge.runtime.metadata import feeding, from_run_directory
+    from darkedge.runtime.metadata import from_run_directory
 
     cfg = make_config("test")
     save_run_config(tmp_path, cfg, ["a", "b"])
     (tmp_path / "export").mkdir()
     for model in (tmp_path / "student.pt", tmp_path / "export" / "student_int8.xml"):
         metadata = from_run_directory(model)
-        assert feeding(metadata, cfg.num_frames, cfg.crop) == cfg.feeding("student")
+        assert Feeding.from_metadata(metadata, cfg.num_frames, cfg.crop) == cfg.feeding("student")
         assert metadata["class_names"] == ["a", "b"]
     alone = from_run_directory(tmp_path.parent / "elsewhere.onnx")
-    assert alone == {} and feeding(alone, 8, 112) == Feeding(8, 1, 128, 112)
+    assert alone == {} and Feeding.from_metadata(alone, 8, 112) == Feeding(8, 1, 128, 112)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +234,7 @@ def test_an_older_export_in_a_run_directory_is_fed_clips_the_way_its_run_was_tra
     [{"decoder": "vaapi"}, {"hop": 0}, {"reconnect": (2.0, 1.0)}, {"annotate": "out.txt"}, {"max_batch": 0}],
 )
 def test_infer_settings_check_themselves_when_built(bad):
-    from darkedge.infer.run import InferConfig
+    from darkedge.infer.command import InferConfig
 
     with pytest.raises(DarkedgeError):
         InferConfig(model="m.xml", **bad)

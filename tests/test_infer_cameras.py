@@ -23,6 +23,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers_infer import count_lines, run_in_background, wait_for, write_video
+from helpers_model import classifier_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
@@ -30,11 +31,11 @@ from darkedge.cli import main
 from darkedge.export.onnx import export_onnx
 from darkedge.export.openvino import export_openvino
 from darkedge.feeding import Feeding
-from darkedge.infer.run import InferConfig, run_infer
+from darkedge.infer.command import InferConfig, infer_cameras
 from darkedge.infer.sources import Frame, open_sources, read_sources_file, split_name
 from darkedge.infer.stats import LogHistogram, RateMeter, RecentValues
 from darkedge.infer.window import SlidingWindow
-from darkedge.models import ClassifierConfig, build_model
+from darkedge.models import build_model
 from darkedge.runtime import load_predictor
 
 T, SIZE = 8, 32  # the conv model's window: 8 frames of 32 x 32
@@ -46,7 +47,7 @@ def conv_models(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("conv")
     torch.manual_seed(0)
     config = asdict(
-        ClassifierConfig(encoder="r2plus1d_nano", head="mean", num_classes=3, num_frames=T, img_size=SIZE)
+        classifier_config(encoder="r2plus1d_nano", head="mean", num_classes=3, num_frames=T, img_size=SIZE)
     )
     model = build_model("classifier", config, load_pretrained=False).eval()
     shape = (1, 3, T, SIZE, SIZE)
@@ -194,12 +195,12 @@ def test_files_in_step_share_inference_calls(tmp_path, conv_models, backend):
     """Three files run in lock-step: one call per three windows, and the same events as one file at a time."""
     videos = [write_video(tmp_path / f"{name}.avi", 30) for name in ("x", "y", "z")]
     model = str(conv_models[backend])
-    batched = run_infer(
+    batched = infer_cameras(
         InferConfig([str(v) for v in videos], model, threads=1, hop=2, events=str(tmp_path / "b"))
     )
     assert batched.windows == 3 * 12 and batched.calls == 12
     assert "batching: 36 windows in 12 predictor calls (3.00 windows per call)" in batched.format()
-    pairs = run_infer(
+    pairs = infer_cameras(
         InferConfig(
             [str(v) for v in videos], model, threads=1, hop=2, max_batch=2, events=str(tmp_path / "p")
         )
@@ -207,7 +208,7 @@ def test_files_in_step_share_inference_calls(tmp_path, conv_models, backend):
     assert pairs.windows == 36 and pairs.calls == 18
     alone = tmp_path / "alone"
     for video in videos:
-        assert run_infer(InferConfig(str(video), model, threads=1, hop=2, events=str(alone))).calls == 12
+        assert infer_cameras(InferConfig(str(video), model, threads=1, hop=2, events=str(alone))).calls == 12
     reference = events_by_camera(alone)
     for path in (tmp_path / "b", tmp_path / "p"):
         together = events_by_camera(path)
@@ -243,7 +244,7 @@ def test_sources_file_names_and_bad_lists(tmp_path, models):
         ([], "no SOURCE given"),
         (["--sources", str(tmp_path / "none.txt")], "none.txt: no such sources file"),
         ([str(clips / "a.avi"), str(clips / "a.avi")], "a.avi: given twice (tell the cameras apart"),
-        ([str(clips / "a.avi"), "--max-batch", "0"], "--max-batch 0: must be at least 1"),
+        ([str(clips / "a.avi"), "--max-batch", "0"], "max_batch 0: must be at least 1"),
     ]
     (tmp_path / "empty.txt").write_text("# nothing\n")
     cases.append((["--sources", str(tmp_path / "empty.txt")], "empty.txt: lists no sources"))
@@ -257,7 +258,7 @@ def test_several_cameras_skip_a_corrupt_file_and_go_on(tmp_path, models):
     good = write_video(tmp_path / "good.avi", 12)
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 300)
-    summary = run_infer(
+    summary = infer_cameras(
         InferConfig([str(bad), str(good)], str(models["onnxruntime"]), threads=1, events=str(tmp_path / "e"))
     )
     assert summary.skipped == [str(bad)] and summary.windows > 0
@@ -269,7 +270,7 @@ def test_annotated_video_per_camera(tmp_path, models):
     cfg = InferConfig(
         [str(v) for v in videos], str(models["onnxruntime"]), annotate=str(out), events=str(tmp_path / "e")
     )
-    run_infer(cfg)
+    infer_cameras(cfg)
     assert sorted(p.name for p in out.parent.iterdir()) == [
         "seen_x.avi",
         "seen_y.avi",

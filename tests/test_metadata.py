@@ -12,6 +12,7 @@ import onnx
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_model import classifier_config
 from helpers_run import CLASSES
 from helpers_video import write_video
 
@@ -21,7 +22,7 @@ from darkedge.errors import DarkedgeError
 from darkedge.export.onnx import export_onnx
 from darkedge.export.openvino import export_openvino
 from darkedge.export.tensorrt import describe_engine, write_engine
-from darkedge.models import ClassifierConfig, build_model
+from darkedge.models import build_model
 from darkedge.names import FORMAT_SUFFIXES
 from darkedge.run import Run
 from darkedge.runtime import load_predictor
@@ -43,7 +44,7 @@ def tiny(tmp_path_factory):
     folder = tmp_path_factory.mktemp("meta")
     cfg = make_config("test", data="123", frame_step=3)
     run = Run(folder / "run", cfg, AWKWARD)
-    config = ClassifierConfig(encoder="vit_nano", num_classes=len(AWKWARD), num_frames=2, img_size=32)
+    config = classifier_config(encoder="vit_nano", num_classes=len(AWKWARD), num_frames=2, img_size=32)
     torch.manual_seed(0)
     return build_model("classifier", asdict(config)).eval(), run, folder
 

@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers_model import timm_vit_shapes
+from helpers_model import classifier_config, timm_vit_shapes
 
 from darkedge.checkpoint import save_checkpoint
 from darkedge.errors import DarkedgeError
@@ -27,7 +27,7 @@ ENHANCER = {"name": "zero_dce", "scale_factor": 1, "gamma": 1.8}
 def tiny(encoder="vit_nano", **overrides):
     """A classifier config small enough for a test: 4 frames of 16 x 16 px, 3 classes."""
     fields = dict(encoder=encoder, num_classes=3, num_frames=4, img_size=16, dropout=0.0)
-    return dataclasses.asdict(ClassifierConfig(**{**fields, **overrides}))
+    return dataclasses.asdict(classifier_config(**{**fields, **overrides}))
 
 
 def config_for(kind, classifier):
@@ -75,7 +75,7 @@ def test_clip_normalisation_sees_a_dark_clip_as_its_bright_original():
     fixed = build_model("classifier", tiny("r2plus1d_nano")).eval()
     assert not torch.allclose(fixed(dark), fixed(clip), atol=0.05)
     with pytest.raises(DarkedgeError, match="input_norm"):
-        ClassifierConfig(input_norm="auto")
+        classifier_config(input_norm="auto")
 
 
 def timm_state_dict():
@@ -247,7 +247,7 @@ def test_bad_configs_fail_in_one_line():
 
 
 def test_model_input_shape_reads_every_config_form():
-    cfg = ClassifierConfig(num_frames=16, img_size=64)
+    cfg = classifier_config(num_frames=16, img_size=64)
     nested = {"enhancer": ENHANCER, "classifier": dataclasses.asdict(cfg)}
     assert (
         model_input_shape(cfg)
@@ -312,3 +312,13 @@ def test_onnx_export_matches_torch(tmp_path, input_norm):
     for x in (clip, other):
         (logits,) = session.run(None, {"clip": x.numpy()})
         np.testing.assert_allclose(logits, model(x).detach().numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_a_checkpoint_config_is_read_with_the_fields_it_predates():
+    """input_norm, width and freeze_blocks came later: an older checkpoint's model was fixed, 1.0 and 0; a config
+    missing a field the model needs is one line naming it."""
+    saved = {k: v for k, v in tiny().items() if k not in ("input_norm", "width", "freeze_blocks")}
+    cfg = ClassifierConfig.from_dict(saved)
+    assert (cfg.input_norm, cfg.width, cfg.freeze_blocks) == ("fixed", 1.0, 0)
+    with pytest.raises(DarkedgeError, match="classifier config: missing fields encoder, head$"):
+        ClassifierConfig.from_dict({k: v for k, v in saved.items() if k not in ("encoder", "head")})

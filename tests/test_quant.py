@@ -11,11 +11,13 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers_model import classifier_config
 from helpers_run import CLASSES, make_tiny_data, make_tiny_run
 
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
@@ -67,7 +69,7 @@ def test_int8_student_differs_from_fp32_and_differs_from_ptq_after_qat(qrun):
 
 
 def test_ptq_qat_save_restore_gives_identical_outputs(tmp_path):
-    config = {"encoder": "vit_nano", "num_classes": 3, "num_frames": 4, "img_size": 32}
+    config = asdict(classifier_config(encoder="vit_nano", num_classes=3, num_frames=4, img_size=32))
     student = build_model("classifier", config).eval()
     teacher = build_model("classifier", config).eval()
     batches = [torch.rand(1, 3, 4, 32, 32) for _ in range(4)]

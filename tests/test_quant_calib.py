@@ -108,7 +108,7 @@ def test_calib_build_from_a_run_keeps_the_video_root_given(monkeypatch, tmp_path
             "classes_covered": 0,
             "brightness_tercile_edges": [],
             "unreadable_skipped": 0,
-            "unlabelled": 0,
+            "unlabeled": 0,
         }
 
     config = types.SimpleNamespace(data="run-data", video_root="run-videos", fold=2)

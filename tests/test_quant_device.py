@@ -57,7 +57,7 @@ def test_cpu_and_a_working_extension_stay_where_they_are(monkeypatch):
 
 def test_quantize_on_a_gpu_without_nvcc_runs_qat_on_the_cpu(tmp_path, monkeypatch, caplog):
     """The whole `darkedge quantize` when torch reports a GPU but NNCF cannot build for it: it finishes, on the CPU."""
-    import darkedge.quant.pipeline as pipeline
+    import darkedge.quant.command as pipeline
     from darkedge.quant import QatConfig, quantize_run
 
     data = make_tiny_data(tmp_path / "data", clips_per_class=4)

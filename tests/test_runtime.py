@@ -9,10 +9,11 @@ import numpy as np
 import openvino as ov
 import pytest
 import torch
+from helpers_model import classifier_config
 
 from darkedge.checkpoint import save_checkpoint
 from darkedge.errors import DarkedgeError
-from darkedge.models import ClassifierConfig, build_model
+from darkedge.models import build_model
 from darkedge.runtime import backend_for, load_predictor
 
 CLASSES = ["Drink", "Jump", "Pick", "Pour", "Push"]
@@ -23,7 +24,9 @@ SHAPE = (1, 3, 4, 32, 32)
 def tiny(tmp_path_factory):
     """A vit_nano classifier saved as a checkpoint, an ONNX file and an OpenVINO IR, plus a clip and its logits."""
     out = tmp_path_factory.mktemp("tiny")
-    config = asdict(ClassifierConfig(encoder="vit_nano", num_classes=len(CLASSES), num_frames=4, img_size=32))
+    config = asdict(
+        classifier_config(encoder="vit_nano", num_classes=len(CLASSES), num_frames=4, img_size=32)
+    )
     torch.manual_seed(0)
     model = build_model("classifier", config).eval()
     save_checkpoint(
@@ -81,7 +84,7 @@ def test_openvino_batch_reshape(tiny):
     with pytest.raises(DarkedgeError, match="cannot be reshaped to batch 3"):
         load_predictor(out / "student_fp32.xml", batch=3)  # static export: B*T is a constant in the graph
     model = build_model(
-        "classifier", asdict(ClassifierConfig(encoder="vit_nano", num_classes=5, num_frames=4, img_size=32))
+        "classifier", asdict(classifier_config(encoder="vit_nano", num_classes=5, num_frames=4, img_size=32))
     )
     model.load_state_dict(torch.load(out / "student.pt", weights_only=True)["state_dict"])
     dynamic = ov.convert_model(model.eval(), example_input=torch.rand(SHAPE), input=[(-1, *SHAPE[1:])])
@@ -138,7 +141,9 @@ def test_torch_backend_runs_the_fake_quantized_int8_student(tiny, tmp_path):
     from darkedge.quant.ptq import quantize_ptq
 
     out, clips, reference = tiny
-    config = asdict(ClassifierConfig(encoder="vit_nano", num_classes=len(CLASSES), num_frames=4, img_size=32))
+    config = asdict(
+        classifier_config(encoder="vit_nano", num_classes=len(CLASSES), num_frames=4, img_size=32)
+    )
     model = build_model("classifier", config)
     model.load_state_dict(torch.load(out / "student.pt", weights_only=True)["state_dict"])
     quantized = quantize_ptq(model.eval(), [torch.from_numpy(clips)])

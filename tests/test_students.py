@@ -14,10 +14,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from helpers_model import classifier_config
 from helpers_run import CLASSES, make_tiny_data
 from helpers_video import write_video
 
-import darkedge.train.pipeline as pipeline
+import darkedge.train.command as pipeline
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.cli import main
 from darkedge.config import make_config
@@ -27,7 +28,7 @@ from darkedge.errors import DarkedgeError
 from darkedge.export.onnx import export_onnx, export_onnx_int8, float_layers
 from darkedge.export.openvino import export_openvino
 from darkedge.feeding import Feeding
-from darkedge.models import ClassifierConfig, build_model
+from darkedge.models import build_model
 from darkedge.models.scaling import scale_channels
 from darkedge.models.x3d import X3D_SIZES
 from darkedge.quant import QatConfig, finetune_quantized, quantize_ptq
@@ -48,7 +49,7 @@ SHAPE = (2, 3, 4, 16, 16)
 
 def _config(encoder, width, head, norm):
     fields = dict(num_classes=3, num_frames=SHAPE[2], img_size=SHAPE[3], dropout=0.0, input_norm=norm)
-    return asdict(ClassifierConfig(encoder=encoder, width=width, head=head, **fields))
+    return asdict(classifier_config(encoder=encoder, width=width, head=head, **fields))
 
 
 def _onnx_logits(path, clips):

@@ -21,9 +21,9 @@ from darkedge.enhance import EnhancerConfig
 from darkedge.factory import classifier_config
 from darkedge.models import build_model
 from darkedge.run import open_run
+from darkedge.train.command import train
 from darkedge.train.engine import Tally, train_epoch, warn_if_starved
 from darkedge.train.evaluate import accuracy_metrics, predict
-from darkedge.train.pipeline import train
 from darkedge.train.stage import fit
 
 TINY = SynthConfig(clips_per_class=3, frames=12, width=48, height=36, scenes=3, test_scenes=1)

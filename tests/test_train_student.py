@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers_model import classifier_config
 from helpers_run import make_tiny_data
 
-import darkedge.train.pipeline as pipeline
+import darkedge.train.command as pipeline
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
-from darkedge.train.pipeline import train
+from darkedge.train.command import train
 
 
 @pytest.fixture(scope="module")
@@ -109,12 +110,14 @@ def test_feature_hints_need_features_of_the_teachers_width():
 
     from darkedge.enhance import EnhancerConfig
     from darkedge.errors import DarkedgeError
-    from darkedge.models import ClassifierConfig, build_model
+    from darkedge.models import build_model
     from darkedge.train.stage import FeatureHints
 
     def classifier(width: float) -> dict:
         return asdict(
-            ClassifierConfig("r2plus1d_nano", "mean", num_classes=3, num_frames=4, img_size=16, width=width)
+            classifier_config(
+                encoder="r2plus1d_nano", head="mean", num_classes=3, num_frames=4, img_size=16, width=width
+            )
         )
 
     teacher = build_model(

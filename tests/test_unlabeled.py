@@ -176,7 +176,7 @@ def test_held_back_labels_are_never_read(tmp_path, monkeypatch):
     calib = tmp_path / "calib"
     result = runner.invoke(main, ["calib", "build", "--run", str(run), "--out", str(calib), "--clips", "12"])
     assert result.exit_code == 0, result.output
-    assert (calib / "clips" / "unlabelled").is_dir()  # held-back clips calibrate, as unlabelled clips
+    assert (calib / "clips" / "unlabeled").is_dir()  # held-back clips calibrate, as unlabelled clips
     assert "unlabelled clips" in result.output
     quantize(runner, run, calib, "--max-steps", "2")
     (run / "labels.json").write_text('{"labelled": [')  # cut short: the next stage says so in one line

@@ -17,8 +17,8 @@ from darkedge.cli import main
 from darkedge.data.lists import Sample
 from darkedge.data.split import group_of, validation_split
 from darkedge.names import UNLABELED
+from darkedge.train.command import say_distillation_source
 from darkedge.train.guard import Together, decide, sign_test
-from darkedge.train.pipeline import say_distillation_source
 from darkedge.train.semi import Ema, fixmatch_loss, strong_augment
 
 TINY = ["--preset", "test", "--epochs", "2", "--workers", "0", "--calib", ""]
@@ -196,6 +196,28 @@ def test_a_run_without_validation_keeps_its_last_epoch_and_its_teacher(tmp_path)
     assert "no validation results" in metrics["guard"]["why"]
 
 
+def test_refit_gives_the_student_and_qat_the_validation_clips_once_the_guard_has_chosen(tmp_path):
+    from darkedge.names import INT8_NAME
+    from darkedge.run import open_run
+
+    data = make_tiny_data(tmp_path / "data")
+    run = _train(data, tmp_path / "runs", "--set", "label_fraction=0.7", "--set", "refit=true")
+    metrics = json.loads((run / "metrics.json").read_text())
+    held_out = len(json.loads((run / "val.json").read_text())["clips"])
+    assert (
+        held_out >= 1
+        and "val" in metrics["raw"]
+        and "val" in metrics["teacher"]
+        and metrics["guard"]["source"]
+    )
+    assert metrics["student"]["labelled_clips"] == metrics["raw"]["labelled_clips"] + held_out
+    assert "val" not in metrics["student"] and metrics["student"]["refit"]
+    assert "the validation clips among them: refit" in (run / "table.md").read_text()
+    opened = open_run(run)
+    assert len(opened.training_data(INT8_NAME).labelled) == metrics["student"]["labelled_clips"]
+    assert not opened.training_data(INT8_NAME).validated and opened.training_data("raw").validated
+
+
 @pytest.mark.parametrize("bad", ["val_fraction=1", "semi=student", "semi_threshold=0", "ema_decay=1"])
 def test_bad_validation_and_semi_settings_are_one_line(tmp_path, bad):
     result = CliRunner().invoke(main, ["train", "--out", str(tmp_path), *TINY, "--set", bad])
@@ -230,7 +252,7 @@ class _Killed(KeyboardInterrupt):
 def test_a_semi_supervised_teacher_resumed_after_a_kill_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     """The EMA and the best validation weights so far live in the resume checkpoint and best.pt: a resumed
     semi-supervised stage keeps them and ends bit for bit where an uninterrupted one ends."""
-    from darkedge.train.pipeline import train
+    from darkedge.train.command import train
 
     data = make_tiny_data(tmp_path / "data")
     common = dict(preset="test", data=str(data), stage="teacher")

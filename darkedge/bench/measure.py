@@ -22,6 +22,7 @@ from darkedge.bench.timing import LatencyStats, TimingProtocol, time_calls
 from darkedge.cores import usable_cores
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
+from darkedge.names import MIB
 from darkedge.runtime.torch_settings import TorchSettings
 
 T = TypeVar("T")
@@ -51,7 +52,7 @@ class MeasureJob:
 def _rss_mb() -> float:
     import psutil
 
-    return psutil.Process().memory_info().rss / 2**20
+    return psutil.Process().memory_info().rss / MIB
 
 
 def _peak_rss_mb() -> float:
@@ -98,7 +99,7 @@ def _gpu_peak_mb(predictor) -> float | None:
     """Peak GPU memory torch allocated in this process so far (MB), for a torch model on CUDA."""
     if predictor.backend != "torch" or not on_gpu(predictor):
         return None
-    return predictor.torch.cuda.max_memory_allocated(predictor.device) / 2**20
+    return predictor.torch.cuda.max_memory_allocated(predictor.device) / MIB
 
 
 def _clip(shape: tuple[int | None, ...], batch: int) -> np.ndarray:
@@ -135,10 +136,8 @@ def top1(
 
 def model_feeding(predictor) -> Feeding:
     """How a predictor's model is fed (darkedge.feeding), from its input shape and metadata."""
-    from darkedge.runtime.metadata import feeding
-
     _, _, frames, size, _ = predictor.input_shape
-    return feeding(predictor.metadata, frames, size)
+    return Feeding.from_metadata(predictor.metadata, frames, size)
 
 
 def measure(job: MeasureJob) -> dict[str, Any]:

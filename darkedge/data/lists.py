@@ -29,9 +29,8 @@ from darkedge.data.layout import (
 )
 from darkedge.data.video import VIDEO_EXTENSIONS, is_frame_folder, is_video
 from darkedge.errors import DarkedgeError
-from darkedge.names import UNLABELED
+from darkedge.names import SPLITS, UNLABELED
 
-SPLITS = ("train", "test", "all")
 SPLIT_WORDS = {"train": ("train",), "test": ("test", "val")}
 CSV_HEADER = "videoid,video,classid"
 MAX_MISSING_SHOWN = 3

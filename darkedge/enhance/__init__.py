@@ -25,9 +25,10 @@ NAMES = tuple(ENHANCER_NAMES)
 
 @dataclass
 class EnhancerConfig:
-    """Which enhancer and its parameters: scale_factor is Zero-DCE++'s, gamma is gamma correction's."""
+    """Which enhancer and its parameters: scale_factor is Zero-DCE++'s (1 in the public checkpoints), gamma is gamma
+    correction's. A trained one's come from its recipe (config.EnhancerTrainConfig)."""
 
-    name: str = "zero_dce"
+    name: str
     scale_factor: float = 1
     gamma: float = 1.8
 

@@ -22,7 +22,7 @@ from darkedge.enhance.losses import EXPOSURE_PATCH, WEIGHTS, zero_reference_loss
 from darkedge.errors import DarkedgeError
 from darkedge.fileio import save_figure, write_json
 from darkedge.logs import progress
-from darkedge.names import BUILTIN_DATA, HISTORY_FILE
+from darkedge.names import BUILTIN_DATA, HISTORY_FILE, SPLITS
 
 
 @dataclass
@@ -36,6 +36,12 @@ class EnhancerJob:
     out: str = "enhancer.pt"  # the checkpoint; its history goes to OUT without .pt/
     seed: int = 0
     enhancer: EnhancerTrainConfig = field(default_factory=lambda: EnhancerTrainConfig())
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise DarkedgeError(f"split {self.split!r}: expected one of {', '.join(SPLITS)}")
+        if Path(self.out).suffix != ".pt":
+            raise DarkedgeError(f"{self.out}: an enhancer checkpoint name must end in .pt")
 
     def enhancer_config(self) -> EnhancerConfig:
         """The architecture the checkpoint holds."""
@@ -87,15 +93,13 @@ def mean_brightness(
     return raw_total / len(frames), enhanced_total / len(frames)
 
 
-def train_enhancer(index: DataIndex, job: EnhancerJob, out: Path) -> dict:
-    """Train an enhancer on `index`'s frames; writes the checkpoint `out` and `<out without .pt>/history.json`.
+def train_enhancer(index: DataIndex, job: EnhancerJob) -> dict:
+    """Train an enhancer on `index`'s frames; writes the checkpoint job.out and `<out without .pt>/history.json`.
 
     Returns the metrics: losses at the start and end, mean brightness before and after, frames used, clips
     skipped, seconds.
     """
-    out = Path(out)
-    if out.suffix != ".pt":
-        raise DarkedgeError(f"{out}: an enhancer checkpoint name must end in .pt")
+    out = Path(job.out)
     cfg = job.enhancer
     start = time.perf_counter()
     torch.manual_seed(job.seed)
@@ -176,4 +180,4 @@ def train_from_data(job: EnhancerJob) -> dict:
     from darkedge.data.lists import open_dataset
 
     index = open_dataset(job.data, job.split, video_root=job.video_root)
-    return train_enhancer(index, job, Path(job.out))
+    return train_enhancer(index, job)

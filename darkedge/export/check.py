@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from darkedge.errors import DarkedgeError
-from darkedge.export.exporter import ExportTarget, load_run_model
+from darkedge.export.command import ExportTarget, load_run_model
 from darkedge.names import BACKEND_BY_SUFFIX, BACKENDS
 from darkedge.run import Run, library_versions, read_manifest
 from darkedge.runtime import backend_for, load_predictor

@@ -57,7 +57,7 @@ class InferLoop:
         states: list[CameraState],
         predictor: Predictor,
         names: list[str],
-        cfg,  # darkedge.infer.run.InferConfig: max_batch, max_windows, threshold, annotate
+        cfg,  # darkedge.infer.command.InferConfig: max_batch, max_windows, threshold, annotate
         events: EventWriter,
         summary: Summary,
         stop: threading.Event,
@@ -75,7 +75,7 @@ class InferLoop:
         self.several = summary.sources > 1
         self.annotated = annotated_paths(cfg.annotate, states, self.several) if cfg.annotate else {}
 
-    def run(self) -> None:
+    def serve(self) -> None:
         """Until every camera has ended (files) or `stop` is set (a signal, --max-windows)."""
         turn, todo = 0, list(self.states)  # todo: the cameras whose buffers may hold frames
         clock = time.thread_time()

@@ -17,9 +17,11 @@ from collections import deque
 import cv2
 import numpy as np
 
+from darkedge.names import MIB
+
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 MAX_HEADER_LINES = 32  # a part's headers; more is not an MJPEG stream
-MAX_PART_BYTES = 32 * 1024 * 1024
+MAX_PART_BYTES = 32 * MIB
 # bytes before a boundary line (or in a part's headers) beyond which it is no MJPEG stream
 MAX_PREAMBLE = 4096
 JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's

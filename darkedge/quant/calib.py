@@ -38,6 +38,7 @@ from darkedge.fileio import (
 from darkedge.logs import progress
 from darkedge.names import BUILTIN_DATA, CALIB_DIR, DEFAULT_RUN, UNLABELED
 from darkedge.run import open_run
+from darkedge.settings import at_least
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ LIST_NAME = "calib_list.txt"  # ARID v1.0 format: idx <TAB> label <TAB> Class/fi
 CLASS_TABLE = "mapping_table.txt"
 DETAILS_NAME = "calib_set.json"
 BRIGHTNESS_BINS = 3
-UNLABELED_FOLDER = "unlabelled"  # where a calibration set keeps clips whose labels a run held back
+UNLABELED_FOLDER = "unlabeled"  # where a calibration set keeps clips whose labels a run held back
 HOW_TO_FILL = "fill it with `darkedge calib build` (or copy video clips into it)"
 
 
@@ -99,6 +100,10 @@ class CalibConfig:
     seed: int = 0
     fold: int | None = None  # which official split's training list; None: the run's, else 1
     video_root: str | None = None  # where the list's videos are looked for first
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, ("clips",))
+        at_least(self, 0, ("fold",))
 
 
 def build_for(cfg: CalibConfig) -> dict:
@@ -183,7 +188,7 @@ def build_calibration_set(
         "chosen": len(chosen),
         "unreadable_skipped": len(index.samples) - len(readable),
         "classes_covered": len({d["label"] for d in details} - {UNLABELED}),
-        "unlabelled": sum(d["label"] == UNLABELED for d in details),
+        "unlabeled": sum(d["label"] == UNLABELED for d in details),
         "brightness_tercile_edges": [round(float(e), 2) for e in edges],
         "clips": details,
     }

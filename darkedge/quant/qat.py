@@ -26,9 +26,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from darkedge.data.unlabeled import mixed
+from darkedge.errors import DarkedgeError
 from darkedge.models.int8_checkpoint import nncf_config_of
 from darkedge.names import CALIB_DIR
 from darkedge.quant.calib import CALIB_CLIPS
+from darkedge.settings import at_least
 from darkedge.train.distributed import SINGLE_PROCESS, Dist
 from darkedge.train.engine import Job, summary, train_model
 from darkedge.train.losses import distillation_loss
@@ -60,6 +62,13 @@ class QatConfig:
     seed: int = 0
     workers: int | None = None  # DataLoader workers; None: chosen from the machine and device
     export: bool = True  # the Q/DQ ONNX and OpenVINO INT8 exports (and TensorRT where installed)
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, ("calib_clips", "batch_size", "accumulate"))
+        at_least(self, 0, ("epochs", "max_steps", "weight_decay", "warmup_epochs", "grad_clip", "alpha", "beta",
+                           "gamma", "workers"))  # fmt: skip
+        if not self.lr > 0 or not self.tau > 0:
+            raise DarkedgeError(f"lr {self.lr} and tau {self.tau}: must be above 0")
 
 
 NOT_IN_RESULT = ("calib", "workers", "export")  # not in what QAT trains (the clips are named apart)

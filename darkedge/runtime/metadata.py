@@ -11,8 +11,8 @@ Both ONNX and OpenVINO store only strings (OpenVINO turns a list into its items 
 into YES), so the text fields (TEXT_FIELDS) are stored as they are and every other field JSON-encoded
 (`encode_metadata`); reading it back (`decode_metadata`) gives the dict that was written, exactly. `read_metadata` reads it from any model
 file by suffix; for an export made before files described themselves it falls back to what RUN/export/manifest.json
-and the run's config.json say. Fields a file cannot tell are absent; `feeding` reads the feeding spec back whole,
-with darkedge.feeding's defaults for what a file does not say.
+and the run's config.json say. Fields a file cannot tell are absent; `Feeding.from_metadata` reads the feeding spec back
+whole, with darkedge.feeding's defaults for what a file does not say.
 
 Reading ONNX or OpenVINO metadata imports neither torch nor the data pipeline (a benchmark child timing an
 export holds no torch); only a .pt checkpoint loads torch.
@@ -69,7 +69,7 @@ def export_metadata(
     """
     cfg, feeding = run.config, run.config.feeding(model)  # a student's own frames, step and crop
     batch, _, frames, size, _ = input_shape
-    feeding = Feeding(frames, feeding.frame_step, feeding.resize_for(size), size)  # at its input size
+    feeding = feeding.at(frames, size)  # at its input size
     return {
         "metadata_version": METADATA_VERSION,
         "model": model,
@@ -220,11 +220,9 @@ def run_beside(path: Path) -> Run | None:
 def run_feeding(run: Run, model: str) -> dict[str, Any]:
     """How `run` fed `model` (a stage or export name; the teacher's feeding for others) clips, and where it came
     from, as metadata fields."""
-    cfg, feeding = run.config, run.config.feeding(model)
+    cfg = run.config
     return {
-        "frame_step": feeding.frame_step,
-        "resize": feeding.resize,
-        "crop": feeding.crop,
+        **{k: v for k, v in cfg.feeding(model).metadata().items() if k != "frames"},
         "run": str(run.path.resolve()),
         "data": cfg.data,
         "fold": cfg.fold,
@@ -252,8 +250,7 @@ def checkpoint_metadata(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     run = run_beside(path)
     if run is not None:
         fed = run_feeding(run, metadata["model"])
-        metadata.update({k: v for k, v in fed.items() if k != "crop"})
-        metadata["resize"] = Feeding(frames, fed["frame_step"], fed["resize"], fed["crop"]).resize_for(size)
+        metadata.update({**fed, **Feeding.from_metadata(fed, frames, size).metadata()})  # at its input size
     return check_metadata(metadata, path)
 
 
@@ -279,9 +276,3 @@ def check_metadata(metadata: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def _positive(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def feeding(metadata: Mapping[str, Any], frames: int, crop: int) -> Feeding:
-    """How a model with this metadata is fed clips of `frames` x `crop` px (its input's): the training run's frame
-    step and resize, else darkedge.feeding's defaults."""
-    return Feeding.from_metadata(metadata, frames, crop)

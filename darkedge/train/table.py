@@ -66,6 +66,8 @@ def training_description(
         text += f"; FixMatch (EMA {cfg.ema_decay:g}, threshold {cfg.semi_threshold:g}), the EMA kept"
     if metrics and "labelled_clips" in metrics:
         text += f"; labelled {metrics['labelled_clips']} clips"
+        if metrics.get("refit"):
+            text += " (the validation clips among them: refit)"
         if metrics.get("unlabeled"):
             how = "confident pseudo-labels" if semi else "KL only"
             text += f" + unlabelled {metrics['unlabeled']['clips']} clips ({how})"

@@ -48,7 +48,7 @@ class SynthConfig:
     darkness: float = 1.0
     bright: bool = False
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
         """One-line errors for sizes that cannot make a data set."""
         if self.clips_per_class < 1 or self.frames < 1 or self.fps <= 0:
             raise DarkedgeError("synth: clips per class, frames and fps must be positive")
@@ -170,7 +170,6 @@ def synthesize(
     cfg: SynthConfig, out: Path = DEFAULT_OUT, force: bool = False, workers: int = 2, progress: bool = True
 ) -> Path:
     """Generate the data set into `out` and return it; lists and synth_stats.json are written last."""
-    cfg.validate()
     out = Path(out)
     _prepare(out, force)
     write_json(out / "synth_config.json", asdict(cfg))

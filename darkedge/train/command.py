@@ -32,6 +32,7 @@ from darkedge.names import (
     STUDENT_MODELS,
 )
 from darkedge.run import (
+    REFIT_STAGES,
     Run,
     check_classes,
     describe_val,
@@ -155,7 +156,7 @@ def train_enhancer_stage(run: Run, d: Dist) -> dict[str, Any]:
             enhancer=cfg.enhancer,
         )  # fmt: skip
         index = open_dataset(cfg.data, split="train", fold=cfg.fold, video_root=cfg.video_root)
-        metrics = train_enhancer(index, job, Path(job.out))
+        metrics = train_enhancer(index, job)
     barrier(d)
     return broadcast(d, metrics)
 
@@ -206,7 +207,6 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     data = run.training_data(stage)
     if run.label_split() is not None:  # labels held back: the steps the whole split would give
         cfg = spread_budget(cfg, len(data.labelled), data.split_clips)
-    has_val = run.val_split() is not None
     semi = stage in cfg.semi_stages and data.unlabeled is not None
     metrics = fit(
         model,
@@ -218,7 +218,7 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
         unlabeled_set=data.unlabeled_set,
         semi=semi,
         eval_set=run.dataset("test", stage),
-        val_set=run.dataset("val", stage) if has_val else None,
+        val_set=run.dataset("val", stage) if data.validated else None,
         class_names=run.class_names,
         protocol=run.protocol(stage),
         cfg=cfg if source != "both" else replace(cfg, hint=0.0),  # hints need one teacher's features
@@ -230,6 +230,8 @@ def train_classifier_stage(run: Run, stage: str, resume: bool, d: Dist) -> dict[
     )
     metrics.pop("history")
     metrics["labelled_clips"] = len(data.labelled)
+    if cfg.refit and stage in REFIT_STAGES:
+        metrics["refit"] = True  # its labelled clips include the validation clips
     if source is not None:
         metrics["distilled_from"] = source
     if semi:

@@ -1,6 +1,6 @@
 """`darkedge infer`: cameras -> sliding windows -> one batched predictor -> smoothing -> events, until the end or a signal.
 
-    summary = run_infer(InferConfig(["front=rtsp://10.0.0.7/s1", "back=rtsp://10.0.0.8/s1"], "student_int8.xml"))
+    summary = infer_cameras(InferConfig(["front=rtsp://10.0.0.7/s1", "back=rtsp://10.0.0.8/s1"], "student_int8.xml"))
     print(summary.format(), file=sys.stderr)
 
 One process, one loaded model, any number of cameras; a single SOURCE is the case of one camera. Each camera
@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,8 @@ from darkedge.infer.sources import (
 )
 from darkedge.infer.summary import Summary
 from darkedge.infer.window import SlidingWindow, WindowGrid, prepare_frame
-from darkedge.runtime import Predictor, load_predictor, metadata
+from darkedge.runtime import Predictor, load_predictor
+from darkedge.settings import at_least
 
 log = logging.getLogger(__name__)
 
@@ -102,35 +103,21 @@ class InferConfig:
         what depends on the model (its window, the hop it gives) is checked in feeding_for."""
         if isinstance(self.sources, str):
             self.sources = [self.sources]
-        for option, value in (
-            ("--hop", self.hop),
-            ("--frame-step", self.frame_step),
-            ("--smooth", self.smooth),
-            ("--buffer", self.buffer),
-            ("--max-batch", self.max_batch),
-            ("--max-windows", self.max_windows),
-            ("--threads", self.threads),
-            ("--frames", self.frames),
-            ("--size", self.size),
-        ):
-            if value is not None and value < 1:
-                raise DarkedgeError(f"{option} {value}: must be at least 1")
+        at_least(self, 1, ("hop", "frame_step", "smooth", "buffer", "max_batch", "max_windows", "threads", "frames",
+                           "size"))  # fmt: skip
+        at_least(self, 0, ("rtsp_probe_s",))  # 0: FFmpeg's default
         if self.decoder not in DECODERS:
-            raise DarkedgeError(f"--set decoder={self.decoder}: expected one of {', '.join(DECODERS)}")
-        if self.rtsp_probe_s < 0:
-            raise DarkedgeError(
-                f"--set rtsp_probe_s={self.rtsp_probe_s:g}: must be 0 (FFmpeg's default) or more"
-            )
+            raise DarkedgeError(f"decoder {self.decoder!r}: expected one of {', '.join(DECODERS)}")
         if self.mjpeg_reader not in MJPEG_READERS:
             raise DarkedgeError(
-                f"--set mjpeg_reader={self.mjpeg_reader}: expected one of {', '.join(MJPEG_READERS)}"
+                f"mjpeg_reader {self.mjpeg_reader!r}: expected one of {', '.join(MJPEG_READERS)}"
             )
         first, longest = self.reconnect
         if not 0 < first <= longest:
-            raise DarkedgeError(f"--reconnect {first:g},{longest:g}: need 0 < first <= maximum")
+            raise DarkedgeError(f"reconnect {first:g},{longest:g}: need 0 < first <= maximum")
         if self.annotate is not None and Path(self.annotate).suffix.lower() not in VIDEO_FOURCC:
             raise DarkedgeError(
-                f"--annotate {self.annotate}: cannot write video with extension {Path(self.annotate).suffix!r} "
+                f"annotate {self.annotate}: cannot write video with extension {Path(self.annotate).suffix!r} "
                 f"(use one of {', '.join(sorted(VIDEO_FOURCC))})"
             )
 
@@ -253,14 +240,14 @@ def feeding_for(cfg: InferConfig, predictor: Predictor, model: Path) -> tuple[Fe
     windows, with the options that change them checked."""
     num_frames, size = window_shape(predictor, model, cfg.frames, cfg.size)
     # fed the way it was trained: the model file's metadata, else its run directory's, else the defaults
-    feeding = metadata.feeding(predictor.metadata, num_frames, size)
+    feeding = Feeding.from_metadata(predictor.metadata, num_frames, size)
     if cfg.frame_step is not None:
-        feeding = Feeding(num_frames, cfg.frame_step, feeding.resize, size)
+        feeding = replace(feeding, frame_step=cfg.frame_step)
     hop = feeding.default_hop if cfg.hop is None else cfg.hop
     return feeding, hop
 
 
-def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
+def infer_cameras(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
     """Run the model over every window of every camera, writing events; returns the summary."""
     specs = source_specs(cfg)
     if not cfg.model:
@@ -300,7 +287,7 @@ def run_infer(cfg: InferConfig, stop: threading.Event | None = None) -> Summary:
             described = describe_feeding(predictor, feeding)
             loop = InferLoop(states, predictor, names, cfg, events, summary, stop, arrivals, described)
             with stop_on_signals(stop, summary):
-                loop.run()
+                loop.serve()
         finally:
             for camera in summary.cameras:
                 camera.halt()

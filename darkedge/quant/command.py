@@ -24,12 +24,12 @@ from darkedge.data.dataset import ClipDataset
 from darkedge.data.loader import resolve_workers
 from darkedge.data.views import view_for
 from darkedge.errors import DarkedgeError
-from darkedge.export.exporter import export_model
+from darkedge.export.command import export_model
 from darkedge.export.openvino import size_on_disk
 from darkedge.fileio import write_json
 from darkedge.models import load_model
 from darkedge.models.int8_checkpoint import load_int8_model, save_int8_checkpoint, state_dict_bytes
-from darkedge.names import INT8_NAME, STAGE_KINDS, TEACHER_KINDS
+from darkedge.names import INT8_NAME, MIB, STAGE_KINDS, TEACHER_KINDS
 from darkedge.quant.calib import calibration_batches, open_calibration
 from darkedge.quant.device import qat_device
 from darkedge.quant.ptq import quantize_ptq
@@ -42,8 +42,6 @@ from darkedge.train.evaluate import describe_protocol, evaluate
 from darkedge.train.guard import distillation_source, source_model
 
 log = logging.getLogger(__name__)
-
-MB = 1024 * 1024
 
 
 def _on_rank0(d: Dist, work) -> Any:
@@ -195,7 +193,7 @@ def quantize_run(
             metrics={"test": accuracy["qat_kd_int8"]},
         )
         exports = _export_int8(run) if cfg.export else {}
-        int8_mb = size_on_disk(Path(exports["openvino"])) / MB if "openvino" in exports else None
+        int8_mb = size_on_disk(Path(exports["openvino"])) / MIB if "openvino" in exports else None
         report = {
             "student": str(student_path),
             "teacher": str(teacher_path),
@@ -208,7 +206,7 @@ def quantize_run(
             "models": {
                 "student_fp32": {
                     "accuracy": accuracy["student_fp32"],
-                    "size_mb": state_dict_bytes(student.state_dict()) / MB,
+                    "size_mb": state_dict_bytes(student.state_dict()) / MIB,
                 },
                 "ptq_int8": {"accuracy": accuracy["ptq_int8"], "size_mb": int8_mb},
                 "qat_kd_int8": {"accuracy": accuracy["qat_kd_int8"], "size_mb": int8_mb},

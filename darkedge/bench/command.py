@@ -23,16 +23,18 @@ from darkedge.bench.measure import (
 from darkedge.bench.timing import TimingProtocol
 from darkedge.checkpoint import load_checkpoint, save_checkpoint
 from darkedge.errors import DarkedgeError, require
-from darkedge.export.exporter import export_model
+from darkedge.export.command import export_model
 from darkedge.export.openvino import size_on_disk
 from darkedge.factory import with_enhancer
 from darkedge.logs import progress
 from darkedge.models import count_macs, count_parameters, load_model, model_input_shape
-from darkedge.names import BACKEND_SUFFIXES, DEFAULT_RUN, INT8_NAME, STAGE_KINDS
+from darkedge.names import BACKEND_SUFFIXES, BACKENDS, DEFAULT_RUN, INT8_NAME, MIB, STAGE_KINDS
 from darkedge.run import Run, open_run
 from darkedge.runtime.torch_settings import TorchSettings, check_torch_settings
+from darkedge.settings import at_least
 
 SCHEMA_VERSION = 1
+MIN_RUNS = 5  # timed runs per model, at least
 DESIGNS = {
     "student": "student (one network, raw frames)",
     "teacher": "enhance-then-classify",
@@ -64,6 +66,25 @@ class BenchOptions:
     precisions: tuple[str, ...] = ()  # () = the backend's default (default_precisions)
     compile: bool = False  # torch backend: torch.compile every model
     cuda_graphs: bool = False  # torch backend on CUDA: replay each model as a CUDA graph
+
+    def __post_init__(self) -> None:
+        """One-line errors for options that do not go together (whether this machine has the device is checked
+        when the bench starts: `measured_precisions`)."""
+        if self.compare not in BASELINES:
+            raise DarkedgeError(f"--compare {self.compare}: choose from {', '.join(BASELINES)}")
+        if self.backend not in BACKENDS:
+            raise DarkedgeError(f"--backend {self.backend}: choose from {', '.join(BACKENDS)}")
+        if self.backend != "torch" and (self.device != "cpu" or self.compile or self.cuda_graphs):
+            raise DarkedgeError(
+                f"--device / --compile / --cuda-graphs: for --backend torch (--backend {self.backend} runs "
+                f"{'on the GPU it was built for' if self.backend == 'tensorrt' else 'on the CPU'})"
+            )
+        if self.e2e and self.device != "cpu":
+            raise DarkedgeError("--e2e: end-to-end timing runs on the CPU (leave out --device)")
+        at_least(self, 1, ("threads", "batch", "max_clips"))
+        if self.runs < MIN_RUNS:
+            raise DarkedgeError(f"runs {self.runs}: must be at least {MIN_RUNS} (the percentiles need them)")
+        at_least(self, 0, ("min_time",))
 
     @property
     def protocol(self) -> TimingProtocol:
@@ -105,19 +126,10 @@ def default_precisions(backend: str, device: str) -> tuple[str, ...]:
     return ("int8", "fp32")
 
 
-def check_options(options: BenchOptions) -> tuple[str, ...]:
-    """One-line errors for options that do not go together; returns the precisions to measure."""
-    if options.compare not in BASELINES:
-        raise DarkedgeError(f"--compare {options.compare}: choose from {', '.join(BASELINES)}")
-    if options.backend != "torch" and (options.device != "cpu" or options.compile or options.cuda_graphs):
-        raise DarkedgeError(
-            f"--device / --compile / --cuda-graphs: for --backend torch (--backend {options.backend} runs "
-            f"{'on the GPU it was built for' if options.backend == 'tensorrt' else 'on the CPU'})"
-        )
+def measured_precisions(options: BenchOptions) -> tuple[str, ...]:
+    """The precisions to measure, after a one-line error when torch cannot see the device asked for."""
     if options.backend == "torch":
         check_torch_settings(options.torch_settings("fp32"))
-    if options.e2e and options.device != "cpu":
-        raise DarkedgeError("--e2e: end-to-end timing runs on the CPU (leave out --device)")
     return options.precisions or default_precisions(options.backend, options.device)
 
 
@@ -141,7 +153,7 @@ def untrained_stand_in(run: Run, model: str) -> Run:
 
 def find_candidates(run, options: BenchOptions) -> tuple[list[Candidate], list[str]]:
     """The model files to compare, exporting missing FP32 files; notes say what was skipped or made."""
-    precisions = check_options(options)
+    precisions = measured_precisions(options)
     require(options.backend, f"--backend {options.backend}")
     notes: list[str] = []
     candidates: list[Candidate] = []
@@ -228,9 +240,9 @@ def add_ratios(models: list[dict[str, Any]]) -> None:
         m["p50_fraction"] = {name: m["latency"]["p50_ms"] / p50 for name, p50 in baselines.items()}
 
 
-def run_bench(options: BenchOptions) -> dict[str, Any]:
+def bench_run(options: BenchOptions) -> dict[str, Any]:
     """Measure every model of the comparison; returns the report (written by report.write_reports)."""
-    check_options(options)  # before the run is opened: a bad device is the error to see first
+    measured_precisions(options)  # before the run is opened: a missing device is the error to see first
     run = open_run(options.run)
     threads = options.threads or cpu_threads_default()
     candidates, notes = find_candidates(run, options)
@@ -259,7 +271,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
                 "design": DESIGNS[candidate.model],
                 "precision": candidate.precision,
                 "file": str(candidate.path),
-                "size_mb": size_on_disk(candidate.path) / 2**20,
+                "size_mb": size_on_disk(candidate.path) / MIB,
                 "parameters": cost["parameters"],
                 "macs_per_clip": cost["macs_per_clip"],
                 "input_shape": measured["input_shape"],
