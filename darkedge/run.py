@@ -26,7 +26,7 @@ MANIFEST = "manifest.json"  # RUN/export/manifest.json
 LABELS = "labels.json"  # RUN/labels.json: which training clips keep their labels (label_fraction < 1)
 VAL = "val.json"  # RUN/val.json: the validation clips (val_fraction, or the --val list) and how they were chosen
 DISTILLED_STAGES = ("student", "self_train", INT8_NAME)  # what learns from a teacher's logits
-REFIT_STAGES = ("student", INT8_NAME)  # what learns from the validation clips too with `refit` (the deployed models)
+REFIT_STAGES = ("student", INT8_NAME)  # deployed models: with `refit` they learn from the validation clips
 
 
 @dataclass
@@ -39,7 +39,7 @@ class TrainingData:
     unlabeled: Any  # darkedge.data.unlabeled.UnlabeledSet or None
     unlabeled_set: Any  # a training ClipDataset over its clips, or None
     split_clips: int
-    validated: bool  # the run's validation clips are held out from it (False: none, or it learns from them: refit)
+    validated: bool  # the validation clips are held out from it (False: there are none, or refit)
 
 
 class Run:
