@@ -219,6 +219,11 @@ def variant_dir(run: Path, row: Row) -> Path:
     for name in kept:
         if (run / name).is_file() and Path(name).stem not in trained:
             shutil.copy2(run / name, folder / name)
+    # and what the run measured of them, so that a student's guard decides on the same validation results
+    measured = json.loads((run / "metrics.json").read_text())
+    copied = {k: v for k, v in measured.items() if k in ("enhancer", "teacher", "raw") and k not in trained}
+    if copied:
+        write_json(folder / "metrics.json", copied)
     write_json(folder / "config.json", saved)
     return folder
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers_infer import count_lines, run_in_background, serve_parts_without_length, wait_for
+from helpers_video import write_video
 from test_infer_cameras import assert_ordered, events_by_camera
 
 from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
@@ -187,6 +188,31 @@ def test_an_rtsp_camera_opened_with_the_short_probe_gives_whole_frames_from_the_
         camera.stop()
     assert [f.index for f in frames] == list(range(10))
     assert all(f.image.shape == (120, 160, 3) for f in frames)
+
+
+@needs_rtsp
+def test_an_rtsp_camera_streams_footage_looped_at_its_rate_and_leaves_nothing_behind(tmp_path):
+    """A footage camera: the clip's frames (dark, noisy), encoded once at the bitrate cap, sent looped past the
+    loop's end at the camera's frame rate; closing it removes the rendered loop."""
+    clip = write_video(tmp_path / "night.avi", 30, size=(80, 60), level=40)
+    camera = RtspCamera(mounts=1, size="160x120", fps=15, footage=clip, bitrate=256, seconds=2).start()
+    folder = camera.folder
+    stop, frames = threading.Event(), []
+    try:
+        assert camera.stream.stat().st_size > 0
+        source = LiveSource(camera.urls[0], "cam", required=True)
+        for frame in source.frames(stop):
+            frames.append((frame, time.monotonic()))
+            if frames[-1][1] - frames[0][1] > 7:  # past the 2 s loop's end three times
+                stop.set()
+    finally:
+        camera.close()
+    assert not folder.exists()
+    images = [f.image for f, _ in frames]
+    assert all(image.shape == (120, 160, 3) for image in images)
+    assert 30 < np.mean(images) < 50  # the clip's grey 40 with noise, not the test pattern (about 13)
+    steady = [t for _, t in frames if t > frames[0][1] + 4]  # the last 3 s, after the opening burst
+    assert 12 < len(steady) / 3 < 18
 
 
 @needs_rtsp
