@@ -204,7 +204,7 @@ def available() -> bool:
     check = (
         "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
         "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
-        "raise SystemExit(Gst.ElementFactory.find('x264enc') is None)"
+        "raise SystemExit(any(Gst.ElementFactory.find(e) is None for e in ('x264enc', 'h264parse', 'multifilesrc')))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     return (

@@ -63,6 +63,41 @@ def test_torch_and_onnxruntime_agree(tmp_path, models):
     assert [e["score"] for e in torch_events] == pytest.approx([e["score"] for e in onnx_events], abs=1e-3)
 
 
+def test_the_pyav_reader_gives_the_windows_opencvs_gives(tmp_path, models):
+    """decoder=pyav: the same windows and frames, and scores within the scaling's rounding (PyAV scales from YUV
+    to the model's height in one call, OpenCV converts to full-size BGR that is then resized)."""
+    video = write_video(tmp_path / "clip.avi", 20, width=128, height=96)
+    results = {}
+    for decoder in ("ffmpeg", "pyav"):
+        events = tmp_path / f"{decoder}.jsonl"
+        cfg = InferConfig(str(video), str(models["onnxruntime"]), threads=1, hop=2, smooth=1, events=str(events),
+                          decoder=decoder)  # fmt: skip
+        infer_cameras(cfg)
+        results[decoder] = read_events(events)
+    opencv, pyav = results["ffmpeg"], results["pyav"]
+    assert len(opencv) == len(pyav) == expected_windows(20, 2)
+    assert [e["frames"] for e in opencv] == [e["frames"] for e in pyav]
+    assert [e["score"] for e in opencv] == pytest.approx([e["score"] for e in pyav], abs=0.02)
+
+
+def test_the_pyav_reader_reads_what_opencv_reads_scaled_in_one_call(tmp_path):
+    from darkedge.infer.pyav import PyAvCapture
+
+    video = write_video(tmp_path / "clip.avi", 6, width=128, height=96)
+    opencv, pyav = cv2.VideoCapture(str(video)), PyAvCapture(str(video), height=48)
+    assert pyav.isOpened() and pyav.get(cv2.CAP_PROP_FPS) == pytest.approx(FPS)
+    assert pyav.grab() and opencv.grab()  # decoded, not converted
+    for _ in range(5):
+        (ok, full), (ok_pyav, small) = opencv.read(), pyav.read()
+        assert ok and ok_pyav and small.shape == (48, 64, 3)
+        expected = cv2.resize(full, (64, 48), interpolation=cv2.INTER_AREA).astype(int)
+        assert (
+            np.abs(small.astype(int) - expected).mean() < 4
+        )  # the same picture, within the converters' rounding
+    assert not pyav.grab() and not pyav.read()[0]
+    assert not PyAvCapture(str(tmp_path / "missing.mp4")).isOpened()
+
+
 def test_folder_skips_and_names_a_corrupt_file(tmp_path, models):
     folder = tmp_path / "videos"
     folder.mkdir()

@@ -216,6 +216,21 @@ def test_an_rtsp_camera_streams_footage_looped_at_its_rate_and_leaves_nothing_be
 
 
 @needs_rtsp
+def test_the_pyav_reader_reads_an_rtsp_camera_at_the_models_height(tmp_path):
+    clip = write_video(tmp_path / "night.avi", 30, size=(80, 60), level=40)
+    with RtspCamera(mounts=1, size="160x120", fps=15, footage=clip, bitrate=256, seconds=2) as camera:
+        source = LiveSource(camera.urls[0], "cam", required=True, pyav_height=60)
+        stop, frames = threading.Event(), []
+        for frame in source.frames(stop, wanted=lambda index, start: index % 2 == 0):
+            frames.append(frame)
+            if len(frames) == 10:
+                stop.set()
+    assert [f.index for f in frames] == list(range(10))
+    assert all(f.image.shape == (60, 80, 3) for f in frames[::2]) and all(f.skipped for f in frames[1::2])
+    assert 30 < np.mean([f.image for f in frames[::2]]) < 50
+
+
+@needs_rtsp
 def test_rtsp_cameras_one_killed_and_restarted_while_two_go_on(tmp_path, models):
     cameras = {name: RtspCamera(mounts=1).start() for name in "abc"}
     events = tmp_path / "events.jsonl"

@@ -36,6 +36,7 @@ from darkedge.infer.camera import Arrivals, Camera
 from darkedge.infer.events import EventWriter
 from darkedge.infer.loop import CameraState, InferLoop
 from darkedge.infer.mjpeg_hub import MjpegHub
+from darkedge.infer.pyav import require_pyav
 from darkedge.infer.smoothing import Smoother
 from darkedge.infer.sources import (
     Backoff,
@@ -55,7 +56,7 @@ from darkedge.settings import at_least
 
 log = logging.getLogger(__name__)
 
-DECODERS = ("ffmpeg", "nvdec")
+DECODERS = ("ffmpeg", "pyav", "nvdec")
 MJPEG_READERS = ("shared", "thread")
 
 
@@ -87,8 +88,9 @@ class InferConfig:
     # decode every frame at full size, as darkedge did before it decoded only the frames a window uses (for
     # comparison: the windows are the same within the scaled JPEG decoder's rounding)
     decode_all: bool = False
-    # how rtsp:// cameras are decoded: "ffmpeg" (OpenCV's FFmpeg, on the CPU) or "nvdec" (a Jetson's hardware
-    # decoder and scaler, through a GStreamer pipeline: darkedge.infer.sources.nvdec_pipeline)
+    # how rtsp:// cameras (and files) are decoded: "ffmpeg" (OpenCV's FFmpeg reader, on the CPU), "pyav" (FFmpeg
+    # through PyAV, the frames windows use converted straight to the model's size: darkedge.infer.pyav) or "nvdec"
+    # (rtsp:// only: a Jetson's hardware decoder and scaler, through GStreamer: darkedge.infer.sources.nvdec_pipeline)
     decoder: str = "ffmpeg"
     # how MJPEG-over-HTTP cameras are read: "shared" (one thread and a selector for all of them:
     # darkedge.infer.mjpeg_hub) or "thread" (a thread per camera, as every other kind of SOURCE is read)
@@ -212,7 +214,8 @@ def open_cameras(
         if cfg.decoder == "nvdec" and url_scheme(target) in ("rtsp", "rtsps"):
             name = name or without_credentials(target)
             target = nvdec_pipeline(target, decode_height)
-        sources = open_sources(target, backoff, required=single, name=name)
+        pyav = (None if cfg.annotate else decode_height) if cfg.decoder == "pyav" else False
+        sources = open_sources(target, backoff, required=single, name=name, pyav_height=pyav)
         camera_name = name or (sources[0].name if sources[0].live else target)
         if any(camera.name == camera_name for camera in cameras):
             raise DarkedgeError(f"{camera_name}: given twice (tell the cameras apart with NAME=SOURCE)")
@@ -252,6 +255,8 @@ def infer_cameras(cfg: InferConfig, stop: threading.Event | None = None) -> Summ
     specs = source_specs(cfg)
     if not cfg.model:
         raise DarkedgeError("--model: required (an export: .xml, .onnx, .engine, or a checkpoint .pt)")
+    if cfg.decoder == "pyav":
+        require_pyav()
     model = Path(cfg.model)
     batch = min(cfg.max_batch, len(specs))  # at most one window per camera in a call
     predictor = load_predictor(model, cfg.backend, cfg.threads, max_batch=batch if batch > 1 else None)

@@ -87,9 +87,12 @@ class FileSource:
 
     live = False
 
-    def __init__(self, path: Path, name: str | None = None):
+    def __init__(self, path: Path, name: str | None = None, pyav_height: int | None | bool = False):
         self.name = name or str(path)
         self.path = path
+        self.pyav_height = (
+            pyav_height  # False: OpenCV's reader; else PyAV's, frames at this height (None: full)
+        )
         self.fps = DEFAULT_FPS
         self.reconnects = 0
         self.state = "connecting"
@@ -97,7 +100,7 @@ class FileSource:
     def frames(self, stop: threading.Event, wanted: Wanted | None = None) -> Iterator[Frame]:
         """Every frame of the file in order (those not `wanted` not decoded); a file OpenCV cannot decode at all
         is a one-line error."""
-        capture = cv2.VideoCapture(str(self.path))
+        capture = open_capture(str(self.path), self.pyav_height)
         try:
             if not capture.isOpened():
                 raise VideoError(f"{self.path}: cannot open video (corrupt or unsupported format)")
@@ -131,9 +134,19 @@ class LiveSource:
 
     live = True
 
-    def __init__(self, target: str | int, name: str, backoff: Backoff | None = None, required: bool = True):
+    def __init__(
+        self,
+        target: str | int,
+        name: str,
+        backoff: Backoff | None = None,
+        required: bool = True,
+        pyav_height: int | None | bool = False,
+    ):
         self.target = target
         self.name = name
+        self.pyav_height = (
+            pyav_height  # False: OpenCV's reader; else PyAV's, frames at this height (None: full)
+        )
         self.backoff = backoff or Backoff()
         self.reconnects = 0
         self.fps = DEFAULT_FPS
@@ -175,13 +188,7 @@ class LiveSource:
         elif self.target.startswith(GST_PREFIX):
             capture = cv2.VideoCapture(self.target.removeprefix(GST_PREFIX), cv2.CAP_GSTREAMER)
         else:
-            timeouts = [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-                NETWORK_TIMEOUT_MS,
-                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                NETWORK_TIMEOUT_MS,
-            ]
-            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+            capture = open_capture(self.target, self.pyav_height, NETWORK_TIMEOUT_MS)
         if not capture.isOpened():
             capture.release()
             return None
@@ -280,6 +287,22 @@ class LiveSource:
 
 
 Source = FileSource | LiveSource
+
+
+def open_capture(target: str, pyav_height: int | None | bool = False, timeout_ms: int | None = None):
+    """A file or stream opened by OpenCV's FFmpeg reader, or (`pyav_height` not False) by PyAV's, its frames
+    converted at that height (darkedge.infer.pyav); `timeout_ms` bounds a network open and each read."""
+    if pyav_height is not False:
+        from darkedge.infer.pyav import PyAvCapture
+
+        timeout = timeout_ms / 1000 if timeout_ms else None
+        return PyAvCapture(target, pyav_height, timeout, os.environ.get(FFMPEG_OPTIONS))
+    if timeout_ms is None:
+        return cv2.VideoCapture(target)
+    timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, timeouts)
+
+
 Wanted = Callable[[int, int], bool]  # (frame number, the stream's first frame number) -> decode it?
 
 
@@ -361,11 +384,16 @@ def gstreamer_in_opencv() -> bool:
 
 
 def open_sources(
-    spec: str, backoff: Backoff | None = None, required: bool = True, name: str | None = None
+    spec: str,
+    backoff: Backoff | None = None,
+    required: bool = True,
+    name: str | None = None,
+    pyav_height: int | None | bool = False,
 ) -> list[Source]:
     """The sources SOURCE names: one per video of a folder, else exactly one. One-line errors on bad input.
 
-    `name` replaces the source's own name in events (for a folder: NAME/<video path inside the folder>).
+    `name` replaces the source's own name in events (for a folder: NAME/<video path inside the folder>); files and
+    RTSP streams are read by PyAV when `pyav_height` is not False (see open_capture).
     """
     if spec.startswith(GST_PREFIX):
         if not gstreamer_in_opencv():
@@ -389,7 +417,8 @@ def open_sources(
                 f"{without_credentials(spec)}: unsupported URL scheme '{scheme}' (use {', '.join(URL_SCHEMES)})"
             )
         check_url(spec)
-        return [LiveSource(spec, name or without_credentials(spec), backoff, required)]
+        pyav = pyav_height if scheme in ("rtsp", "rtsps") else False  # HTTP: MJPEG (darkedge.infer.mjpeg)
+        return [LiveSource(spec, name or without_credentials(spec), backoff, required, pyav)]
     if spec.isdigit():
         return [LiveSource(int(spec), name or f"camera {spec}", backoff, required)]
     path = Path(spec)
@@ -399,9 +428,9 @@ def open_sources(
             raise DarkedgeError(
                 f"{path}: no video files in this folder ({', '.join(sorted(VIDEO_EXTENSIONS))})"
             )
-        return [FileSource(p, f"{name}/{p.relative_to(path)}" if name else None) for p in videos]
+        return [FileSource(p, f"{name}/{p.relative_to(path)}" if name else None, pyav_height) for p in videos]
     if path.is_file():
-        return [FileSource(path, name)]
+        return [FileSource(path, name, pyav_height)]
     raise DarkedgeError(f"{path}: no such file or folder")
 
 
