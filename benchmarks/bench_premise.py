@@ -672,7 +672,9 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         "",
         f"Produced by `python benchmarks/bench_premise.py --few-labels --label-fractions ...` on "
         f"{time.strftime('%Y-%m-%d')} (the built-in data set, `darkedge data synth`); {study_minutes(studies):.0f} min "
-        "of training in all, each run on one torch thread (OMP_NUM_THREADS=1), two or three at a time on the 2 cores. "
+        "of training in all. Torch threads: each seed's own run (the rows raw, teacher and student) on the machine's "
+        "default, 2; every other row on one (OMP_NUM_THREADS=1, `--jobs 2`), the floating-point kernels differing "
+        "with the thread count as they do from machine to machine. "
         "Re-rendered from few_labels.json by `--few-labels --report-only`.",
         "",
         machine_line(machine),
