@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from darkedge.bench.machine import machine_info, machine_line
+from darkedge.bench.machine import machine_info, report_footer
 from darkedge.fileio import write_json, write_text
 
 RESULTS = Path(__file__).parent / "results"
@@ -127,14 +127,8 @@ def report(results: dict[str, list[dict]], machine: dict, seconds: float) -> str
             if diffs:
                 lines += ["", f"{key} − {BASELINE}, teacher {split} top-1 per seed: "
                           + ", ".join(f"{d:+.2f}" for d in diffs) + f" (mean {_stat(diffs)})"]  # fmt: skip
-    lines += [
-        "",
-        f"Produced by `python benchmarks/bench_enhancer.py` on {time.strftime('%Y-%m-%d')}, each run on one torch "
-        f"thread, {seconds / 60:.0f} min in all.",
-        "",
-        machine_line(machine),
-    ]
-    return "\n".join(lines) + "\n"
+    note = f", each run on one torch thread, {seconds / 60:.0f} min in all"
+    return "\n".join(lines + report_footer("python benchmarks/bench_enhancer.py", machine, note)) + "\n"
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "threads;1")  # one decod
 
 from rtsp_server import NOISE, RtspCamera, available  # noqa: E402
 
-from darkedge.bench.machine import machine_info, machine_line  # noqa: E402
+from darkedge.bench.machine import machine_info, report_footer  # noqa: E402
 from darkedge.config import TrainConfig  # noqa: E402
 from darkedge.fileio import write_json, write_text  # noqa: E402
 from darkedge.infer.sources import LiveSource  # noqa: E402
@@ -91,8 +91,7 @@ def main() -> None:
             f"| {r['size']} {r['kbps']} kbps | {ffmpeg:.3f} | {pyav:.3f} | {r['ratio']:.2f} | "
             f"{1000 / (15 * ffmpeg):.0f} / {1000 / (15 * pyav):.0f} |"
         )
-    lines += ["", f"Produced by `python benchmarks/bench_readers.py` on {time.strftime('%Y-%m-%d')}.", "",
-              machine_line(machine)]  # fmt: skip
+    lines += report_footer("python benchmarks/bench_readers.py", machine)
     write_text(args.results / "readers.md", "\n".join(lines) + "\n")
     print((args.results / "readers.md").read_text())
 

@@ -46,7 +46,7 @@ from rtsp_server import (  # noqa: E402
     render_loop,
 )
 
-from darkedge.bench.machine import machine_info, machine_line  # noqa: E402
+from darkedge.bench.machine import machine_info, report_footer  # noqa: E402
 from darkedge.fileio import write_json, write_text  # noqa: E402
 from darkedge.names import BUILTIN_DATA  # noqa: E402
 
@@ -140,13 +140,7 @@ def markdown(results: list[dict], noise: float, real: Path | None, machine: dict
             f"served / real: {min(ratios):.2f} to {max(ratios):.2f} (mean {statistics.mean(ratios):.2f}); real / "
             f"pattern: {min(pattern):.1f} to {max(pattern):.1f}x (the test pattern is that much cheaper to decode).",
         ]
-    lines += [
-        "",
-        f"Produced by `python benchmarks/bench_streams.py` on {time.strftime('%Y-%m-%d')}.",
-        "",
-        machine_line(machine),
-    ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + report_footer("python benchmarks/bench_streams.py", machine)) + "\n"
 
 
 def main() -> None:

@@ -98,3 +98,10 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"{machine['load_average_1min']}; {machine['os']}; Python {machine['python']}; "
         + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
     )
+
+
+def report_footer(command: str, machine: dict[str, Any], note: str = "") -> list[str]:
+    """A report's last lines: the command that produced it, when (and `note`), and the machine."""
+    import time
+
+    return ["", f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}{note}.", "", machine_line(machine)]
