@@ -6,6 +6,7 @@
     MjpegCamera(garbage=True).start()                             # random bytes where the JPEGs should be
 
     python benchmarks/mjpeg_server.py --cameras 3 --fps 15 > cameras.txt   # one URL a line, until Ctrl-C
+    python benchmarks/mjpeg_server.py --footage data/synth/clips          # night footage with sensor noise
     kill -USR1 <pid>                     # prints a JSON line: frames sent and skipped per camera (at exit too)
     darkedge infer --sources cameras.txt --model runs/latest/export/student_int8.xml
 
@@ -32,6 +33,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+try:  # imported as benchmarks.mjpeg_server (the tests) or run from benchmarks/
+    from benchmarks.rtsp_server import NOISE, footage_frames
+except ImportError:
+    from rtsp_server import NOISE, footage_frames
 
 SEND_BUFFER = 64 * 1024  # bytes: two or three 320 x 240 frames in flight, not seconds of them
 BOUNDARY = b"frame"
@@ -190,11 +196,21 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=1)
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the generated frames")
-    parser.add_argument("--video", type=Path, default=None, help="serve this video's frames instead")
+    parser.add_argument(
+        "--video", type=Path, default=None, help="serve this video's frames as they are instead"
+    )
+    parser.add_argument("--footage", type=Path, default=None,
+                        help="serve 10 s of this video or folder of videos at --size, sensor noise added (night "
+                        "footage as the RTSP cameras stream it: rtsp_server.footage_frames)")  # fmt: skip
     parser.add_argument("--port", type=int, default=0, help="first port (0: free ports)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    jpegs = encode(video_frames(args.video) if args.video else dark_frames(width, height))
+    if args.footage:
+        jpegs = encode(
+            list(footage_frames(args.footage, width, height, round(args.fps), 10 * round(args.fps), NOISE))
+        )
+    else:
+        jpegs = encode(video_frames(args.video) if args.video else dark_frames(width, height))
     cameras = [
         MjpegCamera(jpegs, args.fps, args.port + i if args.port else 0, first=7 * i).start()
         for i in range(args.cameras)

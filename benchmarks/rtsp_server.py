@@ -86,12 +86,12 @@ def loop_pipeline(stream: str, codec: str, fps: int) -> str:
     )
 
 
-def render_loop(footage: str | Path, out: Path, width: int, height: int, fps: int, seconds: int, noise: float,
-                seed: int = 0) -> int:  # fmt: skip
-    """Write `seconds` of `footage` (a video file or a folder of them, read in name order and looped; faster footage
-    at `fps` by taking every k-th frame) as raw I420 frames of `width` x `height` to `out`: each frame scaled to cover
-    the size and centre-cropped, Gaussian sensor noise of `noise` levels added; returns the frame count, a whole
-    number of key-frame intervals."""
+def footage_frames(
+    footage: str | Path, width: int, height: int, fps: int, count: int, noise: float, seed: int = 0
+):
+    """`count` BGR frames of `footage` (a video file or a folder of them, read in name order and looped; faster
+    footage at `fps` by taking every k-th frame), each scaled to cover `width` x `height` and centre-cropped, with
+    Gaussian sensor noise of `noise` levels added at that size. Also the MJPEG cameras' footage (mjpeg_server.py)."""
     import cv2
     import numpy as np
 
@@ -103,40 +103,48 @@ def render_loop(footage: str | Path, out: Path, width: int, height: int, fps: in
         files = sorted(p for p in footage.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
     if not files:
         raise SystemExit(f"{footage}: no video files")
-    count = max(1, round(seconds / KEY_INTERVAL_S)) * KEY_INTERVAL_S * fps
     rng = np.random.default_rng(seed)
-    written = 0
-    with open(out, "wb") as sink:
-        while written < count:
-            for path in files:
-                capture = cv2.VideoCapture(str(path))
-                step = max(
-                    1, round((capture.get(cv2.CAP_PROP_FPS) or fps) / fps)
-                )  # 30 fps footage: every 2nd
-                while written < count:
-                    for _ in range(step - 1):
-                        capture.grab()
-                    ok, frame = capture.read()
-                    if not ok:
-                        break
-                    h, w = frame.shape[:2]
-                    scale = max(width / w, height / h)
-                    size = (max(width, round(w * scale)), max(height, round(h * scale)))
-                    frame = cv2.resize(
-                        frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-                    )
-                    top, left = (frame.shape[0] - height) // 2, (frame.shape[1] - width) // 2
-                    frame = frame[top : top + height, left : left + width].astype(np.float32)
-                    frame += rng.normal(0.0, noise, frame.shape).astype(np.float32)
-                    frame = np.clip(frame, 0, 255).astype(np.uint8)
-                    sink.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-                    written += 1
-                capture.release()
-                if written >= count:
+    made = 0
+    while made < count:
+        before = made
+        for path in files:
+            capture = cv2.VideoCapture(str(path))
+            step = max(1, round((capture.get(cv2.CAP_PROP_FPS) or fps) / fps))  # 30 fps footage: every 2nd
+            while made < count:
+                for _ in range(step - 1):
+                    capture.grab()
+                ok, frame = capture.read()
+                if not ok:
                     break
-            if written == 0:
-                raise SystemExit(f"{footage}: no readable frames")
-    return written
+                h, w = frame.shape[:2]
+                scale = max(width / w, height / h)
+                size = (max(width, round(w * scale)), max(height, round(h * scale)))
+                frame = cv2.resize(
+                    frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                )
+                top, left = (frame.shape[0] - height) // 2, (frame.shape[1] - width) // 2
+                frame = frame[top : top + height, left : left + width].astype(np.float32)
+                frame += rng.normal(0.0, noise, frame.shape).astype(np.float32)
+                yield np.clip(frame, 0, 255).astype(np.uint8)
+                made += 1
+            capture.release()
+            if made >= count:
+                break
+        if made == before:
+            raise SystemExit(f"{footage}: no readable frames")
+
+
+def render_loop(footage: str | Path, out: Path, width: int, height: int, fps: int, seconds: int, noise: float,
+                seed: int = 0) -> int:  # fmt: skip
+    """Write `seconds` of `footage_frames` as raw I420 frames to `out`; returns the frame count, a whole number of
+    key-frame intervals, so that the loop starts on a key frame."""
+    import cv2
+
+    count = max(1, round(seconds / KEY_INTERVAL_S)) * KEY_INTERVAL_S * fps
+    with open(out, "wb") as sink:
+        for frame in footage_frames(footage, width, height, fps, count, noise, seed):
+            sink.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return count
 
 
 def encode(raw: str, out: str, width: int, height: int, fps: int, codec: str, kbps: int) -> None:

@@ -215,6 +215,24 @@ def test_an_rtsp_camera_streams_footage_looped_at_its_rate_and_leaves_nothing_be
     assert 12 < len(steady) / 3 < 18
 
 
+def test_an_mjpeg_camera_serves_footage_scaled_with_sensor_noise(tmp_path):
+    """The MJPEG cameras' footage is the RTSP cameras' (rtsp_server.footage_frames): the clip scaled to the
+    camera's size, looped past its end, every 2nd frame of 30 fps footage at 15, noise of the given level added."""
+    from benchmarks.rtsp_server import footage_frames
+
+    clip = write_video(tmp_path / "night.avi", 12, size=(80, 60), level=40)  # 10 fps: every frame taken
+    frames = list(footage_frames(clip, 160, 120, 15, 30, noise=4.0))
+    assert len(frames) == 30 and all(f.shape == (120, 160, 3) for f in frames)
+    assert (
+        3 < np.std(frames[0].astype(float)) < 5 and abs(np.mean(frames) - 40) < 3
+    )  # the codec moves 40 a little
+    with MjpegCamera(encode(frames), fps=15) as camera:
+        reader = MjpegReader(camera.url, 5.0)
+        image = decode_jpeg(reader.read(), None)
+        reader.release()
+    assert image.shape == (120, 160, 3) and abs(image.mean() - 40) < 3
+
+
 @needs_rtsp
 def test_the_pyav_reader_reads_an_rtsp_camera_at_the_models_height(tmp_path):
     clip = write_video(tmp_path / "night.avi", 30, size=(80, 60), level=40)
