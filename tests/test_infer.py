@@ -66,6 +66,7 @@ def test_torch_and_onnxruntime_agree(tmp_path, models):
 def test_the_pyav_reader_gives_the_windows_opencvs_gives(tmp_path, models):
     """decoder=pyav: the same windows and frames, and scores within the scaling's rounding (PyAV scales from YUV
     to the model's height in one call, OpenCV converts to full-size BGR that is then resized)."""
+    pytest.importorskip("av", reason="PyAV is not installed (darkedge[pyav])")
     video = write_video(tmp_path / "clip.avi", 20, width=128, height=96)
     results = {}
     for decoder in ("ffmpeg", "pyav"):
@@ -81,6 +82,7 @@ def test_the_pyav_reader_gives_the_windows_opencvs_gives(tmp_path, models):
 
 
 def test_the_pyav_reader_reads_what_opencv_reads_scaled_in_one_call(tmp_path):
+    pytest.importorskip("av", reason="PyAV is not installed (darkedge[pyav])")
     from darkedge.infer.pyav import PyAvCapture
 
     video = write_video(tmp_path / "clip.avi", 6, width=128, height=96)

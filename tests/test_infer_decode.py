@@ -235,6 +235,7 @@ def test_an_mjpeg_camera_serves_footage_scaled_with_sensor_noise(tmp_path):
 
 @needs_rtsp
 def test_the_pyav_reader_reads_an_rtsp_camera_at_the_models_height(tmp_path):
+    pytest.importorskip("av", reason="PyAV is not installed (darkedge[pyav])")
     clip = write_video(tmp_path / "night.avi", 30, size=(80, 60), level=40)
     with RtspCamera(mounts=1, size="160x120", fps=15, footage=clip, bitrate=256, seconds=2) as camera:
         source = LiveSource(camera.urls[0], "cam", required=True, pyav_height=60)
