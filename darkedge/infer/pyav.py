@@ -13,6 +13,7 @@ Measured against OpenCV's reader on the same night-footage streams: benchmarks/b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,18 @@ def require_pyav() -> None:
         raise DarkedgeError("decoder 'pyav': PyAV is not installed here (pip install av, or darkedge[pyav])")
 
 
+@functools.cache
+def _av():
+    """PyAV, imported once, with FFmpeg logging as it does under OpenCV rather than through PyAV's Python callback:
+    that callback takes the GIL and a lock from FFmpeg's own threads, which costs time per message and can deadlock
+    a process forked later."""
+    import av
+    import av.logging
+
+    av.logging.restore_default_callback()
+    return av
+
+
 class PyAvCapture:
     """One stream or file, opened at construction (`isOpened()` says whether it opened); frames converted to
     `height` px high keeping the aspect (None: full size), BGR."""
@@ -49,13 +62,8 @@ class PyAvCapture:
         timeout_s: float | None = None,
         options: str | None = None,
     ):
-        import av
-        import av.logging
-
-        # FFmpeg logs as it does under OpenCV, not through PyAV's Python callback: that callback takes the GIL and
-        # a lock from FFmpeg's own threads, which costs time per message and can deadlock a process forked later
-        av.logging.restore_default_callback()
-
+        av = _av()
+        self._errors = (StopIteration, av.FFmpegError, OSError)  # a stream's end, or one it cannot go on from
         self.height = height
         self._container: Any = None
         self._frames: Iterator[Any] | None = None
@@ -80,13 +88,11 @@ class PyAvCapture:
 
     def _next(self):
         """The next decoded frame, or None at the end of the stream or on a decoding error."""
-        import av
-
         if self._frames is None:
             return None
         try:
             return next(self._frames)
-        except (StopIteration, av.FFmpegError, OSError):
+        except self._errors:
             self.release()
             return None
 
