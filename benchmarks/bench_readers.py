@@ -1,5 +1,5 @@
 """What one RTSP camera costs to read, OpenCV's reader against PyAV's (InferConfig.decoder "ffmpeg" / "pyav"), on
-night-footage streams (benchmarks/rtsp_server.py: the built-in dark clips with sensor noise, or real dark clips).
+night-footage streams (darkedge.bench.loopback.rtsp: the built-in dark clips with sensor noise, or real dark clips).
 
 Per stream setting, one loopback camera, read by darkedge's own source (LiveSource) as `darkedge infer` reads it:
 every frame received and decoded, the frames the windows use (every 4th, the small preset's frame step) converted
@@ -20,8 +20,8 @@ from pathlib import Path
 
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "threads;1")  # one decoder thread, as PyAV's reader
 
-from rtsp_server import NOISE, RtspCamera, available  # noqa: E402
-
+from darkedge.bench.loopback.footage import NOISE  # noqa: E402
+from darkedge.bench.loopback.rtsp import RtspCamera, available  # noqa: E402
 from darkedge.bench.machine import machine_info, report_footer  # noqa: E402
 from darkedge.config import TrainConfig  # noqa: E402
 from darkedge.fileio import write_json, write_text  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not available():
-        raise SystemExit("bench_readers: no GStreamer RTSP server here (see benchmarks/rtsp_server.py)")
+        raise SystemExit("bench_readers: no GStreamer RTSP server here (see darkedge.bench.loopback.rtsp)")
     rows = []
     for size, kbps in SETTINGS:
         with RtspCamera(mounts=1, size=size, fps=15, footage=args.footage, bitrate=kbps) as camera:
@@ -78,7 +78,7 @@ def main() -> None:
         "# One RTSP camera's reading cost: OpenCV's reader against PyAV's",
         "",
         f"Footage: {args.footage} with sensor noise of {NOISE:g} levels, H.264 baseline at the cap, 15 fps, key frame "
-        f"every 2 s (benchmarks/rtsp_server.py). Read by LiveSource as `darkedge infer` reads a camera: every frame "
+        f"every 2 s (darkedge.bench.loopback.rtsp). Read by LiveSource as `darkedge infer` reads a camera: every frame "
         f"decoded, every {STEP}th converted to the model's size and prepared; CPU of the process per frame, best of "
         f"{args.repeats} alternating runs of {args.seconds:g} s.",
         "",

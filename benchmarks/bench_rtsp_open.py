@@ -4,7 +4,7 @@
 
 OpenCV's FFmpeg backend opens one stream at a time (a process-wide lock), so a box's cameras start, and
 reconnect, one open after another: the open time times the camera count. One loopback camera
-(benchmarks/rtsp_server.py: 320 x 240, 15 fps, a key frame every 2 s), opened --repeats times for each
+(darkedge.bench.loopback.rtsp: 320 x 240, 15 fps, a key frame every 2 s), opened --repeats times for each
 analyzeduration (FFmpeg's default, then what `darkedge infer --set rtsp_probe_s=S` sets), each open timed to its
 first frame; the frame's size checked against what the camera sends.
 """
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import cv2
-from rtsp_server import RtspCamera, available
 
+from darkedge.bench.loopback.rtsp import RtspCamera, available
 from darkedge.bench.machine import machine_info
 from darkedge.fileio import write_json, write_text
 from darkedge.infer.sources import FFMPEG_OPTIONS, rtsp_probe
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not available():
-        print("no GStreamer RTSP server here (see benchmarks/rtsp_server.py): nothing measured")
+        print("no GStreamer RTSP server here (see darkedge.bench.loopback.rtsp): nothing measured")
         return
     if FFMPEG_OPTIONS in os.environ:
         raise SystemExit(f"{FFMPEG_OPTIONS} is set in the environment: unset it to measure FFmpeg's defaults")

@@ -2,11 +2,11 @@
 a cameras-per-box figure was measured on a stream a night camera would send.
 
 For each size (320 x 240, 640 x 360), bitrate cap (256 / 512 / 1024 kbps) and codec (H.264 baseline; H.265 where
-x265 is installed), this encodes, exactly as benchmarks/rtsp_server.py's cameras do (`render_loop` then `encode`:
+x265 is installed), this encodes, exactly as darkedge.bench.loopback.rtsp's cameras do (footage.render_raw then `encode`:
 a key frame every 2 s, constant bitrate, no B-frames):
 
   - served: what the loopback cameras stream by default, the built-in dark clips (`darkedge data synth`) with
-    sensor noise added at the stream's size (`--noise`, rtsp_server.NOISE by default);
+    sensor noise added at the stream's size (`--noise`, darkedge.bench.loopback.footage.NOISE by default);
   - served, no noise: the built-in clips as they are (upscaled from 128 x 96: smooth, cheap to decode);
   - real: real dark footage (the ARID subset `benchmarks/arid_subset.py` rebuilds in data/arid6, never
     committed), with no noise added; skipped with one line where absent;
@@ -34,18 +34,18 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "threads;1")  # before cv2 opens anything: one thread
 
 import cv2  # noqa: E402
-from rtsp_server import (  # noqa: E402
+
+from darkedge.bench.loopback.footage import NOISE, render_raw  # noqa: E402
+from darkedge.bench.loopback.rtsp import (  # noqa: E402
     BITRATES,
     CODECS,
-    NOISE,
     SYSTEM_PYTHON,
     available,
     encode_file,
     encoder,
+    loop_frames,
     pattern,
-    render_loop,
 )
-
 from darkedge.bench.machine import machine_info, report_footer  # noqa: E402
 from darkedge.fileio import write_json, write_text  # noqa: E402
 from darkedge.names import BUILTIN_DATA  # noqa: E402
@@ -100,7 +100,7 @@ def measure(
             else:
                 footage, noise = source
                 raw = folder / f"{name}.yuv"
-                render_loop(footage, raw, width, height, FPS, SECONDS, noise)
+                render_raw(footage, raw, width, height, FPS, loop_frames(SECONDS, FPS), noise)
                 stream = encode_file(raw, folder / f"{name}.{codec}", size, FPS, codec, kbps)
                 raw.unlink()
             ms, frames = decode_ms(stream, repeats)
@@ -116,7 +116,7 @@ def markdown(results: list[dict], noise: float, real: Path | None, machine: dict
     lines = [
         "# The loopback cameras' streams against real dark footage: decode cost per frame",
         "",
-        f"Each source is {SECONDS} s at {FPS} fps, scaled to the size, encoded as benchmarks/rtsp_server.py's "
+        f"Each source is {SECONDS} s at {FPS} fps, scaled to the size, encoded as darkedge.bench.loopback.rtsp's "
         "cameras encode (constant bitrate at the cap, a key frame every 2 s, no B-frames; H.264 baseline), then "
         "decoded by FFmpeg through OpenCV on one thread (`grab()`: decoding only), best of the passes. ms: "
         "milliseconds of a core per frame; kbps: what the encoder produced against the cap. served: the built-in "
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not available():
-        raise SystemExit("bench_streams: no GStreamer here (see benchmarks/rtsp_server.py)")
+        raise SystemExit("bench_streams: no GStreamer here (see darkedge.bench.loopback.rtsp)")
     if not args.footage.is_dir():
         raise SystemExit(f"{args.footage}: no footage (make the built-in data: darkedge data synth)")
     sources: dict = {"served": (args.footage, args.noise), "served_no_noise": (args.footage, 0.0)}

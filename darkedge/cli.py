@@ -91,7 +91,7 @@ def main(verbose: bool, quiet: bool) -> None:
     setup_logging(verbose=verbose, quiet=quiet)
 
 
-class SettingsCommand(click.Command):
+class _SettingsHelp:
     """A command whose settings are a dataclass's fields (`settings`, "module:Class"): its options default to None
     so that the dataclass alone decides, `--set KEY=VALUE` and `--config FILE` reach every field, and its help ends
     with the fields and their defaults (read from the dataclass when the help is shown)."""
@@ -109,6 +109,14 @@ class SettingsCommand(click.Command):
         with formatter.section(f"Settings ({cls.__name__}; --set KEY=VALUE, defaults shown)"):
             formatter.write_dl(rows)
         super().format_epilog(ctx, formatter)
+
+
+class SettingsCommand(_SettingsHelp, click.Command):
+    """A command with settings (see _SettingsHelp)."""
+
+
+class SettingsGroup(_SettingsHelp, click.Group):
+    """A group that is also a command with settings (`darkedge bench`, and `darkedge bench cameras` under it)."""
 
 
 def settings_options(command):
@@ -465,7 +473,7 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
         click.echo(format_check(*check_exports(run, **clips)))
 
 
-@main.command(cls=SettingsCommand, settings="darkedge.bench.command:BenchOptions")
+@main.group(cls=SettingsGroup, settings="darkedge.bench.command:BenchOptions", invoke_without_command=True)
 @click.option("--run", type=click.Path(), default=None, help="The run whose models are compared.")
 @click.option(
     "--compare",
@@ -517,9 +525,16 @@ def export_command(run_dir, model, fmt, precision, check, num_clips, torch_tenso
     help="With --backend torch --device cuda: replay each model as a CUDA graph.",
 )
 @settings_options
-def bench(config_file, sets, precisions, **flags) -> None:
-    """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces."""
+@click.pass_context
+def bench(ctx: click.Context, config_file, sets, precisions, **flags) -> None:
+    """Latency, throughput, size, memory and accuracy of the INT8 student against the designs it replaces
+    (`darkedge bench cameras`: how many cameras this box keeps up with)."""
     from pathlib import Path
+
+    if ctx.invoked_subcommand is not None:
+        if config_file or sets or precisions or any(v is not None for v in flags.values()):
+            raise click.UsageError(f"bench's options go after `bench {ctx.invoked_subcommand}`, not before")
+        return
 
     from darkedge.bench.command import bench_run
     from darkedge.bench.report import table_text, write_reports
@@ -529,6 +544,43 @@ def bench(config_file, sets, precisions, **flags) -> None:
     report = bench_run(options)
     click.echo(table_text(report))
     for path in write_reports(report, Path(report["run"]) / "bench"):
+        click.echo(f"wrote {path}")
+
+
+@bench.command("cameras", cls=SettingsCommand, settings="darkedge.bench.cameras:CamerasConfig")
+@click.option(
+    "--model", default=None, help="What infer runs: an export (.xml, .onnx, .engine) or a checkpoint."
+)
+@click.option(
+    "--footage",
+    default=None,
+    help="Video file or folder the loopback cameras stream, looped [default: the built-in dark clips].",
+)
+@click.option(
+    "--sources",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A file of camera URLs (as infer --sources takes) to probe instead of loopback cameras.",
+)
+@click.option(
+    "--protocol", type=click.Choice(["rtsp", "mjpeg"]), default=None, help="Loopback cameras' protocol."
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="infer's threads [default: every core]."
+)
+@click.option("--out", default=None, help="Folder for cameras.{md,json,png} [default: runs/cameras].")
+@settings_options
+def bench_cameras(config_file, sets, **flags) -> None:
+    """How many cameras this box keeps up with for one model: probes of N cameras (loopback ones streaming night
+    footage, or given URLs) watched by one `darkedge infer`; a report of where the time goes, and lag against N."""
+    from pathlib import Path
+
+    from darkedge.bench.cameras import bench_cameras, summary_line, write_report
+
+    cfg = _settings("darkedge.bench.cameras:CamerasConfig", flags, sets, config_file)
+    result = bench_cameras(cfg)
+    click.echo(summary_line(result))
+    for path in write_report(result, Path(cfg.out)):
         click.echo(f"wrote {path}")
 
 

@@ -8,33 +8,33 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from darkedge.cli import SettingsCommand, main
+from darkedge.cli import SettingsCommand, SettingsGroup, main
 from darkedge.settings import field_types, load_class
 
 
 def _commands(group: click.Group, prefix: str = ""):
+    """Every command, and every group that is a command too (`bench`, with `bench cameras` under it)."""
     for name, command in group.commands.items():
+        if not isinstance(command, click.Group) or isinstance(command, SettingsGroup):
+            yield f"{prefix}{name}", command
         if isinstance(command, click.Group):
             yield from _commands(command, f"{prefix}{name} ")
-        else:
-            yield f"{prefix}{name}", command
 
 
 COMMANDS = dict(_commands(main))
-SETTINGS = {name: c for name, c in COMMANDS.items() if isinstance(c, SettingsCommand)}
+SETTINGS = {name: c for name, c in COMMANDS.items() if isinstance(c, SettingsCommand | SettingsGroup)}
 
 
 def test_the_commands_with_settings_are_the_ones_that_have_them():
-    assert {"train", "quantize", "infer", "bench", "enhance train", "data synth", "calib build"} <= set(
-        SETTINGS
-    )
+    assert {"train", "quantize", "infer", "bench", "bench cameras", "enhance train", "data synth",
+            "calib build"} <= set(SETTINGS)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_no_option_repeats_a_default_its_dataclass_defines(name):
     command = COMMANDS[name]
     fields = set()
-    if isinstance(command, SettingsCommand):
+    if isinstance(command, SettingsCommand | SettingsGroup):
         fields = {f.name for f in dataclasses.fields(load_class(command.settings))}
     for option in command.params:
         if isinstance(option, click.Option) and option.name in fields:
@@ -54,7 +54,9 @@ def test_help_lists_every_setting_and_its_default(name):
         assert f"  {setting} " in result.output
 
 
-@pytest.mark.parametrize("name", ["quantize", "infer", "bench", "enhance train", "calib build"])
+@pytest.mark.parametrize(
+    "name", ["quantize", "infer", "bench", "bench cameras", "enhance train", "calib build"]
+)
 def test_set_and_config_reach_the_dataclass_and_bad_ones_are_one_line(name, tmp_path):
     """An unknown key is refused naming it, before any work; a config file of the wrong shape names the file."""
     runner = CliRunner()
@@ -115,6 +117,7 @@ def test_the_model_and_the_enhancer_take_their_defaults_from_one_place():
         ("train", "epochs=0", "epochs 0: must be at least 1"),
         ("quantize", "batch_size=0", "batch_size 0: must be at least 1"),
         ("bench", "compare=nothing", "--compare nothing: choose from"),
+        ("bench cameras", "protocol=udp", "protocol 'udp': expected one of rtsp, mjpeg"),
         ("infer", "max_batch=0", "max_batch"),
         ("enhance train", "split=val", "split 'val': expected one of train, test, all"),
         ("data synth", "width=8", "synth: size 8x96 is too small"),

@@ -1,6 +1,6 @@
 """`darkedge infer` on several cameras at once: three loopback MJPEG cameras, batching, metrics, and the pieces.
 
-The cameras are real HTTP servers on 127.0.0.1 (benchmarks/mjpeg_server.py) read by darkedge's MJPEG reader
+The cameras are real HTTP servers on 127.0.0.1 (darkedge.bench.loopback.mjpeg) read by darkedge's MJPEG reader
 (darkedge.infer.mjpeg), the model a real ONNX Runtime or OpenVINO session. One camera is killed and restarted mid-run, one
 serves garbage; the run is ended by SIGTERM like a service.
 """
@@ -26,7 +26,7 @@ from helpers_infer import count_lines, run_in_background, wait_for, write_video
 from helpers_model import classifier_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
+from darkedge.bench.loopback.mjpeg import MjpegCamera, dark_frames, encode
 from darkedge.cli import main
 from darkedge.export.onnx import export_onnx
 from darkedge.export.openvino import export_openvino

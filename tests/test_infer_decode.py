@@ -18,8 +18,8 @@ from helpers_infer import count_lines, run_in_background, serve_parts_without_le
 from helpers_video import write_video
 from test_infer_cameras import assert_ordered, events_by_camera
 
-from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
-from benchmarks.rtsp_server import RtspCamera, available
+from darkedge.bench.loopback.mjpeg import MjpegCamera, dark_frames, encode
+from darkedge.bench.loopback.rtsp import RtspCamera, available
 from darkedge.feeding import Feeding
 from darkedge.infer.mjpeg import MjpegReader, decode_jpeg, jpeg_size, reduction
 from darkedge.infer.sources import Backoff, Frame, LiveSource, rtsp_probe
@@ -216,9 +216,9 @@ def test_an_rtsp_camera_streams_footage_looped_at_its_rate_and_leaves_nothing_be
 
 
 def test_an_mjpeg_camera_serves_footage_scaled_with_sensor_noise(tmp_path):
-    """The MJPEG cameras' footage is the RTSP cameras' (rtsp_server.footage_frames): the clip scaled to the
+    """The MJPEG cameras' footage is the RTSP cameras' (darkedge.bench.loopback.footage): the clip scaled to the
     camera's size, looped past its end, every 2nd frame of 30 fps footage at 15, noise of the given level added."""
-    from benchmarks.rtsp_server import footage_frames
+    from darkedge.bench.loopback.footage import footage_frames
 
     clip = write_video(tmp_path / "night.avi", 12, size=(80, 60), level=40)  # 10 fps: every frame taken
     frames = list(footage_frames(clip, 160, 120, 15, 30, noise=4.0))
@@ -377,7 +377,7 @@ print(heights)
 
 @needs_rtsp
 def test_the_jetson_nvdec_pipeline_runs_with_cpu_elements_in_their_place(tmp_path):
-    from benchmarks.rtsp_server import SYSTEM_PYTHON
+    from darkedge.bench.loopback.rtsp import SYSTEM_PYTHON
     from darkedge.infer.sources import nvdec_pipeline
 
     with RtspCamera(mounts=1) as camera:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers_infer import serve_parts_without_length, wait_for
 
-from benchmarks.mjpeg_server import MjpegCamera, dark_frames, encode
+from darkedge.bench.loopback.mjpeg import MjpegCamera, dark_frames, encode
 from darkedge.infer.camera import Camera
 from darkedge.infer.mjpeg import MjpegReader, PartParser
 from darkedge.infer.mjpeg_hub import MjpegHub, can_read

@@ -1,7 +1,7 @@
 """`darkedge infer` on a live network stream: an MJPEG-over-HTTP camera on the loopback interface, run by the test.
 
 The stream is read by darkedge's MJPEG reader with the same reconnecting source an RTSP camera goes through
-(tests/test_infer_decode.py runs RTSP cameras on a real RTSP server). The camera (benchmarks/mjpeg_server.py) is
+(tests/test_infer_decode.py runs RTSP cameras on a real RTSP server). The camera (darkedge.bench.loopback.mjpeg) is
 killed mid-stream and restarted on the same port.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from helpers_infer import count_lines, run_in_background, wait_for
 from helpers_video import write_video
 
-from benchmarks.mjpeg_server import MjpegCamera
+from darkedge.bench.loopback.mjpeg import MjpegCamera
 from darkedge.errors import DarkedgeError
 from darkedge.feeding import Feeding
 from darkedge.infer.camera import Camera

@@ -1,4 +1,5 @@
-"""Loopback RTSP cameras serving H.264, for the tests and bench_cameras.py: what most surveillance cameras speak.
+"""Loopback RTSP cameras serving H.264, for `darkedge bench cameras` and the tests: what most surveillance cameras
+speak.
 
 A real RTSP server, GStreamer's (Debian: gstreamer1.0-rtsp, gir1.2-gst-rtsp-server-1.0, python3-gi,
 gstreamer1.0-plugins-ugly for x264enc, -plugins-bad for x265enc; .ci/run installs them), run by the system Python
@@ -10,18 +11,18 @@ receive and decode.
 What it streams:
   - footage (`footage`: a video file or a folder of them, e.g. the built-in dark clips or real ARID clips): its
     frames scaled to the stream's size, sensor noise added at that size (`noise`, 8-bit levels: read noise at
-    the stream's own resolution, which upscaled small clips lack), looped. The loop is rendered once
-    (`render_loop`, in the caller's Python: OpenCV), encoded once when the server starts (`encode`: a whole
-    number of key-frame intervals, so the loop starts on a key frame) and then sent looped without re-encoding:
+    the stream's own resolution, which upscaled small clips lack), looped. The loop (a whole number of key-frame
+    intervals, so that it starts on a key frame) is rendered once (darkedge.bench.loopback.footage, in the
+    caller's Python: OpenCV), encoded once when the server starts (`encode`) and then sent looped without re-encoding:
     the server spends no encoder on the box's cores while the cameras are measured. Night footage is noise, and
     noise is what an encoder spends its bits on: such a stream decodes as dearly as real dark footage at the same
     settings (benchmarks/bench_streams.py measures both).
   - otherwise a dark test scene with a ball moving across, encoded live (fast, for the tests; it decodes 3x or
     more cheaper than night footage at the same bitrate: no figure of cameras per box should use it).
 
-    python benchmarks/rtsp_server.py --port 8554 --mounts 2 --size 320x240 --fps 15
+    python -m darkedge.bench.loopback.rtsp --port 8554 --mounts 2 --size 320x240 --fps 15
     # prints rtsp://127.0.0.1:8554/cam0 and /cam1, then serves until SIGTERM / Ctrl-C
-    python benchmarks/rtsp_server.py --footage data/synth/clips --bitrate 512 --codec h265
+    python -m darkedge.bench.loopback.rtsp --footage data/synth/clips --bitrate 512 --codec h265
 
 From Python (tests, benchmarks): `RtspCamera(port, mounts=1, footage=...).start()` runs it in a subprocess
 (started with /usr/bin/python3), `.stop()` kills it (clients see the stream end), `.start()` again serves the same
@@ -47,7 +48,6 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gi: the one that ca
 START_TIMEOUT_S = 60.0  # a 640 x 360 footage loop is encoded before the server listens
 KEY_INTERVAL_S = 2  # a key frame every 2 s, as camera substreams are set up
 BITRATES = (256, 512, 1024)  # kbps: the caps camera substreams are set to
-NOISE = 4.0  # sensor noise added to footage at the stream's size (8-bit levels; see bench_streams.py)
 CODECS = {  # codec: (encoder with its caps, parser, RTP payloader)
     "h264": ("x264enc tune=zerolatency speed-preset=ultrafast pass=cbr bitrate={kbps} key-int-max={key} bframes=0 "
              "! video/x-h264,profile=baseline,stream-format=byte-stream", "h264parse", "rtph264pay"),
@@ -86,69 +86,14 @@ def loop_pipeline(stream: str, codec: str, fps: int) -> str:
     )
 
 
-def footage_frames(
-    footage: str | Path, width: int, height: int, fps: int, count: int, noise: float, seed: int = 0
-):
-    """`count` BGR frames of `footage` (a video file or a folder of them, read in name order and looped; faster
-    footage at `fps` by taking every k-th frame), each scaled to cover `width` x `height` and centre-cropped, with
-    Gaussian sensor noise of `noise` levels added at that size. Also the MJPEG cameras' footage (mjpeg_server.py)."""
-    import cv2
-    import numpy as np
-
-    from darkedge.data.video import VIDEO_EXTENSIONS
-
-    footage = Path(footage)
-    files = [footage]
-    if footage.is_dir():
-        files = sorted(p for p in footage.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
-    if not files:
-        raise SystemExit(f"{footage}: no video files")
-    rng = np.random.default_rng(seed)
-    made = 0
-    while made < count:
-        before = made
-        for path in files:
-            capture = cv2.VideoCapture(str(path))
-            step = max(1, round((capture.get(cv2.CAP_PROP_FPS) or fps) / fps))  # 30 fps footage: every 2nd
-            while made < count:
-                for _ in range(step - 1):
-                    capture.grab()
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                h, w = frame.shape[:2]
-                scale = max(width / w, height / h)
-                size = (max(width, round(w * scale)), max(height, round(h * scale)))
-                frame = cv2.resize(
-                    frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-                )
-                top, left = (frame.shape[0] - height) // 2, (frame.shape[1] - width) // 2
-                frame = frame[top : top + height, left : left + width].astype(np.float32)
-                frame += rng.normal(0.0, noise, frame.shape).astype(np.float32)
-                yield np.clip(frame, 0, 255).astype(np.uint8)
-                made += 1
-            capture.release()
-            if made >= count:
-                break
-        if made == before:
-            raise SystemExit(f"{footage}: no readable frames")
-
-
-def render_loop(footage: str | Path, out: Path, width: int, height: int, fps: int, seconds: int, noise: float,
-                seed: int = 0) -> int:  # fmt: skip
-    """Write `seconds` of `footage_frames` as raw I420 frames to `out`; returns the frame count, a whole number of
-    key-frame intervals, so that the loop starts on a key frame."""
-    import cv2
-
-    count = max(1, round(seconds / KEY_INTERVAL_S)) * KEY_INTERVAL_S * fps
-    with open(out, "wb") as sink:
-        for frame in footage_frames(footage, width, height, fps, count, noise, seed):
-            sink.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return count
+def loop_frames(seconds: float, fps: int) -> int:
+    """Frames in a footage loop about `seconds` long: a whole number of key-frame intervals, so that the loop starts
+    on a key frame."""
+    return max(1, round(seconds / KEY_INTERVAL_S)) * KEY_INTERVAL_S * fps
 
 
 def encode(raw: str, out: str, width: int, height: int, fps: int, codec: str, kbps: int) -> None:
-    """Encode `render_loop`'s raw frames to the elementary stream `out` (needs GStreamer's Python bindings)."""
+    """Encode the footage loop's raw frames to the elementary stream `out` (needs GStreamer's Python bindings)."""
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -169,7 +114,7 @@ def encode(raw: str, out: str, width: int, height: int, fps: int, codec: str, kb
 
 
 def encode_file(raw: Path, out: Path, size: str, fps: int, codec: str, kbps: int) -> Path:
-    """`encode` run under the system Python (from the project's): `render_loop`'s frames to an elementary stream."""
+    """`encode` run under the system Python (from the project's): the footage loop's frames to an elementary stream."""
     args = ["--raw", str(raw), "--encode-only", str(out), "--size", size, "--fps", str(fps), "--codec", codec,
             "--bitrate", str(kbps)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -234,8 +179,8 @@ class RtspCamera:
     without, the live test pattern."""
 
     def __init__(self, port: int | None = None, mounts: int = 1, size: str = "320x240", fps: int = 15,
-                 footage: str | Path | None = None, codec: str = "h264", bitrate: int = 512, noise: float = NOISE,
-                 seconds: int = 10):  # fmt: skip
+                 footage: str | Path | None = None, codec: str = "h264", bitrate: int = 512,
+                 noise: float | None = None, seconds: int = 10):  # fmt: skip
         self.port = port or free_port()
         self.mounts, self.size, self.fps = mounts, size, fps
         self.footage, self.codec, self.bitrate, self.noise, self.seconds = (
@@ -254,12 +199,19 @@ class RtspCamera:
         return self.folder / f"loop.{self.codec}" if self.folder else None
 
     def _render(self) -> Path:
+        """The footage loop as raw frames (in the project's Python: OpenCV), once."""
+        from darkedge.bench.loopback.footage import NOISE, render_raw
+
         if self.folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="rtsp_loop_"))
             width, height = (int(v) for v in self.size.split("x"))
-            render_loop(
-                self.footage, self.folder / "loop.yuv", width, height, self.fps, self.seconds, self.noise
-            )
+            noise = NOISE if self.noise is None else self.noise
+            count = loop_frames(self.seconds, self.fps)
+            try:
+                render_raw(self.footage, self.folder / "loop.yuv", width, height, self.fps, count, noise)
+            except BaseException:
+                self.close()
+                raise
         return self.folder / "loop.yuv"
 
     @property
@@ -346,7 +298,7 @@ def main() -> None:
     parser.add_argument("--bitrate", type=int, default=512, help="kbps (cameras' substreams: 256, 512, 1024)")
     parser.add_argument("--footage", help="a video file or a folder of them (default: a test pattern)")
     parser.add_argument(
-        "--noise", type=float, default=NOISE, help="sensor noise added to footage (8-bit levels)"
+        "--noise", type=float, default=None, help="sensor noise added to footage (8-bit levels)"
     )
     parser.add_argument("--raw", help=argparse.SUPPRESS)  # a loop RtspCamera rendered
     parser.add_argument("--encode-only", help=argparse.SUPPRESS)  # encode --raw there, serve nothing

@@ -1,12 +1,13 @@
-"""Loopback MJPEG-over-HTTP cameras for the tests and bench_cameras.py: what `darkedge infer` reads from an IP camera.
+"""Loopback MJPEG-over-HTTP cameras for `darkedge bench cameras` and the tests: what `darkedge infer` reads from an
+IP camera.
 
     camera = MjpegCamera(encode(dark_frames(320, 240)), fps=15).start()   # http://127.0.0.1:PORT/stream.mjpg
     camera.stop()                                                 # every client sees its stream end mid-way
     camera.start()                                                # the same port again
     MjpegCamera(garbage=True).start()                             # random bytes where the JPEGs should be
 
-    python benchmarks/mjpeg_server.py --cameras 3 --fps 15 > cameras.txt   # one URL a line, until Ctrl-C
-    python benchmarks/mjpeg_server.py --footage data/synth/clips          # night footage with sensor noise
+    python -m darkedge.bench.loopback.mjpeg --cameras 3 --fps 15 > cameras.txt   # one URL a line, until Ctrl-C
+    python -m darkedge.bench.loopback.mjpeg --footage data/synth/clips          # night footage with sensor noise
     kill -USR1 <pid>                     # prints a JSON line: frames sent and skipped per camera (at exit too)
     darkedge infer --sources cameras.txt --model runs/latest/export/student_int8.xml
 
@@ -34,10 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-try:  # imported as benchmarks.mjpeg_server (the tests) or run from benchmarks/
-    from benchmarks.rtsp_server import NOISE, footage_frames
-except ImportError:
-    from rtsp_server import NOISE, footage_frames
+from darkedge.bench.loopback.footage import footage_frames
 
 SEND_BUFFER = 64 * 1024  # bytes: two or three 320 x 240 frames in flight, not seconds of them
 BOUNDARY = b"frame"
@@ -201,13 +199,13 @@ def main() -> None:
     )
     parser.add_argument("--footage", type=Path, default=None,
                         help="serve 10 s of this video or folder of videos at --size, sensor noise added (night "
-                        "footage as the RTSP cameras stream it: rtsp_server.footage_frames)")  # fmt: skip
+                        "footage as the RTSP cameras stream it: darkedge.bench.loopback.footage)")  # fmt: skip
     parser.add_argument("--port", type=int, default=0, help="first port (0: free ports)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     if args.footage:
         jpegs = encode(
-            list(footage_frames(args.footage, width, height, round(args.fps), 10 * round(args.fps), NOISE))
+            list(footage_frames(args.footage, width, height, round(args.fps), 10 * round(args.fps)))
         )
     else:
         jpegs = encode(video_frames(args.video) if args.video else dark_frames(width, height))
