@@ -17,7 +17,7 @@ from helpers_infer import serve_parts_without_length, wait_for
 
 from darkedge.bench.loopback.mjpeg import MjpegCamera, dark_frames, encode
 from darkedge.infer.camera import Camera
-from darkedge.infer.mjpeg import MjpegReader, PartParser
+from darkedge.infer.mjpeg import Dechunker, MjpegBody, MjpegReader, PartParser
 from darkedge.infer.mjpeg_hub import MjpegHub, can_read
 from darkedge.infer.sources import FFMPEG_OPTIONS, Backoff, LiveSource, rtsp_probe
 
@@ -31,19 +31,26 @@ def multipart(jpegs: list[bytes], lengths: bool) -> bytes:
     return body + b"--cam--\r\n"
 
 
+def cut_and_fed(make_parser, data: bytes, seed: int) -> list:
+    """For each way of cutting `data` (whole, byte by byte, at random), a new parser fed the pieces: (its parts,
+    whether it ended)."""
+    rng = random.Random(seed)
+    results = []
+    for sizes in ([len(data)], [1] * len(data), [rng.randint(1, 700) for _ in range(len(data))]):
+        parser, parts, at = make_parser(), [], 0
+        while at < len(data):
+            size = sizes.pop(0)
+            parts += parser.feed(data[at : at + size])
+            at += size
+        results.append((parts, parser.ended))
+    return results
+
+
 @pytest.mark.parametrize("lengths", [True, False])
 def test_the_part_parser_cuts_any_chunking_into_the_same_parts(lengths):
     jpegs = encode(dark_frames(64, 48, count=6, seed=3))
     body = multipart(jpegs, lengths)
-    rng = random.Random(0)
-    for chunking in ([len(body)], [1] * len(body), [rng.randint(1, 700) for _ in range(len(body))]):
-        parser, parts, at = PartParser(b"--cam"), [], 0
-        for size in chunking:
-            parts += parser.feed(body[at : at + size])
-            at += size
-            if at >= len(body):
-                break
-        assert parts == jpegs and parser.ended
+    assert cut_and_fed(lambda: PartParser(b"--cam"), body, seed=0) == [(jpegs, True)] * 3
     server = socket.create_server(("127.0.0.1", 0))  # the blocking reader, on the same bytes, agrees
 
     def serve() -> None:
@@ -68,6 +75,53 @@ def test_the_part_parser_refuses_what_the_blocking_reader_refuses():
         PartParser(b"--cam").feed(b"--cam\r\nContent-Length: 5\r\n\r\nhello\r\n--cam\r\n")
     with pytest.raises(ValueError):
         PartParser(b"--cam").feed(b"--cam\r\nContent-Length: x\r\n\r\n")
+
+
+def chunked(body: bytes, sizes: list[int]) -> bytes:
+    """`body` as a chunked HTTP body: chunks of `sizes` bytes (cycled), a chunk extension on one, the last chunk."""
+    out, at, i = b"", 0, 0
+    while at < len(body):
+        piece = body[at : at + sizes[i % len(sizes)]]
+        out += b"%x%s\r\n%s\r\n" % (len(piece), b";ext=1" if i == 1 else b"", piece)
+        at, i = at + len(piece), i + 1
+    return out + b"0\r\n\r\n"
+
+
+def test_a_chunked_body_gives_both_readers_the_same_parts():
+    """Some cameras send their multipart body with chunked transfer coding: the framing comes off in any cut of
+    the bytes, and the blocking reader and the hub read the same frames through the same parsers."""
+    jpegs = encode(dark_frames(64, 48, count=5, seed=8))
+    wire = chunked(multipart(jpegs, lengths=False), [97, 1, 4000])
+    assert cut_and_fed(lambda: MjpegBody(b"--cam", chunked=True), wire, seed=1) == [(jpegs, True)] * 3
+    with pytest.raises(ValueError, match="chunk size"):
+        Dechunker().feed(b"zz\r\n")
+    server = socket.create_server(("127.0.0.1", 0))
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: multipart/x-mixed-replace;boundary=cam\r\n\r\n"
+
+    def run() -> None:  # the same response to two clients: the blocking reader, then the hub
+        for _ in range(2):
+            client, _ = server.accept()
+            with client:
+                client.recv(4096)
+                client.sendall(head + wire)
+
+    threading.Thread(target=run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/"
+    reader = MjpegReader(url, timeout=5)
+    assert [reader.read() for _ in range(len(jpegs) + 1)] == [*jpegs, None]
+    reader.release()
+    hub = MjpegHub()
+    camera = hub_camera("chunked", url, hub).start()
+    try:
+        frames = take(camera, len(jpegs))
+    finally:
+        camera.close()
+        hub.close()
+        server.close()
+    assert camera._thread.ident is None  # read by the hub, not handed to a thread
+    expected = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
+    assert [f.index for f in frames] == list(range(len(jpegs)))
+    assert all(np.array_equal(f.pixels, e) for f, e in zip(frames, expected, strict=True))
 
 
 def hub_camera(name: str, url: str, hub: MjpegHub, backoff: Backoff | None = None) -> Camera:

@@ -5,12 +5,18 @@ reader decodes every part at full size; `MjpegReader` hands out each part's byte
 thread decodes only the frames a window samples (darkedge.infer.window.WindowGrid), and `decode_jpeg` decodes
 those at the smallest scale libjpeg offers (1/2, 1/4, 1/8, by dropping DCT coefficients: far cheaper than decoding
 whole and resizing) whose height still covers the model's resize: the frame is then resized and cropped as before.
+
+One HTTP path for both readers, the blocking `MjpegReader` (a thread per camera) and the selector of
+darkedge.infer.mjpeg_hub (one thread for all): the same `request` bytes, and the same parsers without I/O of their
+own fed with the bytes as they arrive: `ResponseHead` (status and headers), then `MjpegBody` (a chunked body's
+framing taken off by `Dechunker`, then the parts cut by `PartParser`).
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
+import socket
+import ssl
 import urllib.parse
 from collections import deque
 
@@ -24,6 +30,7 @@ MAX_HEADER_LINES = 32  # a part's headers; more is not an MJPEG stream
 MAX_PART_BYTES = 32 * MIB
 # bytes before a boundary line (or in a part's headers) beyond which it is no MJPEG stream
 MAX_PREAMBLE = 4096
+MAX_HEAD_BYTES = 16 * 1024  # an HTTP response's status line and headers
 JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's
 READ_BYTES = (
     65536  # at most this much of a blocking camera's stream a read takes (what has arrived, not more)
@@ -34,61 +41,166 @@ class NotMjpeg(Exception):
     """The URL answered, but not with a multipart stream of JPEG parts (OpenCV's reader is tried instead)."""
 
 
-def get_request(parts: urllib.parse.SplitResult) -> tuple[str, dict[str, str]]:
-    """The path and headers of the GET a camera's URL asks for: its path and query, and Basic credentials when
-    the URL carries a user name (http://user:pass@host/...)."""
-    headers = {}
+def request(parts: urllib.parse.SplitResult) -> bytes:
+    """The GET a camera's URL asks for: its path and query, its host, and Basic credentials when the URL carries a
+    user name (http://user:pass@host/...). The one request both readers send."""
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Accept: */*"]
     if parts.username is not None:
         user = urllib.parse.unquote(parts.username)
         password = urllib.parse.unquote(parts.password or "")
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return path, headers
+        lines.append("Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class ResponseHead:
+    """An HTTP response's status line and headers, from its bytes as they arrive (no I/O of its own: the blocking
+    MjpegReader and the selector of darkedge.infer.mjpeg_hub feed it alike). `feed` returns the body's first bytes
+    once the head is whole, None until then; raises ValueError for bytes that are no HTTP response."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.status, self.reason = 0, ""
+        self.headers: dict[str, str] = {}
+
+    def feed(self, data: bytes) -> bytes | None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEAD_BYTES:
+                raise ValueError("no end to the HTTP response's headers")
+            return None
+        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        status = lines[0].split(" ", 2)
+        if len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit():
+            raise ValueError("not an HTTP response")
+        self.status, self.reason = int(status[1]), status[2] if len(status) > 2 else ""
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+        return bytes(self.buffer[end + 4 :])
+
+    def body(self) -> MjpegBody:
+        """The parser of this response's body. OSError for a status other than 200 (a camera still booting, 503,
+        or one that wants a login, 401: tried again later), NotMjpeg for a 200 that is not multipart."""
+        if self.status != 200:
+            raise OSError(f"HTTP {self.status} {self.reason}".rstrip())
+        kind = self.headers.get("content-type", "")
+        if not kind.lower().startswith("multipart/"):
+            raise NotMjpeg(f"HTTP 200, {kind or 'no content type'}")
+        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        return MjpegBody(boundary_marker(kind), chunked)
+
+
+class MjpegBody:
+    """An MJPEG response's body from its bytes as they arrive: `feed` returns the JPEG parts completed so far
+    (taking a chunked transfer's framing off first); `ended` once the stream said it is over."""
+
+    def __init__(self, boundary: bytes, chunked: bool = False):
+        self.parts = PartParser(boundary)
+        self.chunks = Dechunker() if chunked else None
+
+    @property
+    def ended(self) -> bool:
+        return self.parts.ended or (self.chunks is not None and self.chunks.ended)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return self.parts.feed(data if self.chunks is None else self.chunks.feed(data))
+
+
+class Dechunker:
+    """The data of a chunked HTTP body (a size line in hex, that many bytes, CRLF; again; a size of 0 ends it)
+    from its bytes as they arrive. Raises ValueError where the framing breaks."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.due = 0  # bytes of the current chunk's data not yet seen
+        self.crlf = False  # the CRLF after a chunk's data is next
+        self.ended = False
+
+    def feed(self, data: bytes) -> bytes:
+        self.buffer += data
+        out = bytearray()
+        while not self.ended:
+            if self.due:
+                taken = self.buffer[: self.due]
+                out += taken
+                del self.buffer[: len(taken)]
+                self.due -= len(taken)
+                if self.due:
+                    break
+                self.crlf = True
+            if self.crlf:
+                if len(self.buffer) < 2:
+                    break
+                if self.buffer[:2] != b"\r\n":
+                    raise ValueError("a chunk without its CRLF")
+                del self.buffer[:2]
+                self.crlf = False
+            line_end = self.buffer.find(b"\r\n")
+            if line_end < 0:
+                if len(self.buffer) > MAX_PREAMBLE:
+                    raise ValueError("a chunk size line without an end")
+                break
+            size = bytes(self.buffer[:line_end]).split(b";")[0].strip()
+            del self.buffer[: line_end + 2]
+            try:
+                self.due = int(size, 16)
+            except ValueError:
+                raise ValueError(f"a chunk size {size[:16]!r}") from None
+            self.ended = self.due == 0
+        return bytes(out)
 
 
 class MjpegReader:
-    """One connection to an MJPEG-over-HTTP URL; `read` gives the next part's JPEG bytes, None when the stream
-    ends or breaks. Raises OSError when the server cannot be reached, NotMjpeg when it is not MJPEG."""
+    """One connection to an MJPEG-over-HTTP(S) URL; `read` gives the next part's JPEG bytes, None when the stream
+    ends or breaks. Raises OSError when the server cannot be reached or refuses, NotMjpeg when it is not MJPEG."""
 
     def __init__(self, url: str, timeout: float):
         parts = urllib.parse.urlsplit(url)
-        connection_class = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
-        self.connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-        path, headers = get_request(parts)
+        https = parts.scheme == "https"
+        self.sock: socket.socket | None = None
         try:
-            self.connection.request("GET", path, headers=headers)
-            self.response = self.connection.getresponse()
-        except (OSError, http.client.HTTPException) as e:
-            self.connection.close()
+            self.sock = socket.create_connection(
+                (parts.hostname, parts.port or (443 if https else 80)), timeout
+            )
+            if https:
+                self.sock = ssl.create_default_context().wrap_socket(
+                    self.sock, server_hostname=parts.hostname
+                )
+            self.sock.sendall(request(parts))
+            head, rest = ResponseHead(), None
+            while rest is None:
+                data = self.sock.recv(READ_BYTES)
+                if not data:
+                    raise OSError("the connection closed before the response's headers")
+                rest = head.feed(data)
+            self.body = head.body()
+        except ValueError as e:
+            self.release()
             raise OSError(str(e)) from None
-        kind = self.response.getheader("Content-Type", "")
-        if self.response.status != 200:
-            # a camera still booting (503), or one that wants a login (401): an OSError, so it is tried again later
+        except BaseException:
             self.release()
-            raise OSError(f"HTTP {self.response.status} {self.response.reason}")
-        if not kind.lower().startswith("multipart/"):
-            self.release()
-            raise NotMjpeg(f"HTTP 200, {kind or 'no content type'}")
-        self.parser = PartParser(boundary_marker(kind))  # the hub's framing too: one parser for both readers
+            raise
         self.parts: deque[bytes] = deque()  # parts a chunk completed beyond the one handed out
-        # the socket's buffered reader itself, unless the body is chunked: HTTPResponse's own read1 costs more
-        self._stream = self.response if self.response.chunked else self.response.fp
+        self._rest = rest  # the body's bytes that came with the head
 
     def read(self) -> bytes | None:
         try:
             while not self.parts:
-                chunk = None if self.parser.ended else self._stream.read1(READ_BYTES)
+                if self.body.ended:
+                    return None
+                chunk, self._rest = self._rest or self.sock.recv(READ_BYTES), b""
                 if not chunk:
                     return None
-                self.parts.extend(self.parser.feed(chunk))
+                self.parts.extend(self.body.feed(chunk))
             return self.parts.popleft()
-        except (OSError, http.client.HTTPException, ValueError):
+        except (OSError, ValueError):
             return None
 
     def release(self) -> None:
-        self.connection.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 def boundary_marker(content_type: str) -> bytes:

@@ -7,9 +7,9 @@ socket is drained in one recv, its bytes cut into JPEG parts by a PartParser (da
 part handed to its camera (Camera.accept), which decodes the frames a window uses and queues them, as its own
 thread would. Reconnecting follows the camera's back-off, and its state and log lines are the same.
 
-The hub speaks the small part of HTTP/1.1 an MJPEG camera needs: a GET (with Basic credentials from the URL),
-a status line, headers, then the multipart body. A stream it cannot take (HTTPS, a chunked body, a 200 that is
-not multipart) goes back to a reader thread of its own, which handles every case (Camera.use_thread).
+The hub speaks the small part of HTTP/1.1 an MJPEG camera needs, with the blocking reader's own request and
+parsers (darkedge.infer.mjpeg: request, ResponseHead, MjpegBody). A stream it cannot take (HTTPS, a 200 that is
+not multipart) goes back to a reader thread of its own (Camera.use_thread), which tries OpenCV for the latter.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ import time
 import urllib.parse
 from typing import Protocol
 
-from darkedge.infer.mjpeg import PartParser, boundary_marker, get_request
+from darkedge.infer.mjpeg import MjpegBody, NotMjpeg, ResponseHead, request
 from darkedge.infer.sources import NETWORK_TIMEOUT_MS, Frame, LiveSource, url_scheme
 from darkedge.infer.stats import CameraStats
 
 log = logging.getLogger(__name__)
 
 RECV_BYTES = 256 * 1024  # one recv: every frame a camera has sent since the last look, at 320 x 240
-MAX_HEAD_BYTES = 16 * 1024  # an HTTP response's status line and headers
 TICK_S = 0.25  # how often timeouts are looked at when nothing arrives
 
 
@@ -68,13 +67,10 @@ class _Stream:
         parts = urllib.parse.urlsplit(source.target)
         self.address = (parts.hostname, parts.port or 80)
         self.addresses: list[tuple] = []  # what the host resolved to, not yet tried in this attempt
-        path, headers = get_request(parts)
-        lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Accept: */*"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self.request = request(parts)
         self.sock: socket.socket | None = None
-        self.head = bytearray()
-        self.parser: PartParser | None = None
+        self.head = ResponseHead()
+        self.parser: MjpegBody | None = None
         self.heard = 0.0  # when bytes last arrived (while connected)
 
 
@@ -187,7 +183,7 @@ class MjpegHub:
 
     def _connect(self, stream: _Stream) -> None:
         """Start a non-blocking connect to the host's first address; the selector says when it is done."""
-        stream.head, stream.parser, stream.heard = bytearray(), None, time.monotonic()
+        stream.head, stream.parser, stream.heard = ResponseHead(), None, time.monotonic()
         try:
             stream.addresses = socket.getaddrinfo(*stream.address, type=socket.SOCK_STREAM)
         except (OSError, ValueError):  # no such host, or a name no resolver takes
@@ -271,34 +267,19 @@ class MjpegHub:
         """Collect the response's head; once whole, check it and return the body bytes after it (None: not yet,
         or the stream was handed on). Raises ValueError for a head that is not HTTP, OSError for a status that
         is not 200 (tried again after the back-off, like a camera still booting)."""
-        stream.head += data
-        end = stream.head.find(b"\r\n\r\n")
-        if end < 0:
-            if len(stream.head) > MAX_HEAD_BYTES:
-                raise ValueError("no end to the HTTP response's headers")
+        rest = stream.head.feed(data)
+        if rest is None:
             return None
-        lines = bytes(stream.head[:end]).decode("latin-1").split("\r\n")
-        status = lines[0].split(" ", 2)
-        if len(status) < 2 or not status[0].startswith("HTTP/"):
-            raise ValueError("not an HTTP response")
-        if status[1] != "200":
-            raise OSError(f"HTTP {status[1]}")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        kind = headers.get("content-type", "")
-        if not kind.lower().startswith("multipart/") or "chunked" in headers.get("transfer-encoding", ""):
-            # not for the hub: a thread of its own, which reads a chunked body or hands a non-MJPEG stream to OpenCV
-            if not kind.lower().startswith("multipart/"):
-                stream.source.mjpeg = False
+        try:
+            stream.parser = stream.head.body()
+        except NotMjpeg:  # not for the hub: a thread of its own hands the stream to OpenCV
+            stream.source.mjpeg = False
             self._disconnect(stream)
             del self._streams[stream.camera]
             stream.camera.use_thread()
             return None
-        stream.parser = PartParser(boundary_marker(kind))
         stream.source.opened()
-        return bytes(stream.head[end + 4 :])
+        return rest
 
     def _deliver(self, stream: _Stream, jpeg: bytes) -> None:
         """One part to its camera, as a frame (its bytes only when a window will use it)."""
