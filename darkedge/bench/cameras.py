@@ -186,6 +186,10 @@ class Probe:
     model_s: float
     seconds: float
     ready_s: float = float("nan")  # from infer's start until every camera had produced a window (inf: never)
+    # the box's UDP datagrams per second (RTP over UDP: RTSP's), received, and dropped by the kernel because a
+    # socket's receive buffer was full (its reader had not taken the earlier ones): loss on the way in
+    udp_in: float = float("nan")
+    udp_dropped: float = float("nan")
 
 
 # ---- the cameras ------------------------------------------------------------------------------------------------
@@ -274,12 +278,27 @@ class Snapshot:
     late: int
     cpu: tuple[float, float]  # CPU seconds of infer and of the cameras' server
     time: float
+    udp: tuple[float, float]  # the box's UDP datagrams received and dropped for full receive buffers so far
 
     @classmethod
     def take(cls, url: str, cameras, processes: tuple) -> Snapshot:
         metrics, (sent, late) = scrape(url), cameras.counts()
         cpu = tuple(sum(p.cpu_times()[:2]) if p is not None else 0.0 for p in processes)
-        return cls(metrics, sent, late, cpu, time.monotonic())
+        return cls(metrics, sent, late, cpu, time.monotonic(), udp_counters())
+
+
+def udp_counters() -> tuple[float, float]:
+    """(UDP datagrams received, dropped for a full receive buffer) since boot, box-wide (Linux; else NaN)."""
+    try:
+        lines = [
+            line.split()
+            for line in Path("/proc/net/snmp").read_text().splitlines()
+            if line.startswith("Udp:")
+        ]
+        counters = dict(zip(lines[0][1:], map(float, lines[1][1:]), strict=True))
+        return counters["InDatagrams"], counters["RcvbufErrors"]
+    except (OSError, IndexError, KeyError, ValueError):
+        return float("nan"), float("nan")
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
@@ -456,6 +475,8 @@ def measured(target: Target, count: int, ready: bool, a: Snapshot, b: Snapshot) 
         cpu_loop=cpu["loop"],
         model_s=total("darkedge_inference_seconds_total"),
         seconds=seconds,
+        udp_in=(b.udp[0] - a.udp[0]) / seconds,
+        udp_dropped=(b.udp[1] - a.udp[1]) / seconds,
     )
 
 
@@ -663,6 +684,13 @@ def started(ready_s: float) -> str:
     return "never" if math.isinf(ready_s) else f"{ready_s:.0f}"
 
 
+def udp(p: Probe) -> str:
+    """The 'UDP datagrams/s' cell: received, dropped (blank where not recorded)."""
+    if math.isnan(p.udp_in):
+        return ""
+    return f"{p.udp_in:.0f}, {p.udp_dropped:.0f}"
+
+
 def markdown(result: dict) -> str:
     """The report: the box, the model(s), the stream(s), cameras sustained and where the time goes, every probe."""
     labels = model_names(result)
@@ -721,20 +749,23 @@ def markdown(result: dict) -> str:
         note = result.get("notes", {}).get(setup)
         lines += (["", note] if note else []) + [""]
     lines += [
-        "`>= N`: N cameras were sustained and no count above failed (the most probed, at most max_cameras).",
+        "`>= N`: N cameras were sustained and no count above failed (the most probed, at most max_cameras). UDP "
+        "datagrams: the box's, per second of the measurement (RTSP's RTP goes over UDP unless the reader asks for "
+        "TCP); dropped: by the kernel, a socket's receive buffer full because its reader had not taken the earlier "
+        "ones.",
         "",
         "## Every probe",
         "",
         "| model | setup | cameras | sustained | lag p50 / p99 ms | lost % (dropped + camera-skipped) | "
-        "windows skipped | slowest camera fps | CPU infer + cameras | all started, s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "windows skipped | slowest camera fps | CPU infer + cameras | all started, s | UDP datagrams/s in, dropped |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in sorted((Probe(**p) for p in result["probes"]), key=lambda p: (p.setup, p.model, p.cameras)):
         lines.append(
             f"| {labels[p.model]} | {p.setup} | {p.cameras} | {'yes' if p.sustained else 'no'} | "
             f"{p.lag_p50_s * 1000:.0f} / {p.lag_p99_s * 1000:.0f} | {100 * p.loss:.2f} ({p.dropped} + {p.late}) | "
             f"{p.windows_skipped} | {p.fps_in_min:.1f} | {p.cpu_infer:.2f} + {p.cpu_cameras:.2f} | "
-            f"{started(p.ready_s)} |"
+            f"{started(p.ready_s)} | {udp(p)} |"
         )
     lines += [
         "",
