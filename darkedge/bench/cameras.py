@@ -62,19 +62,16 @@ class CamerasConfig:
     model: str = ""  # what infer runs: an export (.xml, .onnx, .engine) or a checkpoint (.pt)
     # the loopback cameras' footage: a video file or a folder of them ("": the built-in dark clips)
     footage: str = ""
-    sources: str | None = (
-        None  # a file of camera URLs (as infer --sources takes) to probe instead of loopback ones
-    )
-    protocol: str = (
-        "rtsp"  # the loopback cameras': rtsp (H.264/H.265, GStreamer's server) or mjpeg (over HTTP)
-    )
+    # a file of camera URLs (as infer --sources takes) to probe instead of loopback cameras
+    sources: str | None = None
+    # the loopback cameras': rtsp (H.264/H.265, GStreamer's server) or mjpeg (over HTTP)
+    protocol: str = "rtsp"
     size: str = "320x240"  # the loopback streams' WIDTHxHEIGHT
     fps: int = 15  # the cameras' frame rate (given URLs: what they are due to send)
     codec: str = "h264"  # rtsp: h264 or h265
     bitrate: int = 512  # rtsp: kbps cap, as camera substreams are set (256, 512, 1024)
-    noise: float | None = (
-        None  # sensor noise added to the footage, 8-bit levels (None: loopback.footage.NOISE)
-    )
+    # sensor noise added to the footage, 8-bit levels (None: darkedge.bench.loopback.footage.NOISE)
+    noise: float | None = None
     # how infer runs (its settings of the same names)
     backend: str | None = None
     threads: int | None = None  # None: every usable core

@@ -32,9 +32,8 @@ MAX_PART_BYTES = 32 * MIB
 MAX_PREAMBLE = 4096
 MAX_HEAD_BYTES = 16 * 1024  # an HTTP response's status line and headers
 JPEG_START = b"\xff\xd8"  # SOI: a part that does not start so is no JPEG, and the stream no camera's
-READ_BYTES = (
-    65536  # at most this much of a blocking camera's stream a read takes (what has arrived, not more)
-)
+# at most this much of a blocking camera's stream a read takes (what has arrived, not more)
+READ_BYTES = 65536
 
 
 class NotMjpeg(Exception):

@@ -183,13 +183,8 @@ class RtspCamera:
                  noise: float | None = None, seconds: int = 10):  # fmt: skip
         self.port = port or free_port()
         self.mounts, self.size, self.fps = mounts, size, fps
-        self.footage, self.codec, self.bitrate, self.noise, self.seconds = (
-            footage,
-            codec,
-            bitrate,
-            noise,
-            seconds,
-        )
+        self.footage, self.codec, self.bitrate = footage, codec, bitrate
+        self.noise, self.seconds = noise, seconds
         self.process: subprocess.Popen | None = None
         self.folder: Path | None = None
 
