@@ -8,7 +8,10 @@ window uses is decoded (each H.264 / H.265 frame is a reference for the next) an
 threads would add a frame of latency each. The reader answers the calls LiveSource and FileSource make of an
 OpenCV capture (`isOpened`, `grab`, `read`, `get(CAP_PROP_FPS)`, `release`).
 
-Measured against OpenCV's reader on the same night-footage streams: benchmarks/bench_readers.py.
+Measured against OpenCV's reader on the same night-footage streams: benchmarks/bench_readers.py (one camera,
+every frame converted: no cheaper at 320 x 240, 1.2-1.3x at 640 x 360) and bench_cameras.py (in `infer`, which
+converts a quarter of the frames: half the cameras of OpenCV's reader, which releases Python's lock for a whole
+read where this one needs it for every packet and frame; README, "Cameras per box"). OpenCV's stays the default.
 """
 
 from __future__ import annotations
