@@ -132,14 +132,16 @@ def main() -> None:
     parser.add_argument("--random", action="store_true", help="random-weight preset models instead of a run")
     parser.add_argument("--preset", default="small")
     parser.add_argument(
-        "--only", default="", help="only the setups whose name holds one of these (comma-separated)"
+        "--only",
+        default="",
+        help="only the setups whose name holds one of these (comma-separated; =NAME: that name exactly)",
     )
     parser.add_argument("--models", default=",".join(MODELS), help="of each setup's, only these")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--start", type=int, default=16, help="cameras in the first probe")
     parser.add_argument("--max-cameras", type=int, default=1024)
-    parser.add_argument("--probes", type=int, default=5, help="probes per model and setup at most")
+    parser.add_argument("--probes", type=int, default=6, help="probes per model and setup at most")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after every camera has a window")
     parser.add_argument("--measure", type=float, default=10.0, help="seconds measured (at least 10)")
     parser.add_argument(
@@ -162,7 +164,7 @@ def main() -> None:
     chosen = [
         (cfg, models)
         for cfg, (_, models) in zip(every, SETUPS, strict=True)
-        if any(t in cfg.setup for t in texts)
+        if any(cfg.setup == t[1:] if t.startswith("=") else t in cfg.setup for t in texts)
     ]
     if any(cfg.protocol == "rtsp" for cfg, _ in chosen) and not available():
         print(
