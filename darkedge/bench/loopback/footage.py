@@ -87,3 +87,19 @@ def render_raw(
         for frame in footage_frames(footage, width, height, fps, count, noise):
             sink.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
     return count
+
+
+def main() -> None:
+    """`render_raw` in a process of its own (RtspCamera renders so: OpenCV's thread pool, once started in a
+    process, hangs the processes it later forks, such as DataLoader workers)."""
+    import sys
+
+    footage, out, width, height, fps, count, noise = sys.argv[1:8]
+    try:
+        render_raw(footage, Path(out), int(width), int(height), int(fps), int(count), float(noise))
+    except DarkedgeError as e:
+        sys.exit(str(e))
+
+
+if __name__ == "__main__":
+    main()

@@ -195,15 +195,23 @@ class RtspCamera:
 
     def _render(self) -> Path:
         """The footage loop as raw frames (in the project's Python: OpenCV), once."""
-        from darkedge.bench.loopback.footage import NOISE, render_raw
+        from darkedge.bench.loopback.footage import NOISE
+        from darkedge.errors import DarkedgeError
 
         if self.folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="rtsp_loop_"))
             width, height = (int(v) for v in self.size.split("x"))
             noise = NOISE if self.noise is None else self.noise
             count = loop_frames(self.seconds, self.fps)
+            # in a process of its own: OpenCV's thread pool would hang this process's later forks
+            command = [sys.executable, "-m", "darkedge.bench.loopback.footage", str(self.footage),
+                       str(self.folder / "loop.yuv"), str(width), str(height), str(self.fps), str(count), str(noise)]  # fmt: skip
             try:
-                render_raw(self.footage, self.folder / "loop.yuv", width, height, self.fps, count, noise)
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                if done.returncode:
+                    raise DarkedgeError(
+                        (done.stderr.strip().splitlines() or ["rendering the footage failed"])[-1]
+                    )
             except BaseException:
                 self.close()
                 raise
