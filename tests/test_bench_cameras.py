@@ -95,18 +95,18 @@ def test_cameras_from_a_video_file_over_rtsp(model, footage, tmp_path):
         (("--model", "{model}", "--footage", "/no/such/footage"), "/no/such/footage: no such file or folder"),
         (("--model", "{model}", "--footage", "{empty}"), "no video files"),
         (("--model", "{model}", "--sources", "{sources}"), "cameras.txt: lists no sources"),
-        (("--model", "/no/such.xml"), "/no/such.xml"),
+        (("--model", "/no/such.xml", "--footage", "{video}"), "/no/such.xml"),
         (("--model", "{model}", "--set", "size=320"), "size '320': expected WIDTHxHEIGHT"),
         (("--model", "{model}", "--set", "decoder=vaapi"), "decoder 'vaapi': expected one of"),
         (("--model", "{model}", "--set", "measure_s=5"), "measure_s 5.0: must be at least 10"),
     ],
 )
-def test_bad_input_is_one_line(model, tmp_path, args, message):
+def test_bad_input_is_one_line(model, footage, tmp_path, args, message):
     empty = tmp_path / "empty"
     empty.mkdir()
     sources = tmp_path / "cameras.txt"
     sources.write_text("# no cameras yet\n")
-    given = [a.format(model=model, empty=empty, sources=sources) for a in args]
+    given = [a.format(model=model, empty=empty, sources=sources, video=footage) for a in args]
     code, output = run_bench(*given, "--out", str(tmp_path / "out"))
     assert code != 0 and message in output, output
     assert "Traceback" not in output and len(output.strip().splitlines()) == 1
