@@ -186,25 +186,25 @@ def main() -> None:
     probes: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         models, _, frame_step, source = models_and_feeding(args, Path(tmp))
-        span_s = None
         for cfg, setup_models in chosen:
             rtsp = None
-            for name in (n for n in setup_models if n in wanted):
-                print(f"{MODELS[name]}, {cfg.setup}:", flush=True)
-                mine = CamerasConfig(**{**asdict(cfg), "model": str(models[name]), "name": name,
-                                        "frame_step": frame_step})  # fmt: skip
-                target = target_for(mine)
-                if cfg.protocol == "rtsp":  # one stream for the setup's models, encoded once
-                    rtsp = rtsp or RtspServer(cfg, target.footage)
-                    target = rtsp.serving(target)
-                span_s = target.span_s
-                probes += [asdict(p) for p in search(target)]
-                # the report so far, after every search: a long run stopped part-way keeps what it measured
-                result = new_result(command, source, every, carried + probes, span_s, began, models=MODELS,
-                                    carried=carried_from, notes=notes(carried + probes))  # fmt: skip
-                write_report(result, args.out)
-            if rtsp is not None:
-                rtsp.close()
+            try:
+                for name in (n for n in setup_models if n in wanted):
+                    print(f"{MODELS[name]}, {cfg.setup}:", flush=True)
+                    mine = CamerasConfig(**{**asdict(cfg), "model": str(models[name]), "name": name,
+                                            "frame_step": frame_step})  # fmt: skip
+                    target = target_for(mine)
+                    if cfg.protocol == "rtsp":  # one stream for the setup's models, encoded once
+                        rtsp = rtsp or RtspServer(cfg, target.footage)
+                        target = rtsp.serving(target)
+                    probes += [asdict(p) for p in search(target)]
+                    # the report so far, after every search: a long run stopped part-way keeps what it measured
+                    result = new_result(command, source, every, carried + probes, target.span_s, began,
+                                        models=MODELS, carried=carried_from, notes=notes(carried + probes))  # fmt: skip
+                    write_report(result, args.out)
+            finally:  # the server and its rendered loop go, however the searches end
+                if rtsp is not None:
+                    rtsp.close()
     print(markdown(result))
 
 
