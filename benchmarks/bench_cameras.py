@@ -6,6 +6,7 @@
     python benchmarks/bench_cameras.py --random           # random-weight models at the small preset (smoke run)
     python benchmarks/bench_cameras.py --only rtsp        # the setups whose name holds "rtsp"
     python benchmarks/bench_cameras.py --only rtsp --keep benchmarks/results/cameras.json   # keep the others
+    python benchmarks/bench_cameras.py --repro A.json B.json ...   # the runs' sustained counts side by side
 
 Writes benchmarks/results/cameras.{md,json,png}. The models: the INT8 student, the FP32 student,
 enhance-then-classify (the FP32 teacher: Zero-DCE + classifier) and two-stream FP32, as OpenVINO IRs.
@@ -47,6 +48,7 @@ from darkedge.bench.cameras import (
 from darkedge.bench.loopback.footage import video_files
 from darkedge.bench.loopback.rtsp import available
 from darkedge.errors import DarkedgeError
+from darkedge.fileio import write_text
 from darkedge.logs import setup_logging
 from darkedge.names import BUILTIN_DATA
 
@@ -124,6 +126,63 @@ def notes(probes: list[dict]) -> dict[str, str]:
     return lines
 
 
+REPRO_TOLERANCE = 0.15  # a rerun reproduces a count when it is within 15 % of it
+
+
+def repro(results: dict[str, dict]) -> list[dict]:
+    """Each (setup, model)'s sustained count in each of several cameras.json `results` ({label: result}), runs that
+    carried the same probes over from another (--keep) counted once; `spread` = largest / smallest - 1."""
+    found: dict[tuple[str, str], dict[str, tuple[int, bool] | None]] = {}
+    seen: dict[tuple[str, str], list] = {}
+    for label, result in results.items():
+        for setup in result["setups"]:
+            for model in MODELS:
+                mine = [p for p in result["probes"] if p["setup"] == setup and p["model"] == model]
+                key = (setup, model)
+                # not measured, or carried over from a run already counted
+                if not mine or mine in seen.setdefault(key, []):
+                    continue
+                seen[key].append(mine)
+                found.setdefault(key, {})[label] = capacity([Probe(**p) for p in mine])
+    rows = []
+    for (setup, model), runs in found.items():
+        counts = [c[0] for c in runs.values() if c is not None]
+        spread = max(counts) / min(counts) - 1 if len(counts) == len(runs) and len(counts) > 1 else None
+        rows.append({"setup": setup, "model": model, "runs": runs, "spread": spread})
+    return rows
+
+
+def repro_markdown(results: dict[str, dict], rows: list[dict]) -> str:
+    labels = list(results)
+    lines = [
+        "# Cameras per box: does a rerun reproduce each sustained count?",
+        "",
+        "Each run's sustained count per stream and model (`>=`: no count above it failed, so the limit lies "
+        "higher; `-`: not measured in that run, or its probes carried over from another run listed). Spread: the "
+        f"largest count over the smallest, minus 1; reproduced when at most {REPRO_TOLERANCE:.0%}.",
+        "",
+    ]
+    for label, result in results.items():
+        lines.append(f"- {label}: `{result['command']}` ({result['created']}, {result['minutes']:.0f} min)")
+    lines += ["", "| stream | model | " + " | ".join(labels) + " | spread | within 15 % |",
+              "|---|---|" + "---:|" * len(labels) + "---:|---|"]  # fmt: skip
+    for row in rows:
+        cells = []
+        for label in labels:
+            if label not in row["runs"]:
+                cells.append("-")
+            elif row["runs"][label] is None:
+                cells.append("none")
+            else:
+                count, none_failed_above = row["runs"][label]
+                cells.append(f"{'>= ' if none_failed_above else ''}{count}")
+        spread = row["spread"]
+        verdict = "" if spread is None else "yes" if spread <= REPRO_TOLERANCE else "no"
+        lines.append(f"| {row['setup']} | {MODELS[row['model']]} | " + " | ".join(cells)
+                     + f" | {'' if spread is None else f'{spread:.0%}'} | {verdict} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,7 +211,20 @@ def main() -> None:
         "--keep", type=Path, default=None,
         help="an earlier cameras.json: its probes of the setups (still in SETUPS) this run does not measure are kept",
     )  # fmt: skip
+    parser.add_argument(
+        "--repro", type=Path, nargs="+", default=None,
+        help="cameras.json files of runs of the same setups: OUT/cameras_repro.md, their counts side by side",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.repro:
+        results = {}
+        for path in args.repro:  # labelled by file name, a duplicate by its folder too
+            label = path.stem if path.stem not in results else f"{path.parent.name}/{path.stem}"
+            results[label] = json.loads(path.read_text())
+        text = repro_markdown(results, repro(results))
+        write_text(args.out / "cameras_repro.md", text)
+        print(text)
+        return
     setup_logging()
     began = time.monotonic()
     video_files(args.footage)
