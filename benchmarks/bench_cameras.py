@@ -164,6 +164,9 @@ def repro_markdown(results: dict[str, dict], rows: list[dict]) -> str:
     ]
     for label, result in results.items():
         lines.append(f"- {label}: `{result['command']}` ({result['created']}, {result['minutes']:.0f} min)")
+    box = next(iter(results.values()))["machine"]
+    lines += ["", f"Written by `{shlex.join(['python', 'benchmarks/bench_cameras.py', *sys.argv[1:]])}`. Box: "
+              f"{box['cpu']} ({box['architecture']}), {box['usable_cores']} usable cores, Python {box['python']}."]  # fmt: skip
     lines += ["", "| stream | model | " + " | ".join(labels) + " | spread | within 15 % |",
               "|---|---|" + "---:|" * len(labels) + "---:|---|"]  # fmt: skip
     for row in rows:

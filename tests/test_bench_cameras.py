@@ -161,6 +161,7 @@ def test_reruns_side_by_side():
             "command": f"run {name}",
             "created": "now",
             "minutes": 1,
+            "machine": {"cpu": "a CPU", "architecture": "x86_64", "usable_cores": 2, "python": "3.11"},
         }
         for name, probes in (("a", a), ("b", b), ("c", c))
     }
