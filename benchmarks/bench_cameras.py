@@ -129,21 +129,30 @@ def notes(probes: list[dict]) -> dict[str, str]:
 REPRO_TOLERANCE = 0.15  # a rerun reproduces a count when it is within 15 % of it
 
 
+def selected(only: str, models: str) -> list[tuple[CamerasConfig, list[str]]]:
+    """The SETUPS a run with these --only and --models measures, each with the models it probes there."""
+    texts = [t for t in only.split(",") if t] or [""]
+    wanted = {n.strip() for n in models.split(",") if n.strip()}
+    chosen = []
+    for settings, setup_models in SETUPS:
+        cfg = CamerasConfig(**settings)
+        if any(cfg.setup == t[1:] if t.startswith("=") else t in cfg.setup for t in texts):
+            chosen.append((cfg, [name for name in setup_models if name in wanted]))
+    return chosen
+
+
 def repro(results: dict[str, dict]) -> list[dict]:
-    """Each (setup, model)'s sustained count in each of several cameras.json `results` ({label: result}), runs that
-    carried the same probes over from another (--keep) counted once; `spread` = largest / smallest - 1."""
+    """Each (setup, model)'s sustained count in each of several cameras.json `results` ({label: result}): only what
+    the run itself measured (its command's --only and --models), not the probes it carried over (--keep);
+    `spread` = largest / smallest - 1."""
     found: dict[tuple[str, str], dict[str, tuple[int, bool] | None]] = {}
-    seen: dict[tuple[str, str], list] = {}
     for label, result in results.items():
-        for setup in result["setups"]:
-            for model in MODELS:
-                mine = [p for p in result["probes"] if p["setup"] == setup and p["model"] == model]
-                key = (setup, model)
-                # not measured, or carried over from a run already counted
-                if not mine or mine in seen.setdefault(key, []):
-                    continue
-                seen[key].append(mine)
-                found.setdefault(key, {})[label] = capacity([Probe(**p) for p in mine])
+        args = build_parser().parse_args(shlex.split(result["command"])[2:])
+        for cfg, models in selected(args.only, args.models):
+            for model in models:
+                mine = [p for p in result["probes"] if p["setup"] == cfg.setup and p["model"] == model]
+                if mine:
+                    found.setdefault((cfg.setup, model), {})[label] = capacity([Probe(**p) for p in mine])
     rows = []
     for (setup, model), runs in found.items():
         counts = [c[0] for c in runs.values() if c is not None]
@@ -158,8 +167,9 @@ def repro_markdown(results: dict[str, dict], rows: list[dict]) -> str:
         "# Cameras per box: does a rerun reproduce each sustained count?",
         "",
         "Each run's sustained count per stream and model (`>=`: no count above it failed, so the limit lies "
-        "higher; `-`: not measured in that run, or its probes carried over from another run listed). Spread: the "
-        f"largest count over the smallest, minus 1; reproduced when at most {REPRO_TOLERANCE:.0%}.",
+        "higher, and the spread takes it as found; `-`: not measured by that run itself, whose report may carry it "
+        "over from an earlier one). Spread: the largest count over the smallest, minus 1; reproduced when at most "
+        f"{REPRO_TOLERANCE:.0%}.",
         "",
     ]
     for label, result in results.items():
@@ -186,7 +196,7 @@ def repro_markdown(results: dict[str, dict], rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -203,7 +213,9 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--start", type=int, default=16, help="cameras in the first probe")
     parser.add_argument("--max-cameras", type=int, default=1024)
-    parser.add_argument("--probes", type=int, default=6, help="probes per model and setup at most")
+    parser.add_argument(
+        "--probes", type=int, default=6, help="camera counts probed per model and setup, at most"
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after every camera has a window")
     parser.add_argument("--measure", type=float, default=10.0, help="seconds measured (at least 10)")
     parser.add_argument(
@@ -218,11 +230,15 @@ def main() -> None:
         "--repro", type=Path, nargs="+", default=None,
         help="cameras.json files of runs of the same setups: OUT/cameras_repro.md, their counts side by side",
     )  # fmt: skip
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.repro:
         results = {}
-        for path in args.repro:  # labelled by file name, a duplicate by its folder too
-            label = path.stem if path.stem not in results else f"{path.parent.name}/{path.stem}"
+        for i, path in enumerate(args.repro):  # labelled by file name; a name given twice, by its place too
+            label = path.stem if path.stem not in results else f"{path.stem} ({i + 1})"
             results[label] = json.loads(path.read_text())
         text = repro_markdown(results, repro(results))
         write_text(args.out / "cameras_repro.md", text)
@@ -235,19 +251,16 @@ def main() -> None:
               "max_cameras": args.max_cameras, "probes": args.probes, "warmup_s": args.warmup,
               "measure_s": args.measure}  # fmt: skip
     every = [CamerasConfig(**common, **settings) for settings, _ in SETUPS]
-    texts = [t for t in args.only.split(",") if t] or [""]
     chosen = [
-        (cfg, models)
-        for cfg, (_, models) in zip(every, SETUPS, strict=True)
-        if any(cfg.setup == t[1:] if t.startswith("=") else t in cfg.setup for t in texts)
+        (CamerasConfig(**{**asdict(cfg), **common}), models)
+        for cfg, models in selected(args.only, args.models)
     ]
     if any(cfg.protocol == "rtsp" for cfg, _ in chosen) and not available():
         print(
             "no GStreamer RTSP server here (see darkedge/bench/loopback/rtsp.py): the RTSP setups are skipped"
         )
         chosen = [(cfg, models) for cfg, models in chosen if cfg.protocol != "rtsp"]
-    wanted = {n.strip() for n in args.models.split(",") if n.strip()}
-    planned = {(cfg.setup, name) for cfg, models in chosen for name in models if name in wanted}
+    planned = {(cfg.setup, name) for cfg, models in chosen for name in models}
     names = {cfg.setup for cfg in every}
     carried, carried_from = [], None
     if args.keep is not None:
@@ -264,7 +277,7 @@ def main() -> None:
         for cfg, setup_models in chosen:
             rtsp = None
             try:
-                for name in (n for n in setup_models if n in wanted):
+                for name in setup_models:
                     print(f"{MODELS[name]}, {cfg.setup}:", flush=True)
                     mine = CamerasConfig(**{**asdict(cfg), "model": str(models[name]), "name": name,
                                             "frame_step": frame_step})  # fmt: skip

@@ -374,10 +374,11 @@ def run_report(results: dict[str, Any], machine: dict[str, Any]) -> str:
 SHARED_FOLD = 4  # arid_subset.py: held-out clips of the scenes filmed under two or more actions
 # `shared`: the recipes on split 4; the last gives the student the test clips as unlabelled footage (the box's own
 # cameras, recorded but unlabelled: a transductive protocol, named as such)
+TRANSDUCTIVE = "real, the test clips as unlabelled footage"
 SHARED_ROWS = {
     "scratch (the default)": [],
     "real": ["--preset", "real"],
-    "real, the test clips as unlabelled footage": ["--preset", "real", "--unlabeled", str(DATA / "ARID_split4_test.txt")],
+    TRANSDUCTIVE: ["--preset", "real", "--unlabeled", str(DATA / "ARID_split4_test.txt")],
 }  # fmt: skip
 SHARED_STAGES = ("teacher", "raw", "student")
 
@@ -457,13 +458,14 @@ def shared_report(results: dict[str, Any], machine: dict[str, Any]) -> str:
             above = statistics.mean(values) - guess["top1"]
             val = [r[stage]["val"] for r in runs if r[stage]["val"] is not None]
             lines.append(f"| {name} | {stage} | " + " | ".join(f"{v:.1f}" for v in values)
-                         + f" | {mean_std(values)} | {above:+.1f} | {statistics.mean(val):.1f} |")  # fmt: skip
+                         + f" | {mean_std(values)} | {above:+.1f} | {f'{statistics.mean(val):.1f}' if val else ''} |")  # fmt: skip
     lines += ["", "The guard's choice per seed: " + "; ".join(
         f"{name}: " + ", ".join(str(r["guard"]) for r in runs) for name, runs in results["rows"].items()) + "."]  # fmt: skip
     first = next(iter(results["rows"].values()))[0]
     if first.get("val_clips"):
         means = [statistics.mean(r[stage]["val"] for r in runs) for runs in results["rows"].values()
-                 for stage in SHARED_STAGES]  # fmt: skip
+                 for stage in SHARED_STAGES if all(r[stage]["val"] is not None for r in runs)]  # fmt: skip
+        means = means or [float("nan")]
         lines += ["", f"Validation: {first['val_clips']} of the {first['val_clips'] + first['labelled_clips']} "
                   "labelled training clips, held out a scene at a time (darkedge.data.split: ARID names carry the "
                   "scene, and every class gives at least one scene): scenes no model trained on, where the place "
@@ -472,8 +474,8 @@ def shared_report(results: dict[str, Any], machine: dict[str, Any]) -> str:
     lines += ["", "Paired per seed (top-1 points; mean ± std):", ""]
     pairs = [(name, "teacher", name, "raw") for name in results["rows"]]
     pairs += [(name, "student", name, "raw") for name in results["rows"]]
-    names = list(results["rows"])
-    pairs += [(names[-1], stage, names[-2], stage) for stage in ("teacher", "student")]
+    if TRANSDUCTIVE in results["rows"] and "real" in results["rows"]:
+        pairs += [(TRANSDUCTIVE, stage, "real", stage) for stage in ("teacher", "student")]
     for a_name, a_stage, b_name, b_stage in pairs:
         diffs = [a[a_stage]["top1"] - b[b_stage]["top1"]
                  for a, b in zip(results["rows"][a_name], results["rows"][b_name], strict=True)]  # fmt: skip
