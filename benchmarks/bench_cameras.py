@@ -129,13 +129,14 @@ def notes(probes: list[dict]) -> dict[str, str]:
 REPRO_TOLERANCE = 0.15  # a rerun reproduces a count when it is within 15 % of it
 
 
-def selected(only: str, models: str) -> list[tuple[CamerasConfig, list[str]]]:
-    """The SETUPS a run with these --only and --models measures, each with the models it probes there."""
+def selected(only: str, models: str, common: dict | None = None) -> list[tuple[CamerasConfig, list[str]]]:
+    """The SETUPS a run with these --only and --models measures (with the `common` settings), each with the models
+    it probes there."""
     texts = [t for t in only.split(",") if t] or [""]
     wanted = {n.strip() for n in models.split(",") if n.strip()}
     chosen = []
     for settings, setup_models in SETUPS:
-        cfg = CamerasConfig(**settings)
+        cfg = CamerasConfig(**(common or {}), **settings)
         if any(cfg.setup == t[1:] if t.startswith("=") else t in cfg.setup for t in texts):
             chosen.append((cfg, [name for name in setup_models if name in wanted]))
     return chosen
@@ -251,10 +252,7 @@ def main() -> None:
               "max_cameras": args.max_cameras, "probes": args.probes, "warmup_s": args.warmup,
               "measure_s": args.measure}  # fmt: skip
     every = [CamerasConfig(**common, **settings) for settings, _ in SETUPS]
-    chosen = [
-        (CamerasConfig(**{**asdict(cfg), **common}), models)
-        for cfg, models in selected(args.only, args.models)
-    ]
+    chosen = selected(args.only, args.models, common)
     if any(cfg.protocol == "rtsp" for cfg, _ in chosen) and not available():
         print(
             "no GStreamer RTSP server here (see darkedge/bench/loopback/rtsp.py): the RTSP setups are skipped"

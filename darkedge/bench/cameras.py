@@ -30,6 +30,7 @@ benchmarks/bench_cameras.py runs this for several models and streams (cameras.md
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
@@ -39,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -280,8 +280,8 @@ class Snapshot:
     udp: tuple[float, float]  # the box's UDP datagrams received and dropped for full receive buffers so far
 
     @classmethod
-    def take(cls, url: str, cameras, processes: tuple) -> Snapshot:
-        metrics, (sent, late) = scrape(url), cameras.counts()
+    def take(cls, port: int, cameras, processes: tuple) -> Snapshot:
+        metrics, (sent, late) = scrape(port), cameras.counts()
         cpu = tuple(sum(p.cpu_times()[:2]) if p is not None else 0.0 for p in processes)
         return cls(metrics, sent, late, cpu, time.monotonic(), udp_counters())
 
@@ -300,11 +300,19 @@ def udp_counters() -> tuple[float, float]:
         return float("nan"), float("nan")
 
 
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """{(sample name, sorted labels): value} of infer's /metrics."""
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} of /metrics of the infer process a probe started on this box (its
+    `--metrics-port`, on the loopback address). OSError when it does not answer within the timeout."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    except http.client.HTTPException as e:  # a reply cut short: as good as none
+        raise OSError(f"/metrics: {type(e).__name__}") from None
+    finally:
+        connection.close()
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -365,7 +373,6 @@ def run_probe(target: Target, count: int, cameras) -> Probe:
     from darkedge.bench.loopback.rtsp import free_port
 
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="darkedge_cameras_") as tmp:
         sources = Path(tmp) / "cameras.txt"
         sources.write_text("\n".join(cameras.urls) + "\n")
@@ -375,14 +382,14 @@ def run_probe(target: Target, count: int, cameras) -> Probe:
             infer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         began = time.monotonic()
         try:
-            ready = wait_ready(url, count, infer, log_path)
+            ready = wait_ready(port, count, infer, log_path)
             ready_s = time.monotonic() - began if ready else float("inf")
             time.sleep(target.cfg.warmup_s if ready else 0)
             server = psutil.Process(cameras.process.pid) if cameras.process is not None else None
             processes = (psutil.Process(infer.pid), server)
-            a = Snapshot.take(url, cameras, processes)
+            a = Snapshot.take(port, cameras, processes)
             time.sleep(target.cfg.measure_s)
-            b = Snapshot.take(url, cameras, processes)
+            b = Snapshot.take(port, cameras, processes)
         except (
             OSError
         ) as e:  # infer so far behind that its metrics endpoint did not answer within the timeout
@@ -400,7 +407,7 @@ def run_probe(target: Target, count: int, cameras) -> Probe:
     return result
 
 
-def wait_ready(url: str, count: int, infer: subprocess.Popen, log_path: Path) -> bool:
+def wait_ready(port: int, count: int, infer: subprocess.Popen, log_path: Path) -> bool:
     """Until every camera has produced a window (True), or the ready timeout passes (False); infer must not exit."""
     deadline = time.monotonic() + READY_TIMEOUT_S + READY_PER_CAMERA_S * count
     while time.monotonic() < deadline:
@@ -408,7 +415,7 @@ def wait_ready(url: str, count: int, infer: subprocess.Popen, log_path: Path) ->
             lines = log_path.read_text().strip().splitlines() or ["(nothing on stderr)"]
             raise DarkedgeError(f"darkedge infer exited {infer.returncode}: {lines[-1]}")
         try:
-            windows = per_camera(scrape(url), "darkedge_camera_windows_total")
+            windows = per_camera(scrape(port), "darkedge_camera_windows_total")
             if len(windows) == count and min(windows.values()) >= 1:
                 return True
         except OSError:
@@ -487,7 +494,7 @@ def search(target: Target) -> list[Probe]:
 
     Upwards, the next count is what the CPU use of the largest sustained probe extrapolates to (90 % of the
     cores), at least 15 % more and at most four times as many; once a count fails, bisection. With `confirm`, a
-    count that fails below every count failed so far is probed once more and fails only if that probe fails too:
+    count that fails is probed once more and fails only if that probe fails too:
     on a shared box one stall must not set the figure (a second run of bench_cameras.py came back 50 % lower from
     one such probe, README "Cameras per box"). A count that held on its second probe bounds nothing, and `probes`
     counts camera counts, not probes: a fourth run stopped at 172 cameras, 17 % below the runs before, after 172 had
@@ -500,10 +507,9 @@ def search(target: Target) -> list[Probe]:
     while len({p.cameras for p in probes}) < cfg.probes and not any(p.cameras == guess for p in probes):
         probes.append(probe(target, guess))
         log.info(probe_line(probes[-1]))
-        # counts that failed for good: a count that failed once and held on its second probe is no bound
-        held = {p.cameras for p in probes if p.sustained}
-        failed = [p.cameras for p in probes[:-1] if not p.sustained and p.cameras not in held]
-        if cfg.confirm and not probes[-1].sustained and guess < min(failed, default=guess + 1):
+        # every new count lies below the counts that failed for good (bisection never goes above them), so a
+        # failure is always confirmed; a count that then holds is sustained, and bounds nothing
+        if cfg.confirm and not probes[-1].sustained:
             probes.append(probe(target, guess))
             log.info(probe_line(probes[-1]) + " (again)")
         top = best(probes)
