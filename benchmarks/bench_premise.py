@@ -284,12 +284,13 @@ def run_seed(
     same_as_main: tuple[str, ...] = (),
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Every row for one seed: the default pipeline first (with `threads` torch threads when given), then the
-    variants (`jobs` at a time); a row in `same_as_main` trains exactly as the main run's stage does, which stands
+    """Every row for one seed: the default pipeline first, then the variants (`jobs` at a time), all with `threads`
+    torch threads when given (else the variants get cores/jobs each); a row in `same_as_main` trains exactly as the main run's stage does, which stands
     for it."""
     run, seconds = main_run(seed, data, out, extra, threads)
     variants = [row for row in rows if not row.main and row.key not in same_as_main]
-    threads = max(1, usable_cores() // jobs) if jobs > 1 else None
+    if threads is None and jobs > 1:  # a study that fixes the threads fixes them for every row
+        threads = max(1, usable_cores() // jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         trained = pool.map(lambda r: train_variant(run, r, threads), variants)
         folders = dict(zip([r.key for r in variants], trained, strict=True))
@@ -674,7 +675,8 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         f"{time.strftime('%Y-%m-%d')} (the built-in data set, `darkedge data synth`); {study_minutes(studies):.0f} min "
         "of training in all. Torch threads: each seed's own run (the rows raw, teacher and student) on the machine's "
         "default, 2; every other row on one (OMP_NUM_THREADS=1, `--jobs 2`), the floating-point kernels differing "
-        "with the thread count as they do from machine to machine. "
+        "with the thread count as they do from machine to machine; in a study titled with its torch threads "
+        "(`--threads N`), every row on N. "
         "Re-rendered from few_labels.json by `--few-labels --report-only`.",
         "",
         machine_line(machine),
