@@ -248,9 +248,23 @@ def epochs_at_chance(history: list[dict[str, Any]], classes: int) -> int:
     return count
 
 
+def stage_seconds(folder: Path) -> dict[str, float]:
+    """Training seconds of every stage trained in a run folder (its epochs' times, from each history.json)."""
+    seconds = {}
+    for path in sorted(folder.glob("*/history.json")):
+        history = json.loads(path.read_text())
+        if isinstance(history, dict):  # the enhancer's: its steps, and its time among its metrics
+            seconds[path.parent.name] = round(history["metrics"]["seconds"], 1)
+        else:
+            seconds[path.parent.name] = round(sum(e.get("seconds", 0) for e in history), 1)
+    return seconds
+
+
 def row_result(folder: Path, row: Row) -> dict[str, Any]:
-    """Top-1, top-5, cost, epochs and plateau of one row on one seed."""
-    metrics = json.loads((folder / "metrics.json").read_text())[row.stage]
+    """Top-1, top-5, cost, epochs and plateau of one row on one seed, and the seconds of each stage its folder
+    trained."""
+    measured = json.loads((folder / "metrics.json").read_text())
+    metrics = measured[row.stage]
     config = json.loads((folder / "config.json").read_text())
     history = json.loads((folder / row.stage / "history.json").read_text())
     return {
@@ -262,6 +276,8 @@ def row_result(folder: Path, row: Row) -> dict[str, Any]:
         "steps": sum(entry.get("steps", 0) for entry in history),
         "epochs_at_chance": epochs_at_chance(history, len(config["class_names"])),
         "train_seconds": round(sum(entry["seconds"] for entry in history), 1),
+        "stage_seconds": stage_seconds(folder),
+        **({"before_top1": {stage: measured[stage]["top1"] for stage in row.before}} if row.before else {}),
         "protocol": metrics["protocol"]["text"],
         "n_clips": metrics["n_clips"],
         "folder": str(folder),
@@ -609,6 +625,83 @@ def present_rows(results: list[dict[str, Any]], rows: tuple[Row, ...]) -> list[R
     return [row for row in rows if all(row.key in r["rows"] for r in results)]
 
 
+def recipe_seconds(result: dict[str, Any]) -> dict[str, float] | None:
+    """One seed's training time, the default recipe's stages (enhancer, semi-supervised teacher, raw baseline,
+    student) against the recipe before (the same enhancer and raw baseline, a labelled-only teacher and its
+    student): None unless the seed has the student_sup row and the stages' times."""
+    rows = result["rows"]
+    if "student_sup" not in rows or "stage_seconds" not in rows["student"]:
+        return None
+    main, before = rows["student"]["stage_seconds"], rows["student_sup"]["stage_seconds"]
+    shared = main.get("enhancer", 0) + main["raw"]
+    return {"default": shared + main["teacher"] + main["student"], "before": shared + before["teacher"]
+            + before["student"]}  # fmt: skip
+
+
+def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The same seeds trained on 1 and on 2 torch threads (studies keyed 'F threads N'): top-1 of every row both
+    have, the difference, and each recipe's training time."""
+    lines = []
+    by_fraction: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for key, results in studies.items():
+        fraction, _, threads = key.partition(" threads ")
+        if threads:
+            by_fraction.setdefault(fraction, {})[int(threads)] = results
+    for fraction, runs in by_fraction.items():
+        if len(runs) < 2:
+            continue
+        counts = sorted(runs)
+        seeds = sorted(set.intersection(*({r["seed"] for r in runs[t]} for t in counts)))
+        pick = {t: {r["seed"]: r for r in runs[t]} for t in counts}
+        rows = [
+            row for row in FEW_LABEL_ROWS if all(row.key in pick[t][s]["rows"] for t in counts for s in seeds)
+        ]
+        lo, hi = counts[0], counts[-1]
+        lines += [
+            "",
+            f"## Torch threads: {fraction_label(float(fraction))}, the same seed on {lo} and {hi} threads",
+            "",
+            "Every stage of each run on the given number of threads (OMP_NUM_THREADS): the "
+            "floating-point kernels, and so the rounding, differ with the thread count as they do between machines; "
+            "the data, splits, order and initial weights do not.",
+            "",
+            "| Model | " + " | ".join(f"seed {s}: {t} thread{'s' if t > 1 else ''}" for s in seeds for t in counts)
+            + " | " + " | ".join(f"seed {s}: {hi} − {lo}" for s in seeds) + " |",
+            "|---|" + "---:|" * (len(seeds) * (len(counts) + 1)),
+        ]  # fmt: skip
+        table = [(row.label, lambda r, key=row.key: r["rows"][key]["top1"]) for row in rows]
+        if all("before_top1" in pick[t][s]["rows"].get("student_sup", {}) for t in counts for s in seeds):
+            table.insert(  # the labelled-only teacher the recipe-before student learnt from, in its folder
+                [r.key for r in rows].index("student_sup"),
+                ("its teacher: enhanced input, CE on the labelled clips (before)",
+                 lambda r: r["rows"]["student_sup"]["before_top1"]["teacher"]),
+            )  # fmt: skip
+        for label, score in table:
+            top = {(s, t): score(pick[t][s]) for s in seeds for t in counts}
+            lines.append(
+                f"| {label} | "
+                + " | ".join(f"{top[s, t]:.2f}" for s in seeds for t in counts)
+                + " | "
+                + " | ".join(f"{top[s, hi] - top[s, lo]:+.2f}" for s in seeds)
+                + " |"
+            )
+        times = [
+            f"seed {s} on {t} thread{'s' if t > 1 else ''}: {c['default'] / 60:.1f} min against "
+            f"{c['before'] / 60:.1f} ({c['default'] / c['before']:.2f}x)"
+            for s in seeds
+            for t in counts
+            if (c := recipe_seconds(pick[t][s]))
+        ]
+        if times:
+            lines += [
+                "",
+                "Training time of the default recipe (enhancer, semi-supervised teacher, raw baseline, student) "
+                "against the recipe before (the same enhancer and raw baseline, a labelled-only teacher and its "
+                "student), summed from the stages' epoch times: " + "; ".join(times) + ".",
+            ]
+    return lines
+
+
 def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[str, Any]) -> str:
     """few_labels.md: per label fraction (and thread count), each row per seed with its mean ± std and worst seed,
     the validation top-1 and the guard's choices, then the paired differences."""
@@ -669,6 +762,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         if worst:
             lines += ["", "Worst seed of each difference: " + "; ".join(
                 f"{c['a']} − {c['b']} {min(c['diffs']):+.2f}" for c in worst) + "."]  # fmt: skip
+    lines += threads_lines(studies)
     lines += [
         "",
         f"Produced by `python benchmarks/bench_premise.py --few-labels --label-fractions ...` on "
