@@ -727,7 +727,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         f"and data order). Every stage takes the same optimiser steps ({cfg['epochs']} passes' worth of the whole "
         "training split) except the twice-the-steps row. Top-1 (%) on the test split.",
     ]
-    for key, results in studies.items():
+    for key, results in sorted(studies.items(), key=lambda item: (" threads " in item[0], item[0])):
         rows = present_rows(results, FEW_LABEL_ROWS)
         seeds = [r["seed"] for r in results]
         stats = summary(results, rows, FEW_LABEL_COMPARISONS)
@@ -753,6 +753,10 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
                 score_cells(row, results, stats)
                 + f" | {min(c['top1'] for c in cells):.2f} | {val} | {cells[0].get('clips', '')} |"
             )
+        if all(c["clips"].endswith(" + 0") for r in results for c in r["rows"].values() if "clips" in c):
+            lines += ["", "No training clip is unlabelled here, so no stage is semi-supervised: the semi-supervised "
+                      "rows train exactly as their supervised counterparts, and a variant row differs from the "
+                      "seed's own run only in its torch threads (1 against 2)."]  # fmt: skip
         choices = [r["rows"]["student"].get("distilled_from", "?") for r in results if "student" in r["rows"]]
         if choices:
             lines += ["", "The guard's choice per seed: " + ", ".join(
@@ -778,18 +782,45 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
     return "\n".join(lines) + "\n"
 
 
+def fraction_studies(studies: dict[str, list[dict[str, Any]]]) -> dict[float, list[dict[str, Any]]]:
+    """The studies on the machine's default threads, by label fraction, smallest first."""
+    return {float(k): studies[k] for k in sorted((k for k in studies if " threads " not in k), key=float)}
+
+
 def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    """Top-1 per seed (dots) and mean (bars) of every row, one panel per study."""
+    """Top-1 against the label fraction (mean ± std of the rows every fraction has), then one panel per fraction:
+    every row's seeds (dots) and mean (bar)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(
-        1, len(studies), figsize=(4.2 * len(studies) + 2.5, 4), squeeze=False, sharey=True
-    )
+    by_fraction = fraction_studies(studies)
+    n = len(by_fraction)
+    fig = plt.figure(figsize=(3.2 * n + 3.5, 8))
+    grid = fig.add_gridspec(2, n)
+    ax = fig.add_subplot(grid[0, :])
+    bars = [fig.add_subplot(grid[1, i]) for i in range(n)]
+    fractions = list(by_fraction)
+    for key in ("raw", "raw_semi", "teacher", "student"):
+        points = [(f, [r["rows"][key]["top1"] for r in by_fraction[f]]) for f in fractions
+                  if all(key in r["rows"] for r in by_fraction[f])]  # fmt: skip
+        if not points:
+            continue
+        label = next(row.label for row in FEW_LABEL_ROWS if row.key == key)
+        style = dict(lw=2.5, color="tab:red") if key == "student" else dict(lw=1.2)
+        ax.errorbar([100 * f for f, _ in points], [mean_std(v)[0] for _, v in points],
+                    yerr=[mean_std(v)[1] for _, v in points], marker="o", capsize=3, label=label, **style)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g} %" for f in fractions])
+    ax.minorticks_off()
+    ax.set_xlabel("training labels kept (the rest: unlabelled clips)")
+    ax.set_ylabel("top-1 (%), test split; mean ± std over seeds")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
     labels = [row.label for row in reversed(FEW_LABEL_ROWS)]
-    for ax, (key, results) in zip(axes[0], studies.items(), strict=True):
+    for ax, (fraction, results) in zip(bars, by_fraction.items(), strict=True):
         present = {row.key for row in present_rows(results, FEW_LABEL_ROWS)}
         for y, row in enumerate(reversed(FEW_LABEL_ROWS)):
             if row.key not in present:
@@ -798,11 +829,11 @@ def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> Non
             color = "tab:red" if row.key == "student" else "tab:blue"
             ax.barh(y, statistics.mean(values), color=color, alpha=0.3)
             ax.scatter(values, [y] * len(values), color=color, zorder=3, s=18)
-        ax.set_title(f"label_fraction {key}", fontsize=9)
+        ax.set_title(f"label_fraction {fraction:g}, {len(results)} seeds", fontsize=9)
         ax.set_xlim(0, 100)
         ax.set_xlabel("top-1 (%), test; dots: seeds")
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels if ax is bars[0] else [], fontsize=7)
     save_figure(fig, path)
 
 
