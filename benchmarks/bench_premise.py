@@ -249,14 +249,17 @@ def epochs_at_chance(history: list[dict[str, Any]], classes: int) -> int:
 
 
 def stage_seconds(folder: Path) -> dict[str, float]:
-    """Training seconds of every stage trained in a run folder (its epochs' times, from each history.json)."""
+    """Training seconds of every stage trained in a run folder: its epochs times its median epoch time (from each
+    history.json), so that a pause of the shared machine (one epoch of a study once took 3,248 s, its median 2 s)
+    does not count as training."""
     seconds = {}
     for path in sorted(folder.glob("*/history.json")):
         history = json.loads(path.read_text())
         if isinstance(history, dict):  # the enhancer's: its steps, and its time among its metrics
             seconds[path.parent.name] = round(history["metrics"]["seconds"], 1)
-        else:
-            seconds[path.parent.name] = round(sum(e.get("seconds", 0) for e in history), 1)
+        elif history:
+            epoch = statistics.median(e.get("seconds", 0) for e in history)
+            seconds[path.parent.name] = round(epoch * len(history), 1)
     return seconds
 
 
@@ -630,9 +633,12 @@ def recipe_seconds(result: dict[str, Any]) -> dict[str, float] | None:
     student) against the recipe before (the same enhancer and raw baseline, a labelled-only teacher and its
     student): None unless the seed has the student_sup row and the stages' times."""
     rows = result["rows"]
-    if "student_sup" not in rows or "stage_seconds" not in rows["student"]:
+    main = rows.get("student", {}).get("stage_seconds", {})
+    before = rows.get("student_sup", {}).get("stage_seconds", {})
+    if not all(stage in main for stage in ("raw", "teacher", "student")) or not all(
+        stage in before for stage in ("teacher", "student")
+    ):
         return None
-    main, before = rows["student"]["stage_seconds"], rows["student_sup"]["stage_seconds"]
     shared = main.get("enhancer", 0) + main["raw"]
     return {"default": shared + main["teacher"] + main["student"], "before": shared + before["teacher"]
             + before["student"]}  # fmt: skip
@@ -652,6 +658,8 @@ def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
             continue
         counts = sorted(runs)
         seeds = sorted(set.intersection(*({r["seed"] for r in runs[t]} for t in counts)))
+        if not seeds:
+            continue
         pick = {t: {r["seed"]: r for r in runs[t]} for t in counts}
         rows = [
             row for row in FEW_LABEL_ROWS if all(row.key in pick[t][s]["rows"] for t in counts for s in seeds)
@@ -697,7 +705,8 @@ def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
                 "",
                 "Training time of the default recipe (enhancer, semi-supervised teacher, raw baseline, student) "
                 "against the recipe before (the same enhancer and raw baseline, a labelled-only teacher and its "
-                "student), summed from the stages' epoch times: " + "; ".join(times) + ".",
+                "student), each stage's epochs times its median epoch time, on the shared machine with whatever "
+                "else ran beside it (the study runs other seeds at the same time): " + "; ".join(times) + ".",
             ]
     return lines
 
@@ -727,7 +736,12 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         f"and data order). Every stage takes the same optimiser steps ({cfg['epochs']} passes' worth of the whole "
         "training split) except the twice-the-steps row. Top-1 (%) on the test split.",
     ]
-    for key, results in sorted(studies.items(), key=lambda item: (" threads " in item[0], item[0])):
+
+    def order(item: tuple[str, Any]) -> tuple[int, float, int]:
+        fraction, _, threads = item[0].partition(" threads ")
+        return (bool(threads), float(fraction), int(threads or 0))
+
+    for key, results in sorted(studies.items(), key=order):
         rows = present_rows(results, FEW_LABEL_ROWS)
         seeds = [r["seed"] for r in results]
         stats = summary(results, rows, FEW_LABEL_COMPARISONS)
@@ -753,10 +767,11 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
                 score_cells(row, results, stats)
                 + f" | {min(c['top1'] for c in cells):.2f} | {val} | {cells[0].get('clips', '')} |"
             )
-        if all(c["clips"].endswith(" + 0") for r in results for c in r["rows"].values() if "clips" in c):
+        clips = [c["clips"] for r in results for c in r["rows"].values() if "clips" in c]
+        if clips and all(c.endswith(" + 0") for c in clips):
             lines += ["", "No training clip is unlabelled here, so no stage is semi-supervised: the semi-supervised "
-                      "rows train exactly as their supervised counterparts, and a variant row differs from the "
-                      "seed's own run only in its torch threads (1 against 2)."]  # fmt: skip
+                      "raw row trains exactly as the raw baseline except for the torch threads of its variant "
+                      "(below), and the default teacher as the labelled-only one."]  # fmt: skip
         choices = [r["rows"]["student"].get("distilled_from", "?") for r in results if "student" in r["rows"]]
         if choices:
             lines += ["", "The guard's choice per seed: " + ", ".join(
@@ -797,6 +812,8 @@ def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> Non
 
     by_fraction = fraction_studies(studies)
     n = len(by_fraction)
+    if not n:  # thread studies only: their section of the report is the comparison
+        return
     fig = plt.figure(figsize=(3.2 * n + 3.5, 8))
     grid = fig.add_gridspec(2, n)
     ax = fig.add_subplot(grid[0, :])
@@ -895,7 +912,10 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="data set (default: the built-in data/synth)")
     parser.add_argument("--out", type=Path, default=Path("runs/premise"))
     parser.add_argument(
-        "--jobs", type=int, default=1, help="variant trainings at a time (each gets cores/jobs)"
+        "--jobs",
+        type=int,
+        default=1,
+        help="variant trainings at a time (each gets cores/jobs threads unless --threads)",
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where premise.{md,json,png} go")
     parser.add_argument(
