@@ -176,6 +176,18 @@ def darkedge(args: list[str], threads: int | None) -> float:
     return time.perf_counter() - started
 
 
+def torch_threads(threads: int | None) -> int:
+    """The torch threads a `darkedge` child process runs on: `threads` when given, else OMP_NUM_THREADS from the
+    environment, else torch's default on this machine."""
+    if threads:
+        return threads
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return int(os.environ["OMP_NUM_THREADS"])
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main_run(
     seed: int, data: str | None, out: Path, extra: tuple[str, ...] = (), threads: int | None = None
 ) -> tuple[Path, float | None]:
@@ -191,7 +203,10 @@ def main_run(
         args = ["train", "--out", str(folder), "--resume", "--calib", ""]
     seconds = darkedge(args + (["--data", data] if data else []), threads=threads)
     run = (folder / "latest").resolve()
-    write_json(done, {"run": str(run), "seconds": seconds, "command": shlex.join(["darkedge", *args])})
+    command = shlex.join(["darkedge", *args])
+    write_json(
+        done, {"run": str(run), "seconds": seconds, "command": command, "threads": torch_threads(threads)}
+    )
     return run, seconds
 
 
@@ -228,12 +243,16 @@ def variant_dir(run: Path, row: Row) -> Path:
     return folder
 
 
+THREADS_FILE = "threads.json"  # in a variant's folder: the torch threads its stages trained on
+
+
 def train_variant(run: Path, row: Row, threads: int | None) -> Path:
     """Train the row's stage in its copy of the run (skipped when its checkpoint is already there)."""
     folder = variant_dir(run, row)
     for stage in (*row.before, row.stage):
         if not (folder / f"{stage}.pt").is_file() or (folder / stage / RESUME_FILE).is_file():
             darkedge(["train", "--run", str(folder), "--stage", stage, "--resume", "--calib", ""], threads)
+            write_json(folder / THREADS_FILE, {"threads": torch_threads(threads)})
     return folder
 
 
@@ -307,6 +326,7 @@ def run_seed(
     torch threads when given (else the variants get cores/jobs each); a row in `same_as_main` trains exactly as the main run's stage does, which stands
     for it."""
     run, seconds = main_run(seed, data, out, extra, threads)
+    main_threads = json.loads((out / f"seed{seed}" / "main.json").read_text()).get("threads")
     variants = [row for row in rows if not row.main and row.key not in same_as_main]
     if threads is None and jobs > 1:  # a study that fixes the threads fixes them for every row
         threads = max(1, usable_cores() // jobs)
@@ -314,6 +334,11 @@ def run_seed(
         trained = pool.map(lambda r: train_variant(run, r, threads), variants)
         folders = dict(zip([r.key for r in variants], trained, strict=True))
     results = {row.key: row_result(folders.get(row.key, run), row) for row in rows}
+    for result in results.values():  # the torch threads each row trained on (None: not recorded)
+        recorded = Path(result["folder"]) / THREADS_FILE
+        result["threads"] = (
+            json.loads(recorded.read_text())["threads"] if recorded.is_file() else main_threads
+        )
     config = json.loads((run / "config.json").read_text())["train"]
     return {"seed": seed, "run": str(run), "pipeline_seconds": seconds, "config": config, "rows": results}
 
@@ -628,6 +653,26 @@ def present_rows(results: list[dict[str, Any]], rows: tuple[Row, ...]) -> list[R
     return [row for row in rows if all(row.key in r["rows"] for r in results)]
 
 
+def threads_line(results: list[dict[str, Any]], rows: list[Row]) -> str:
+    """Which torch threads each seed's rows trained on: its own run's rows, the others (variants)."""
+
+    def text(found: set[int | None]) -> str:
+        return "/".join("?" if t is None else str(t) for t in sorted(found, key=str))
+
+    main = {row.key for row in rows if row.main}
+    others = {row.key for row in rows if not row.main}
+    parts = []
+    for r in results:
+        own = {r["rows"][k].get("threads") for k in main if k in r["rows"]}
+        other = {r["rows"][k].get("threads") for k in others if k in r["rows"]}
+        parts.append(
+            f"seed {r['seed']} {text(own)}" + (f" and {text(other)}" if other and other != own else "")
+        )
+    return ("Torch threads (the seed's own run, and the other rows where they differ): " + ", ".join(parts)
+            + ". The floating-point kernels, and so the rounding, differ with the thread count as they do from "
+            "machine to machine.")  # fmt: skip
+
+
 def recipe_seconds(result: dict[str, Any]) -> dict[str, float] | None:
     """One seed's training time, the default recipe's stages (enhancer, semi-supervised teacher, raw baseline,
     student) against the recipe before (the same enhancer and raw baseline, a labelled-only teacher and its
@@ -772,6 +817,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
             lines += ["", "No training clip is unlabelled here, so no stage is semi-supervised: the semi-supervised "
                       "raw row trains exactly as the raw baseline except for the torch threads of its variant "
                       "(below), and the default teacher as the labelled-only one."]  # fmt: skip
+        lines += ["", threads_line(results, rows)]
         choices = [r["rows"]["student"].get("distilled_from", "?") for r in results if "student" in r["rows"]]
         if choices:
             lines += ["", "The guard's choice per seed: " + ", ".join(
@@ -786,10 +832,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         "",
         f"Produced by `python benchmarks/bench_premise.py --few-labels --label-fractions ...` on "
         f"{time.strftime('%Y-%m-%d')} (the built-in data set, `darkedge data synth`); {study_minutes(studies):.0f} min "
-        "of training in all. Torch threads: each seed's own run (the rows raw, teacher and student) on the machine's "
-        "default, 2; every other row on one (OMP_NUM_THREADS=1, `--jobs 2`), the floating-point kernels differing "
-        "with the thread count as they do from machine to machine; in a study titled with its torch threads "
-        "(`--threads N`), every row on N. "
+        "of training in all. "
         "Re-rendered from few_labels.json by `--few-labels --report-only`.",
         "",
         machine_line(machine),
