@@ -689,61 +689,89 @@ def recipe_seconds(result: dict[str, Any]) -> dict[str, float] | None:
             + before["student"]}  # fmt: skip
 
 
-def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """The same seeds trained on 1 and on 2 torch threads (studies keyed 'F threads N'): top-1 of every row both
-    have, the difference, and each recipe's training time."""
-    lines = []
-    by_fraction: dict[str, dict[int, list[dict[str, Any]]]] = {}
+SUP_TEACHER = "its teacher: enhanced input, CE on the labelled clips (before)"  # trained inside student_sup
+
+
+def thread_scores(studies: dict[str, list[dict[str, Any]]]) -> tuple[dict, list[tuple]]:
+    """Every top-1 whose torch threads were recorded, by label fraction, seed, thread count and row label (the
+    labelled-only teacher inside the student_sup row too); and the repeats: a row trained twice on the same threads,
+    which should agree to the last digit."""
+    scores: dict[str, dict[int, dict[int, dict[str, float]]]] = {}
+    repeats = []
     for key, results in studies.items():
-        fraction, _, threads = key.partition(" threads ")
-        if threads:
-            by_fraction.setdefault(fraction, {})[int(threads)] = results
-    for fraction, runs in by_fraction.items():
-        if len(runs) < 2:
-            continue
-        counts = sorted(runs)
-        seeds = sorted(set.intersection(*({r["seed"] for r in runs[t]} for t in counts)))
+        fraction = key.partition(" threads ")[0]
+        for r in results:
+            for row in FEW_LABEL_ROWS:
+                cell = r["rows"].get(row.key)
+                if not cell or cell.get("threads") is None:
+                    continue
+                label = row.label
+                if row.key == "raw_semi" and cell.get("clips", "").endswith(" + 0"):
+                    label = FEW_LABEL_ROWS[0].label  # no unlabelled clip: it trained as the raw baseline does
+                found = [(label, cell["top1"])]
+                if "teacher" in cell.get("before_top1", {}):
+                    found.insert(0, (SUP_TEACHER, cell["before_top1"]["teacher"]))
+                seen = (
+                    scores.setdefault(fraction, {}).setdefault(r["seed"], {}).setdefault(cell["threads"], {})
+                )
+                for label, top1 in found:
+                    if label in seen:
+                        repeats.append((fraction, label, r["seed"], cell["threads"], seen[label], top1))
+                    seen.setdefault(label, top1)
+    return scores, repeats
+
+
+def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The same seeds trained on 1 and on 2 torch threads: top-1 of every row trained on both (from any study: each
+    row records its threads), the difference, and each recipe's training time from the thread studies ('F threads
+    N', every row on N)."""
+    lines = []
+    scores, repeats = thread_scores(studies)
+    labels = [row.label for row in FEW_LABEL_ROWS]
+    labels.insert([row.key for row in FEW_LABEL_ROWS].index("student_sup"), SUP_TEACHER)
+    for fraction, by_seed in scores.items():
+        lo = {s: min(runs) for s, runs in by_seed.items()}
+        hi = {s: max(runs) for s, runs in by_seed.items()}
+        seeds = sorted(
+            s for s, runs in by_seed.items() if set(runs[lo[s]]) & set(runs[hi[s]]) and lo[s] != hi[s]
+        )
         if not seeds:
             continue
-        pick = {t: {r["seed"]: r for r in runs[t]} for t in counts}
-        rows = [
-            row for row in FEW_LABEL_ROWS if all(row.key in pick[t][s]["rows"] for t in counts for s in seeds)
-        ]
-        lo, hi = counts[0], counts[-1]
+        rows = [label for label in labels if any(label in by_seed[s][lo[s]] and label in by_seed[s][hi[s]]
+                                                 for s in seeds)]  # fmt: skip
         lines += [
             "",
-            f"## Torch threads: {fraction_label(float(fraction))}, the same seed on {lo} and {hi} threads",
+            f"## Torch threads: {fraction_label(float(fraction))}, the same seed on fewer and more threads",
             "",
-            "Every stage of each run on the given number of threads (OMP_NUM_THREADS): the "
+            "The same run, rows and settings on another number of torch threads (OMP_NUM_THREADS): the "
             "floating-point kernels, and so the rounding, differ with the thread count as they do between machines; "
             "the data, splits, order and initial weights do not.",
             "",
-            "| Model | " + " | ".join(f"seed {s}: {t} thread{'s' if t > 1 else ''}" for s in seeds for t in counts)
-            + " | " + " | ".join(f"seed {s}: {hi} − {lo}" for s in seeds) + " |",
-            "|---|" + "---:|" * (len(seeds) * (len(counts) + 1)),
+            "| Model | " + " | ".join(f"seed {s}: {t} thread{'s' if t > 1 else ''}" for s in seeds
+                                    for t in (lo[s], hi[s])) + " | "
+            + " | ".join(f"seed {s}: {hi[s]} − {lo[s]}" for s in seeds) + " |",
+            "|---|" + "---:|" * (3 * len(seeds)),
         ]  # fmt: skip
-        table = [(row.label, lambda r, key=row.key: r["rows"][key]["top1"]) for row in rows]
-        if all("before_top1" in pick[t][s]["rows"].get("student_sup", {}) for t in counts for s in seeds):
-            table.insert(  # the labelled-only teacher the recipe-before student learnt from, in its folder
-                [r.key for r in rows].index("student_sup"),
-                ("its teacher: enhanced input, CE on the labelled clips (before)",
-                 lambda r: r["rows"]["student_sup"]["before_top1"]["teacher"]),
-            )  # fmt: skip
-        for label, score in table:
-            top = {(s, t): score(pick[t][s]) for s in seeds for t in counts}
-            lines.append(
-                f"| {label} | "
-                + " | ".join(f"{top[s, t]:.2f}" for s in seeds for t in counts)
-                + " | "
-                + " | ".join(f"{top[s, hi] - top[s, lo]:+.2f}" for s in seeds)
-                + " |"
-            )
+        for label in rows:
+            cells, diffs = [], []
+            for s in seeds:
+                a, b = by_seed[s][lo[s]].get(label), by_seed[s][hi[s]].get(label)
+                cells += ["" if a is None else f"{a:.2f}", "" if b is None else f"{b:.2f}"]
+                diffs.append("" if a is None or b is None else f"{b - a:+.2f}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(diffs) + " |")
+        again = [x[1:] for x in repeats if x[0] == fraction]
+        differ = [f"{label}, seed {s} on {t}: {a:.2f} and {b:.2f}" for label, s, t, a, b in again if a != b]
+        if again:
+            lines += ["", f"{len(again)} rows were trained twice on the same threads (in two studies): "
+                      + ("; ".join(differ) if differ else "each pair agrees to the last digit") + "."]  # fmt: skip
         times = [
-            f"seed {s} on {t} thread{'s' if t > 1 else ''}: {c['default'] / 60:.1f} min against "
+            f"seed {r['seed']} on {t} thread{'s' if t > 1 else ''}: {c['default'] / 60:.1f} min against "
             f"{c['before'] / 60:.1f} ({c['default'] / c['before']:.2f}x)"
-            for s in seeds
-            for t in counts
-            if (c := recipe_seconds(pick[t][s]))
+            for key, results in studies.items()
+            if key.startswith(f"{fraction} threads ")
+            for t in [int(key.partition(" threads ")[2])]
+            for r in results
+            if (c := recipe_seconds(r))
         ]
         if times:
             lines += [
@@ -751,7 +779,7 @@ def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
                 "Training time of the default recipe (enhancer, semi-supervised teacher, raw baseline, student) "
                 "against the recipe before (the same enhancer and raw baseline, a labelled-only teacher and its "
                 "student), each stage's epochs times its median epoch time, on the shared machine with whatever "
-                "else ran beside it (the study runs other seeds at the same time): " + "; ".join(times) + ".",
+                "else ran beside it: " + "; ".join(times) + ".",
             ]
     return lines
 
