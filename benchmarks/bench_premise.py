@@ -648,6 +648,20 @@ def study_key(fraction: float, threads: int | None) -> str:
     return f"{fraction:g}" + (f" threads {threads}" if threads else "")
 
 
+def no_unlabelled(results: list[dict[str, Any]]) -> bool:
+    """Whether no row of a study had an unlabelled clip (label_fraction 1 without --unlabeled)."""
+    clips = [c["clips"] for r in results for c in r["rows"].values() if "clips" in c]
+    return bool(clips) and all(c.endswith(" + 0") for c in clips)
+
+
+def comparisons_for(results: list[dict[str, Any]]) -> tuple:
+    """The study's paired differences: without unlabelled clips, none that isolates semi-supervised learning (its
+    rows then train as the supervised ones; the torch-threads section compares them)."""
+    if not no_unlabelled(results):
+        return FEW_LABEL_COMPARISONS
+    return tuple(c for c in FEW_LABEL_COMPARISONS if "raw_semi" not in c[:2])
+
+
 def present_rows(results: list[dict[str, Any]], rows: tuple[Row, ...]) -> list[Row]:
     """The rows every seed of a study has (a study grows over sessions, a row at a time)."""
     return [row for row in rows if all(row.key in r["rows"] for r in results)]
@@ -817,7 +831,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
     for key, results in sorted(studies.items(), key=order):
         rows = present_rows(results, FEW_LABEL_ROWS)
         seeds = [r["seed"] for r in results]
-        stats = summary(results, rows, FEW_LABEL_COMPARISONS)
+        stats = summary(results, rows, comparisons_for(results))
         fraction, _, threads = key.partition(" threads ")
         title = fraction_label(float(fraction)) + f" (label_fraction {fraction})"
         if threads:
@@ -840,8 +854,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
                 score_cells(row, results, stats)
                 + f" | {min(c['top1'] for c in cells):.2f} | {val} | {cells[0].get('clips', '')} |"
             )
-        clips = [c["clips"] for r in results for c in r["rows"].values() if "clips" in c]
-        if clips and all(c.endswith(" + 0") for c in clips):
+        if no_unlabelled(results):
             lines += ["", "No training clip is unlabelled here, so no stage is semi-supervised: the semi-supervised "
                       "raw row trains exactly as the raw baseline except for the torch threads of its variant "
                       "(below), and the default teacher as the labelled-only one."]  # fmt: skip
@@ -928,7 +941,7 @@ def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> Non
 def few_labels_write(args, studies: dict[str, list[dict[str, Any]]], machine: dict[str, Any]) -> None:
     rows = [r.__dict__ for r in FEW_LABEL_ROWS]
     write_json(args.results / "few_labels.json", {"schema": 1, "machine": machine, "rows": rows, "studies": {
-        k: {"summary": summary(r, present_rows(r, FEW_LABEL_ROWS), FEW_LABEL_COMPARISONS), "seeds": r}
+        k: {"summary": summary(r, present_rows(r, FEW_LABEL_ROWS), comparisons_for(r)), "seeds": r}
         for k, r in studies.items()}})  # fmt: skip
     write_text(args.results / "few_labels.md", few_labels_report(studies, machine))
     few_labels_plot(studies, args.results / "few_labels.png")
