@@ -715,10 +715,13 @@ def thread_scores(studies: dict[str, list[dict[str, Any]]]) -> tuple[dict, list[
     for key, results in studies.items():
         fraction = key.partition(" threads ")[0]
         for r in results:
+            own = r["rows"].get("student", r["rows"].get("raw", {})).get("threads")  # the seed's own run's
             for row in FEW_LABEL_ROWS:
                 cell = r["rows"].get(row.key)
                 if not cell or cell.get("threads") is None:
                     continue
+                if not row.main and cell["threads"] != own and (row.stage != "raw" or row.before):
+                    continue  # a copy of a run on other threads: its enhancer (and teacher) came from that run
                 label = row.label
                 if row.key == "raw_semi" and cell.get("clips", "").endswith(" + 0"):
                     label = FEW_LABEL_ROWS[0].label  # no unlabelled clip: it trained as the raw baseline does
