@@ -823,7 +823,9 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         "the raw baseline learns from the labelled clips; the teacher guard compares the two on validation and the "
         "student distils (CE + KL on labelled clips, KL on unlabelled ones) from the teacher, the raw baseline or "
         "both. Each other row changes only what its name says, in a copy of the seed's run (same enhancer, splits "
-        f"and data order). Every stage takes the same optimiser steps ({cfg['epochs']} passes' worth of the whole "
+        "and data order); where a seed's rows trained on different torch threads (the line under each table), a "
+        "paired difference also holds the rounding's effect, which the torch-threads sections measure. "
+        f"Every stage takes the same optimiser steps ({cfg['epochs']} passes' worth of the whole "
         "training split) except the twice-the-steps row. Top-1 (%) on the test split.",
     ]
 
