@@ -940,6 +940,7 @@ def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> Non
         ax.set_xlabel("top-1 (%), test; dots: seeds")
         ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(range(len(labels)), labels if ax is bars[0] else [], fontsize=7)
+        ax.set_ylim(-0.5, len(labels) - 0.5)  # every panel the same rows at the same heights
     save_figure(fig, path)
 
 
