@@ -323,8 +323,8 @@ def run_seed(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Every row for one seed: the default pipeline first, then the variants (`jobs` at a time), all with `threads`
-    torch threads when given (else the variants get cores/jobs each); a row in `same_as_main` trains exactly as the main run's stage does, which stands
-    for it."""
+    torch threads when given (else the variants get cores/jobs each); a row in `same_as_main` trains exactly as
+    the main run's stage does, which stands for it."""
     run, seconds = main_run(seed, data, out, extra, threads)
     main_threads = json.loads((out / f"seed{seed}" / "main.json").read_text()).get("threads")
     variants = [row for row in rows if not row.main and row.key not in same_as_main]
@@ -648,6 +648,12 @@ def study_key(fraction: float, threads: int | None) -> str:
     return f"{fraction:g}" + (f" threads {threads}" if threads else "")
 
 
+def parse_key(key: str) -> tuple[str, int | None]:
+    """`study_key` read back: the label fraction as written, and the fixed torch threads (None: not fixed)."""
+    fraction, _, threads = key.partition(" threads ")
+    return fraction, int(threads) if threads else None
+
+
 def no_unlabelled(results: list[dict[str, Any]]) -> bool:
     """Whether no row of a study had an unlabelled clip (label_fraction 1 without --unlabeled)."""
     clips = [c["clips"] for r in results for c in r["rows"].values() if "clips" in c]
@@ -713,7 +719,7 @@ def thread_scores(studies: dict[str, list[dict[str, Any]]]) -> tuple[dict, list[
     scores: dict[str, dict[int, dict[int, dict[str, float]]]] = {}
     repeats = []
     for key, results in studies.items():
-        fraction = key.partition(" threads ")[0]
+        fraction = parse_key(key)[0]
         for r in results:
             own = r["rows"].get("student", r["rows"].get("raw", {})).get("threads")  # the seed's own run's
             for row in FEW_LABEL_ROWS:
@@ -738,7 +744,7 @@ def thread_scores(studies: dict[str, list[dict[str, Any]]]) -> tuple[dict, list[
     return scores, repeats
 
 
-def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
+def threads_section(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
     """The same seeds trained on 1 and on 2 torch threads: top-1 of every row trained on both (from any study: each
     row records its threads), the difference, and each recipe's training time from the thread studies ('F threads
     N', every row on N)."""
@@ -785,8 +791,8 @@ def threads_lines(studies: dict[str, list[dict[str, Any]]]) -> list[str]:
             f"seed {r['seed']} on {t} thread{'s' if t > 1 else ''}: {c['default'] / 60:.1f} min against "
             f"{c['before'] / 60:.1f} ({c['default'] / c['before']:.2f}x)"
             for key, results in studies.items()
-            if key.startswith(f"{fraction} threads ")
-            for t in [int(key.partition(" threads ")[2])]
+            for f, t in [parse_key(key)]
+            if f == fraction and t is not None
             for r in results
             if (c := recipe_seconds(r))
         ]
@@ -829,18 +835,18 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         "training split) except the twice-the-steps row. Top-1 (%) on the test split.",
     ]
 
-    def order(item: tuple[str, Any]) -> tuple[int, float, int]:
-        fraction, _, threads = item[0].partition(" threads ")
-        return (bool(threads), float(fraction), int(threads or 0))
+    def order(item: tuple[str, Any]) -> tuple[bool, float, int]:
+        fraction, threads = parse_key(item[0])
+        return (threads is not None, float(fraction), threads or 0)
 
     for key, results in sorted(studies.items(), key=order):
         rows = present_rows(results, FEW_LABEL_ROWS)
         seeds = [r["seed"] for r in results]
         stats = summary(results, rows, comparisons_for(results))
-        fraction, _, threads = key.partition(" threads ")
+        fraction, threads = parse_key(key)
         title = fraction_label(float(fraction)) + f" (label_fraction {fraction})"
         if threads:
-            title += f", {threads} torch thread{'s' if threads != '1' else ''}"
+            title += f", {threads} torch thread{'s' if threads != 1 else ''}"
         lines += [
             "",
             f"## {title}",
@@ -873,7 +879,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
         if worst:
             lines += ["", "Worst seed of each difference: " + "; ".join(
                 f"{c['a']} − {c['b']} {min(c['diffs']):+.2f}" for c in worst) + "."]  # fmt: skip
-    lines += threads_lines(studies)
+    lines += threads_section(studies)
     lines += [
         "",
         f"Produced by `python benchmarks/bench_premise.py --few-labels --label-fractions ...` on "
@@ -888,7 +894,7 @@ def few_labels_report(studies: dict[str, list[dict[str, Any]]], machine: dict[st
 
 def fraction_studies(studies: dict[str, list[dict[str, Any]]]) -> dict[float, list[dict[str, Any]]]:
     """The studies on the machine's default threads, by label fraction, smallest first."""
-    return {float(k): studies[k] for k in sorted((k for k in studies if " threads " not in k), key=float)}
+    return {float(k): studies[k] for k in sorted((k for k in studies if parse_key(k)[1] is None), key=float)}
 
 
 def few_labels_plot(studies: dict[str, list[dict[str, Any]]], path: Path) -> None:

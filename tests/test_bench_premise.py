@@ -68,7 +68,7 @@ def _studies():
 
 
 def test_threads_section_pairs_the_same_seed_on_1_and_2_threads():
-    lines = "\n".join(premise.threads_lines(_studies()))
+    lines = "\n".join(premise.threads_section(_studies()))
     table = [line for line in lines.splitlines() if line.startswith("| ")]
     student = next(line for line in table if line.startswith("| Student: the guard's choice (default)"))
     assert student.split(" | ")[1:4] == ["38.00", "34.50", "-3.50 |"]
